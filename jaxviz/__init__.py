@@ -1,0 +1,1 @@
+"""jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
