@@ -10,6 +10,7 @@ one compiled `lax.scan`; the same key gives the same images.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -184,15 +185,28 @@ def feature_visualization(
                     parameterization=parameterization, value_range=tuple(value_range),
                     jitter=float(jitter), scale=float(scale), degrees=float(degrees),
                     tv=float(total_variation_weight), l2=float(l2_weight), decay=float(decay))
-    score = _objective(m, layer, objective, shapes)
+    run = _compiled(m, layer, objective, shapes, tuple(sorted(settings.items())))
     keys = jax.random.split(key, targets.shape[0])
-    images, values = _optimize_all(score, settings, m.params, targets.astype(jnp.int32), keys)
+    images, values = run(m.params, targets.astype(jnp.int32), keys)
     return FeatureVisualization(images, values)
 
 
-def _optimize_all(score, settings, params, targets, keys):
-    run = jax.jit(jax.vmap(partial(_optimize_one, score, settings), in_axes=(None, 0, 0)))
-    return run(params, targets, keys)
+# Compiled optimizers per model, so a second call with the same settings (another key, other
+# targets of the same count) does not compile again; dropped with the model.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(m, layer, objective, shapes, settings):
+    cache_key = (layer, objective, settings)
+    try:
+        cache = _COMPILED.setdefault(m, {})
+    except TypeError:  # a model that cannot be weakly referenced is simply not cached
+        cache = {}
+    if cache_key not in cache:
+        score = _objective(m, layer, objective, shapes)
+        one = partial(_optimize_one, score, dict(settings))
+        cache[cache_key] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+    return cache[cache_key]
 
 
 def _optimize_one(score, settings, params, target, key):
