@@ -15,3 +15,14 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+
+# Layer explorer: what channels respond to, feature visualization, projections of layers.
+from .explain._features import channel_backprojection as channel_backprojection
+from .explain._features import peak_patches as peak_patches
+from .explain._features import receptive_field as receptive_field
+from .explain._features import top_activating as top_activating
+from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._projection import kmeans as kmeans
+from .explain._projection import layer_projections as layer_projections
+from .explain._projection import pca as pca
+from .explain._projection import tsne as tsne

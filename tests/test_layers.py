@@ -7,11 +7,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from layer_models import tiny_cnn
+
+import jaxviz as jv
+from layer_models import tiny_cnn, weights
 
 from jaxviz.explain._featurevis import feature_visualization, random_affine, total_variation
-from jaxviz.explain._features import peak_patches, receptive_field, top_activating
-from jaxviz.explain._projection import kmeans, layer_features, layer_projections, pca, tsne
+from jaxviz.explain._features import (
+    channel_backprojection,
+    peak_patches,
+    receptive_field,
+    top_activating,
+)
+from jaxviz.explain._projection import kmeans, layer_projections, pca, tsne
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +32,7 @@ def images():
 
 
 def _activation(m, x, layer):
-    return np.asarray(layer_features(m, x, layers=[layer])[layer]).reshape(
-        (x.shape[0], *m.layer_shapes(x[:1])[layer].shape[1:]))
+    return np.asarray(jv.activations(m, x, layers=layer))
 
 
 @pytest.mark.parametrize("layer", ["conv1", "conv2", "dense1"])
@@ -55,12 +61,33 @@ def test_top_activating_are_the_k_largest(model, images, layer, reduce):
         assert top.peaks.shape == (acts.shape[-1], 5, 0)
 
 
+@pytest.mark.parametrize("method", ["deconvnet", "guided_backprop"])
+def test_backprojection_of_a_first_layer_peak_is_its_kernel(images, method):
+    """conv1 = relu(conv(x, w1)): the back-projection of a channel's (active) peak unit is that
+    channel's 3x3 kernel placed at the peak, for both ReLU rules, and zero elsewhere."""
+    m, (w1, *_) = tiny_cnn(), weights()
+    channel = 2
+    projected = np.asarray(channel_backprojection(m, images[:4], layer="conv1", channel=channel,
+                                                  method=method))
+    acts = _activation(m, images[:4], "conv1")[..., channel]
+    for example in range(4):
+        row, col = np.unravel_index(acts[example].argmax(), acts[example].shape)
+        expected = np.zeros((14, 14))
+        expected[row:row + 3, col:col + 3] = w1[:, :, 0, channel]
+        np.testing.assert_allclose(projected[example, ..., 0], expected[1:13, 1:13], atol=1e-6)
+
+
+def test_backprojection_refuses_a_bad_channel(model, images):
+    with pytest.raises(ValueError, match=r"channel: expected channel indices in \[0, 6\)"):
+        channel_backprojection(model, images, layer="conv2", channel=6)
+
+
 def test_top_activating_rejects_bad_arguments(model, images):
-    with pytest.raises(ValueError, match="layer='nope'"):
+    with pytest.raises(ValueError, match="unknown layer 'nope'"):
         top_activating(model, images, layer="nope")
-    with pytest.raises(ValueError, match="k=38"):
+    with pytest.raises(ValueError, match="k: .* got 38"):
         top_activating(model, images, layer="conv1", k=38)
-    with pytest.raises(ValueError, match="reduce='median'"):
+    with pytest.raises(ValueError, match="reduce: .* got 'median'"):
         top_activating(model, images, layer="conv1", reduce="median")
 
 
@@ -155,7 +182,7 @@ def test_tsne_embeds_and_explains_a_missing_sklearn(monkeypatch):
 def test_layer_projections_are_pca_of_the_flattened_activations(model, images):
     projections = layer_projections(model, images, layers=["conv2", "dense1"], batch_size=8,
                                     show_progress=False)
-    assert set(projections) == {"conv2", "dense1"}
+    assert list(projections) == ["conv2", "dense1", "logits"]
     flat = _activation(model, images, "conv2").reshape(images.shape[0], -1)
     expected = np.asarray(pca(flat).projected)
     expected = expected / expected.std(axis=0)
@@ -201,6 +228,6 @@ def test_feature_visualization_rejects_bad_arguments(model):
     with pytest.raises(ValueError, match="targets"):
         feature_visualization(model, shape=(12, 12, 1), layer="dense1", targets=[7],
                               key=jax.random.key(0))
-    with pytest.raises(ValueError, match="parameterization='wavelet'"):
+    with pytest.raises(ValueError, match="parameterization: .* got 'wavelet'"):
         feature_visualization(model, shape=(12, 12, 1), parameterization="wavelet",
                               key=jax.random.key(0))

@@ -13,9 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _jaxpr
+from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
 from .._progress import progress
+from . import _engine
+from ._layers import zero_taps
+from ._relu_rules import RULES, with_relu_rule
 
 _REDUCTIONS = ("max", "mean")
+_BACKPROJECT_FROM = ("peak", "sum")
 
 
 class TopExamples(NamedTuple):
@@ -46,11 +52,6 @@ class ReceptiveField(NamedTuple):
     size: tuple[int, int]
     stride: tuple[int, int]
     offset: tuple[int, int]
-
-
-def _check_layer(m: Any, layer: str) -> None:
-    if layer not in m.layers:
-        raise ValueError(f"layer={layer!r} is not a layer of this model; choose one of {m.layers}")
 
 
 def channel_scores(activation: jax.Array, reduce: str = "max") -> tuple[jax.Array, jax.Array]:
@@ -96,34 +97,23 @@ def top_activating(
     >>> top = jv.top_activating(m, x, layer="conv2", k=5)
     >>> x[top.indices[3]]          # the 5 inputs channel 3 likes best
     """
-    _check_layer(m, layer)
-    x = jnp.asarray(x)
+    x = check_input(m, x)
+    check_layer(m, x[:1], layer)
+    check_choice("reduce", reduce, _REDUCTIONS)
     n = x.shape[0]
-    if reduce not in _REDUCTIONS:
-        raise ValueError(f"reduce={reduce!r} is not supported; use one of {_REDUCTIONS}")
-    if not 1 <= k <= n:
-        raise ValueError(f"k={k} must be between 1 and the number of examples ({n})")
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size} must be a positive integer")
-    chunk = min(batch_size, n)
+    k = check_positive_int("k", k)
+    if k > n:
+        raise ValueError(f"k: expected at most the number of examples ({n}), got {k}.")
+    chunk = min(check_positive_int("batch_size", batch_size), n)
     chunks = -(-n // chunk)
     padded = jnp.concatenate([x, jnp.zeros((chunks * chunk - n, *x.shape[1:]), x.dtype)])
-    shape = m.layer_shapes(padded[:chunk])[layer]
-    channels, spatial_rank = shape.shape[-1], len(shape.shape) - 2
-
-    @jax.jit
-    def merge(params, best, xb, start):
-        values, indices, peaks = best
-        _, acts = m.apply(params, xb, taps={layer: jnp.zeros(shape.shape, shape.dtype)})
-        scores, where = channel_scores(acts[layer], reduce)
-        index = start + jnp.arange(chunk, dtype=jnp.int32)
-        scores = jnp.where((index < n)[:, None], scores.astype(jnp.float32), -jnp.inf)
-        all_values = jnp.concatenate([values, scores.T], axis=1)
-        all_indices = jnp.concatenate([indices, jnp.broadcast_to(index, (channels, chunk))], 1)
-        all_peaks = jnp.concatenate([peaks, jnp.swapaxes(where, 0, 1)], axis=1)
-        values, order = jax.lax.top_k(all_values, k)
-        take = jax.vmap(lambda a, o: a[o])
-        return values, take(all_indices, order), take(all_peaks, order)
+    shape = m.layer_shapes(padded[:chunk])[layer].shape
+    channels, spatial_rank = shape[-1], len(shape) - 2
+    # n is an argument, not baked in, so every dataset of this chunk shape shares one program.
+    program = ("top_activating", layer, k, reduce, padded.shape[1:], chunk, str(x.dtype))
+    merge = m.programs.get(program)
+    if merge is None:
+        merge = m.programs[program] = jax.jit(_top_k_merger(m, layer, k, reduce, shape))
 
     best = (
         jnp.full((channels, k), -jnp.inf, jnp.float32),
@@ -133,9 +123,30 @@ def top_activating(
     starts = range(0, chunks * chunk, chunk)
     for start in progress(starts, chunks, f"top examples of {layer}", enabled=show_progress):
         xb = jax.lax.dynamic_slice_in_dim(padded, start, chunk)
-        best = merge(m.params, best, xb, jnp.int32(start))
+        best = merge(m.params, best, xb, jnp.int32(start), jnp.int32(n))
     values, indices, peaks = best
     return TopExamples(layer, indices, values, peaks)
+
+
+def _top_k_merger(m: Any, layer: str, k: int, reduce: str, shape: tuple[int, ...]):
+    """merge(params, best, chunk, start, n) -> best: the running top-k after one more chunk."""
+    chunk, channels = shape[0], shape[-1]
+
+    def merge(params, best, xb, start, n):
+        values, indices, peaks = best
+        _, acts = m.apply(params, xb, taps={layer: jnp.zeros(shape, jnp.float32)})
+        scores, where = channel_scores(acts[layer], reduce)
+        index = start + jnp.arange(chunk, dtype=jnp.int32)
+        # Padding examples at the tail score -inf, so they never enter the top k.
+        scores = jnp.where((index < n)[:, None], scores.astype(jnp.float32), -jnp.inf)
+        all_values = jnp.concatenate([values, scores.T], axis=1)
+        all_indices = jnp.concatenate([indices, jnp.broadcast_to(index, (channels, chunk))], 1)
+        all_peaks = jnp.concatenate([peaks, jnp.swapaxes(where, 0, 1)], axis=1)
+        values, order = jax.lax.top_k(all_values, k)
+        take = jax.vmap(lambda a, o: a[o])
+        return values, take(all_indices, order), take(all_peaks, order)
+
+    return merge
 
 
 def receptive_field(
@@ -155,9 +166,8 @@ def receptive_field(
         samples: how many random inputs to take the union over.
         seed: seed of those random inputs.
     """
-    _check_layer(m, layer)
     probe = jax.random.normal(jax.random.key(seed), (samples, *input_shape), jnp.float32)
-    shape = m.layer_shapes(probe)[layer].shape
+    shape = check_layer(m, probe, layer).shape
     if len(shape) != 4 or len(input_shape) != 3:
         raise ValueError(
             f"receptive_field needs an image input (height, width, channels) and a layer with a "
@@ -206,3 +216,68 @@ def peak_patches(x: Any, top: TopExamples, field: ReceptiveField) -> jax.Array:
         return jax.lax.dynamic_slice(x[index], (top_row, left_col, 0), (*size, x.shape[3]))
 
     return jax.vmap(jax.vmap(patch))(top.indices, top.peaks)
+
+
+def channel_backprojection(
+    m: Any,
+    x: Any,
+    *,
+    layer: str,
+    channel: Any,
+    method: str = "deconvnet",
+    source: str = "peak",
+    batch_size: int | None = None,
+) -> jax.Array:
+    """Projects a channel of `layer` back to input space (Zeiler and Fergus, 2014).
+
+    The gradient of the channel's activation with respect to the input, with every ReLU's backward
+    rule swapped for the method's (the same machinery as `jv.deconvnet` / `jv.guided_backprop`):
+    it shows which input pattern the channel detected in each example.
+
+    Args:
+        m: a wrapped model whose nonlinearities are `jax.nn.relu` (or nnx / linen relu).
+        x: a batch of inputs.
+        layer: one of `m.layers`.
+        channel: the channel (a neuron, for dense layers) to project: an int, or one per example.
+        method: "deconvnet" (Zeiler and Fergus) or "guided_backprop" (Springenberg et al.).
+        source: "peak" projects only the channel's strongest unit in each example (Zeiler and
+            Fergus keep only the maximum activation); "sum" projects the whole map.
+        batch_size: examples per compiled chunk.
+
+    Returns:
+        float32, shaped like `x`.
+    """
+    x = check_input(m, x)
+    spec = check_layer(m, x, layer)
+    check_choice("method", method, tuple(RULES))
+    check_choice("source", source, _BACKPROJECT_FROM)
+    count = spec.shape[-1]
+    channels = jnp.broadcast_to(jnp.asarray(channel), (x.shape[0],))
+    if not jnp.issubdtype(channels.dtype, jnp.integer) or not bool(
+            jnp.all((channels >= 0) & (channels < count))):
+        raise ValueError(f"channel: expected channel indices in [0, {count}) of layer {layer!r}, "
+                         f"got {channel!r}.")
+    relu = RULES[method]
+    try:
+        jax.eval_shape(with_relu_rule(m, m.params, relu, method), x)
+    except _jaxpr.UnreachableReluError as err:
+        raise ValueError(f"model: {err}") from None
+    specs = {layer: spec}
+
+    def build():
+        def kernel(params, indices, rows, chosen):
+            def strength(rows):
+                taps = zero_taps(specs, rows.shape[0])
+                _, acts = with_relu_rule(m, params, relu, method, taps=taps)(rows)
+                act = acts[layer].reshape(rows.shape[0], -1, count)
+                picked = jnp.take_along_axis(act, chosen[:, None, None], axis=2)[..., 0]
+                per_example = picked.max(axis=1) if source == "peak" else picked.sum(axis=1)
+                return jnp.sum(per_example)
+
+            return jax.grad(strength)(rows).astype(jnp.float32)
+
+        return kernel
+
+    program = ("channel_backprojection", layer, method, source)
+    return _engine.run(m, program, build, (x, channels.astype(jnp.int32)),
+                       batch_size=check_batch_size(batch_size))

@@ -10,7 +10,6 @@ one compiled `lax.scan`; the same key gives the same images.
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -18,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from .._checks import check_choice, check_key, check_layer, check_positive_int
 
 # Lucid's square root of the colour correlation of ImageNet, scaled so its largest column norm
 # is 1: optimizing in these decorrelated colours keeps hues natural.
@@ -159,26 +160,20 @@ def feature_visualization(
     >>> vis.images.shape           # one image per channel of conv2
     """
     if len(shape) != 3:
-        raise ValueError(f"shape={tuple(shape)} must be one image's (height, width, channels)")
-    if parameterization not in _PARAMETERIZATIONS:
-        raise ValueError(f"parameterization={parameterization!r} is not supported; use one of "
-                         f"{_PARAMETERIZATIONS}")
-    if objective not in _OBJECTIVES:
-        raise ValueError(f"objective={objective!r} is not supported; use one of {_OBJECTIVES}")
-    if layer is not None and layer not in m.layers:
-        raise ValueError(f"layer={layer!r} is not a layer of this model; choose one of {m.layers} "
-                         f"(or None for the class logits)")
-    if steps < 1:
-        raise ValueError(f"steps={steps} must be a positive integer")
+        raise ValueError(f"shape: expected one image's (height, width, channels), got {tuple(shape)}.")
+    key = check_key(key, "feature_visualization")
+    check_choice("parameterization", parameterization, _PARAMETERIZATIONS)
+    check_choice("objective", objective, _OBJECTIVES)
+    steps = check_positive_int("steps", steps)
     height, width, channels = shape
     probe = jnp.zeros((1, *shape), jnp.float32)
-    shapes = m.layer_shapes(probe) if layer is not None else {}
+    shapes = {layer: check_layer(m, probe, layer)} if layer is not None else {}
     count = (shapes[layer].shape[-1] if layer is not None
              else jax.eval_shape(lambda p: m.apply(m.params, p), probe).shape[-1])
     targets = jnp.arange(count) if targets is None else jnp.atleast_1d(jnp.asarray(targets))
     if targets.ndim != 1 or not bool(jnp.all((targets >= 0) & (targets < count))):
-        raise ValueError(f"targets must be indices in [0, {count}) "
-                         f"({'channels of ' + repr(layer) if layer else 'classes'}); got {targets}")
+        raise ValueError(f"targets: expected indices in [0, {count}) "
+                         f"({'channels of ' + repr(layer) if layer else 'classes'}), got {targets}.")
     if jitter is None:
         jitter = max(1.0, max(height, width) / 16)
     settings = dict(shape=tuple(shape), steps=steps, learning_rate=learning_rate,
@@ -191,22 +186,14 @@ def feature_visualization(
     return FeatureVisualization(images, values)
 
 
-# Compiled optimizers per model, so a second call with the same settings (another key, other
-# targets of the same count) does not compile again; dropped with the model.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _compiled(m, layer, objective, shapes, settings):
-    cache_key = (layer, objective, settings)
-    try:
-        cache = _COMPILED.setdefault(m, {})
-    except TypeError:  # a model that cannot be weakly referenced is simply not cached
-        cache = {}
-    if cache_key not in cache:
+    """The vmapped optimizer, compiled once per model and settings (cached on the model)."""
+    program = ("feature_visualization", layer, objective, settings)
+    if program not in m.programs:
         score = _objective(m, layer, objective, shapes)
         one = partial(_optimize_one, score, dict(settings))
-        cache[cache_key] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
-    return cache[cache_key]
+        m.programs[program] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+    return m.programs[program]
 
 
 def _optimize_one(score, settings, params, target, key):

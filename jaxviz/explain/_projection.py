@@ -13,7 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_choice
 from .._progress import progress
+from ._layers import activations
 
 
 class PCA(NamedTuple):
@@ -185,13 +187,13 @@ def kmeans(features: Any, k: int, *, key: jax.Array, iterations: int = 50) -> KM
 
 
 def layer_projections(
-    m: Any, x: Any, *, layers: Any = None, method: str = "pca", batch_size: int = 256,
-    show_progress: bool = True,
+    m: Any, x: Any, *, layers: Any = None, method: str = "pca", logits: bool = True,
+    batch_size: int | None = 256, show_progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Each layer's representation of dataset `x` projected to 2D: {layer: (n, 2)}.
 
-    Activations are flattened per example (a conv layer's whole map), computed in fixed-shape
-    chunks; the first axis of each projection is scaled to unit standard deviation so layers
+    Activations (`jv.activations`, in fixed-shape chunks) are flattened per example (a conv
+    layer's whole map); each axis of each projection is scaled to unit standard deviation so layers
     share one plot range.
 
     Args:
@@ -199,42 +201,18 @@ def layer_projections(
         x: the dataset.
         layers: names from `m.layers` (default all of them).
         method: "pca" (JAX) or "tsne" (scikit-learn).
+        logits: also project the model's output, as a last entry "logits".
         batch_size: examples per compiled chunk.
         show_progress: draw a progress bar when the run lasts more than a second.
     """
-    methods = ("pca", "tsne")
-    if method not in methods:
-        raise ValueError(f"method={method!r} is not supported; use one of {methods}")
-    layers = tuple(m.layers if layers is None else layers)
-    for layer in layers:
-        if layer not in m.layers:
-            raise ValueError(f"layer {layer!r} is not a layer of this model; choose from {m.layers}")
-    features = layer_features(m, x, layers=layers, batch_size=batch_size)
+    check_choice("method", method, ("pca", "tsne"))
+    features = activations(m, x, layers=None if layers is None else list(layers),
+                           batch_size=batch_size)
+    if logits and "logits" not in features:
+        features["logits"] = m(x)
     result = {}
-    for layer in progress(layers, len(layers), "projecting layers", enabled=show_progress):
-        flat = features[layer]
+    for layer in progress(features, len(features), "projecting layers", enabled=show_progress):
+        flat = features[layer].reshape(features[layer].shape[0], -1)
         points = np.asarray(pca(flat).projected) if method == "pca" else tsne(flat)
         result[layer] = (points / (points.std(axis=0, keepdims=True) + 1e-12)).astype(np.float32)
     return result
-
-
-def layer_features(m: Any, x: Any, *, layers: Any, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Activations of `layers` for every example of `x`, flattened: {layer: (n, features)}.
-
-    Computed in fixed-shape chunks (the tail padded) by one compiled function.
-    """
-    x = jnp.asarray(x)
-    n = x.shape[0]
-    chunk = min(batch_size, n)
-    chunks = -(-n // chunk)
-    padded = jnp.concatenate([x, jnp.zeros((chunks * chunk - n, *x.shape[1:]), x.dtype)])
-    shapes = m.layer_shapes(padded[:chunk])
-    taps = {layer: jnp.zeros(shapes[layer].shape, shapes[layer].dtype) for layer in layers}
-
-    @jax.jit
-    def run(params, xb):
-        _, acts = m.apply(params, xb, taps=taps)
-        return {layer: acts[layer].reshape(chunk, -1) for layer in layers}
-
-    parts = [run(m.params, padded[i:i + chunk]) for i in range(0, chunks * chunk, chunk)]
-    return {layer: np.concatenate([np.asarray(p[layer]) for p in parts])[:n] for layer in layers}
