@@ -256,3 +256,10 @@ def normalize_attribution(values: np.ndarray, *, sign: str, scale: float) -> np.
     if scale == 0:
         return np.zeros_like(shown)
     return np.clip(shown / np.float32(scale), -1.0 if sign == "all" else 0.0, 1.0)
+
+
+def is_saturated(values: np.ndarray, *, sign: str, scale: float) -> bool:
+    """Whether `normalize_attribution(values, sign=sign, scale=scale)` clipped any value (a
+    colorbar marks it with arrow ends)."""
+    shown = signed_part(np.asarray(values, dtype=np.float32), sign)
+    return scale > 0 and bool((np.abs(shown) > scale).any())

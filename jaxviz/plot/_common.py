@@ -1,0 +1,102 @@
+"""Pieces every jv.plot renderer shares: figures, colormaps, scaled colorbars.
+
+Figures are built with `matplotlib.figure.Figure`, not pyplot: nothing is registered with
+pyplot, so a notebook shows the returned figure once (as the cell's value) instead of once by
+the inline backend and again as the value, and nothing leaks between calls.
+"""
+
+from __future__ import annotations
+
+import matplotlib.colors
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.ticker import FuncFormatter
+
+from .. import _display
+
+# What a colorbar's values mean for each sign (the map shows the filtered part's magnitude for
+# every sign but "all").
+_COLORBAR_LABELS = {
+    "all": "attribution",
+    "positive": "positive attribution",
+    "negative": "negative attribution",
+    "absolute": "|attribution|",
+}
+
+
+def figure_and_axes(
+    ax: Axes | None, figsize: tuple[float, float]
+) -> tuple[Figure | SubFigure, Axes]:
+    """The given `ax` and its figure, or a new constrained-layout figure with one axes."""
+    if ax is None:
+        figure = Figure(figsize=figsize, layout="constrained")
+        return figure, figure.add_subplot()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+    return ax.get_figure(), ax
+
+
+def colormap(
+    sign: str, cmap: str | matplotlib.colors.Colormap | None
+) -> matplotlib.colors.Colormap:
+    """The user's `cmap`, or the colorblind-safe default for `sign` (see `_display`)."""
+    if cmap is None:
+        return colormaps[_display.DEFAULT_COLORMAPS[sign]]
+    if isinstance(cmap, matplotlib.colors.Colormap):
+        return cmap
+    if isinstance(cmap, str) and cmap in colormaps:
+        return colormaps[cmap]
+    raise ValueError(
+        f"cmap={cmap!r} is not a matplotlib colormap; use a name such as 'viridis' or 'RdBu_r' "
+        "(see matplotlib.colormaps), a Colormap, or None for the default."
+    )
+
+
+def color_limits(sign: str) -> tuple[float, float]:
+    """The range `_display.normalize_attribution` maps to for `sign`."""
+    return (-1.0, 1.0) if sign == "all" else (0.0, 1.0)
+
+
+def bare(ax: Axes) -> None:
+    """No ticks and no frame for an image axes (labels and titles still show)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def scaled_colorbar(
+    figure: Figure | SubFigure,
+    mappable,
+    axes,
+    *,
+    sign: str,
+    scale: float,
+    saturated: bool,
+    location: str = "right",
+    shrink: float = 0.9,
+    aspect: float | None = None,
+):
+    """A colorbar for a normalized map, its ticks labelled in attribution units.
+
+    The map was divided by `scale`, so a tick at t reads t * scale (negated for sign
+    "negative", whose map holds magnitudes of negative values). `saturated` marks that some
+    values were clipped at the ends (outlier clipping), drawn as the colorbar's arrow ends.
+    """
+    extend = ("both" if sign == "all" else "max") if saturated else "neither"
+    colorbar = figure.colorbar(
+        mappable,
+        ax=axes,
+        location=location,
+        extend=extend,
+        shrink=shrink,
+        aspect=aspect or (25 if location == "right" else 15),
+    )
+    factor = -scale if sign == "negative" else scale
+    # "+ 0.0" turns -0.0 into 0.0, so the zero tick never reads "-0".
+    colorbar.formatter = FuncFormatter(lambda tick, _: f"{tick * factor + 0.0:.2g}")
+    low, high = color_limits(sign)
+    colorbar.set_ticks([low, (low + high) / 2, high])
+    colorbar.set_label(_COLORBAR_LABELS[sign])
+    return colorbar
