@@ -259,3 +259,11 @@ def test_attribution_shape_errors():
         jv.plot.attribution(np.zeros((3, 8, 8)), np.ones((8, 8)))
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None; got str"):
         jv.plot.attribution(np.zeros((3, 3)), np.ones((3, 3)), ax="left")
+
+
+def test_figures_show_themselves_in_notebooks_as_png():
+    # Without pyplot, a notebook can only show the figure through its own _repr_png_.
+    figure = jv.plot.feature_bars(np.array([1.0, -2.0]))
+    assert isinstance(figure, Figure)
+    png = figure._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000

@@ -1,11 +1,14 @@
 """Pieces every jv.plot renderer shares: figures, colormaps, scaled colorbars.
 
-Figures are built with `matplotlib.figure.Figure`, not pyplot: nothing is registered with
-pyplot, so a notebook shows the returned figure once (as the cell's value) instead of once by
-the inline backend and again as the value, and nothing leaks between calls.
+Figures are built without pyplot (`JaxvizFigure`, a `matplotlib.figure.Figure`): nothing is
+registered with pyplot, so a notebook shows the returned figure once, as the cell's value
+(a pyplot figure would also be shown by the inline backend: twice), and nothing leaks between
+calls.
 """
 
 from __future__ import annotations
+
+import io
 
 import matplotlib.colors
 from matplotlib import colormaps
@@ -25,12 +28,30 @@ _COLORBAR_LABELS = {
 }
 
 
+def figure_png(figure: Figure | SubFigure) -> bytes:
+    """The figure as PNG bytes, cropped to what is drawn (as notebooks show figures)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+class JaxvizFigure(Figure):
+    """A matplotlib Figure that a notebook shows as PNG by itself.
+
+    A plain Figure made without pyplot only displays once some pyplot backend has registered a
+    formatter for it (after `%matplotlib inline` or any pyplot call); this one always does.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
+
+
 def figure_and_axes(
     ax: Axes | None, figsize: tuple[float, float]
 ) -> tuple[Figure | SubFigure, Axes]:
     """The given `ax` and its figure, or a new constrained-layout figure with one axes."""
     if ax is None:
-        figure = Figure(figsize=figsize, layout="constrained")
+        figure = JaxvizFigure(figsize=figsize, layout="constrained")
         return figure, figure.add_subplot()
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")

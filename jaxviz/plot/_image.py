@@ -10,7 +10,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from .. import _display
-from ._common import bare, color_limits, colormap, figure_and_axes, scaled_colorbar
+from ._common import (
+    JaxvizFigure,
+    bare,
+    color_limits,
+    colormap,
+    figure_and_axes,
+    scaled_colorbar,
+)
 
 METHODS = ("heat_map", "blended_heat_map", "masked_image", "alpha_scaling")
 """How an image attribution is drawn (Captum's names, so their users find them):
@@ -278,7 +285,7 @@ def grid(
         scales = {name: scale_of(stack) for name, stack in maps.items()}
 
     rows, columns = len(shown), len(maps) + 1
-    figure = Figure(
+    figure = JaxvizFigure(
         figsize=(cell_size * columns + 0.8, cell_size * rows + 0.6 * colorbar + 0.4 * bool(title)),
         layout="constrained",
     )
