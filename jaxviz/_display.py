@@ -9,15 +9,15 @@ attribution *looks* is made here, once:
 - `attribution_map`: an image attribution (H, W) or (H, W, C) to one (H, W) map, channels reduced;
 - `attribution_scale` + `normalize_attribution`: the sign filter and the outlier-percentile
   scaling, giving a map in [-1, 1] (sign "all") or [0, 1] (the other signs);
-- `check_choice` / `check_clip_percentile`: errors that name the argument, the value seen and
-  what is allowed.
+- `check_clip_percentile` and the array checks: errors that name the argument, the value seen
+  and what is allowed (in the style of `jaxviz._checks`, whose `check_choice` is used here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+
+from ._checks import check_choice
 
 SIGNS = ("positive", "negative", "absolute", "all")
 """Which part of an attribution to show: "positive" / "negative" (the magnitude of that sign's
@@ -50,14 +50,6 @@ DEFAULT_CLIP_PERCENTILE = 99.0
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def check_choice(name: str, value: object, allowed: Sequence[str]) -> str:
-    """Return `value` if it is one of the `allowed` strings, else raise naming `name`."""
-    if not isinstance(value, str) or value not in allowed:
-        options = ", ".join(repr(option) for option in allowed)
-        raise ValueError(f"{name}={value!r} is not supported; use one of {options}.")
-    return value
-
-
 def check_clip_percentile(clip_percentile: object) -> float:
     """Return `clip_percentile` as a float in (0, 100], else raise a clear error."""
     if (
@@ -66,8 +58,8 @@ def check_clip_percentile(clip_percentile: object) -> float:
         or not 0 < float(clip_percentile) <= 100
     ):
         raise ValueError(
-            f"clip_percentile={clip_percentile!r} is not supported; use a number in (0, 100] "
-            "(99 saturates the top 1% of magnitudes, 100 scales by the maximum)."
+            "clip_percentile: expected a number in (0, 100] (99 saturates the top 1% of "
+            f"magnitudes, 100 scales by the maximum), got {clip_percentile!r}."
         )
     return float(clip_percentile)
 
@@ -78,12 +70,12 @@ def numeric_array(x: object, name: str) -> np.ndarray:
         array = np.asarray(x)
     except (TypeError, ValueError) as error:
         raise TypeError(
-            f"{name} must be an array (numpy or jax); got {type(x).__name__}."
+            f"{name}: expected an array (numpy or jax), got {type(x).__name__}."
         ) from error
     # bfloat16 (from ml_dtypes, what jax bfloat16 arrays become) is a float with numpy kind "V".
     if array.dtype.kind not in "biuf" and array.dtype.name != "bfloat16":
         raise TypeError(
-            f"{name} must hold real numbers (bool, int or float); got dtype {array.dtype}."
+            f"{name}: expected real numbers (bool, int or float), got dtype {array.dtype}."
         )
     return array
 
@@ -94,7 +86,7 @@ def finite_float_array(x: object, name: str) -> np.ndarray:
     bad = ~np.isfinite(array)
     if bad.any():
         raise ValueError(
-            f"{name} contains NaN or inf ({int(bad.sum())} of {array.size} values); "
+            f"{name}: contains {int(bad.sum())} NaN or infinite value(s) of {array.size}; "
             "replace them before plotting (e.g. np.nan_to_num)."
         )
     return array
@@ -110,7 +102,7 @@ def _image_shape_error(name: str, shape: tuple[int, ...]) -> ValueError:
             f"pass np.moveaxis({name}, 0, -1)."
         )
     return ValueError(
-        f"{name} must be one image shaped (H, W), (H, W, 1) or (H, W, 3), channels last; "
+        f"{name}: expected one image shaped (H, W), (H, W, 1) or (H, W, 3), channels last, "
         f"got shape {shape}.{hint}"
     )
 
@@ -191,13 +183,13 @@ def attribution_map(
             else ""
         )
         raise ValueError(
-            f"{name} must be one image attribution shaped (H, W) or (H, W, C); "
+            f"{name}: expected one image attribution shaped (H, W) or (H, W, C), "
             f"got shape {values.shape}.{hint}"
         )
     if image_size is not None and values.shape != tuple(image_size):
         raise ValueError(
-            f"{name} has spatial size {values.shape} but the image is {tuple(image_size)}; "
-            "they must match (for Grad-CAM, use the map upsampled to the input's size)."
+            f"{name}: spatial size {values.shape} does not match the image's "
+            f"{tuple(image_size)}; for Grad-CAM, use the map upsampled to the input's size."
         )
     return values
 
@@ -206,7 +198,7 @@ def check_sign_for_reduction(sign: str, reduction: str) -> None:
     """Unsigned reductions have no negative part: showing it (or diverging colors) would mislead."""
     if reduction in UNSIGNED_REDUCTIONS and sign in ("negative", "all"):
         raise ValueError(
-            f"sign={sign!r} needs signed values, but channel_reduction={reduction!r} gives "
+            f"sign: {sign!r} needs signed values, but channel_reduction={reduction!r} gives "
             "magnitudes; use sign='absolute', or channel_reduction='sum'."
         )
 
@@ -251,7 +243,7 @@ def normalize_attribution(values: np.ndarray, *, sign: str, scale: float) -> np.
     A zero scale (nothing of that sign) gives zeros.
     """
     if not (np.isfinite(scale) and scale >= 0):
-        raise ValueError(f"scale={scale!r} is not supported; use a finite number >= 0.")
+        raise ValueError(f"scale: expected a finite number >= 0, got {scale!r}.")
     shown = signed_part(np.asarray(values, dtype=np.float32), sign)
     if scale == 0:
         return np.zeros_like(shown)

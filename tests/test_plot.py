@@ -166,13 +166,19 @@ def test_grid_errors_name_the_method_and_shape():
         ValueError, match=r"attributions\['IG'\].*N=2.*\(2, 10, 4, 4, 3\).*attr\[:, 3\]"
     ):
         jv.plot.grid(images, {"IG": np.zeros((2, 10, 4, 4, 3))})
-    with pytest.raises(ValueError, match=r"spatial size \(2, 2\) but the image is \(4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"spatial size \(2, 2\) does not match the image's \(4, 4\)"
+    ):
         jv.plot.grid(images, {"IG": np.zeros((2, 2, 2))})
-    with pytest.raises(TypeError, match="non-empty mapping"):
+    with pytest.raises(TypeError, match="attributions: expected a non-empty mapping"):
         jv.plot.grid(images, [np.zeros((2, 4, 4))])
-    with pytest.raises(ValueError, match=r"scale='global'.*'shared', 'per_method'"):
+    with pytest.raises(
+        ValueError, match=r"scale: expected one of 'shared', 'per_method', got 'global'"
+    ):
         jv.plot.grid(images, {"IG": np.zeros((2, 4, 4))}, scale="global")
-    with pytest.raises(ValueError, match="row_labels has 1 labels but there are 2 examples"):
+    with pytest.raises(
+        ValueError, match=r"row_labels: expected one label per example \(2\), got 1"
+    ):
         jv.plot.grid(images, {"IG": np.zeros((2, 4, 4))}, row_labels=["a"])
 
 
@@ -206,11 +212,15 @@ def test_feature_bars_without_top_k_add_up_to_the_total():
 def test_feature_bars_errors():
     with pytest.raises(ValueError, match=r"got shape \(1, 3\).*attr\[0\]"):
         jv.plot.feature_bars(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"feature_names must have one entry per position \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"feature_names: expected one entry per position \(3\), got 1 entries"
+    ):
         jv.plot.feature_bars(np.zeros(3), feature_names=["a"])
-    with pytest.raises(ValueError, match=r"top_k=0 is not supported; use an int >= 1 or None"):
+    with pytest.raises(ValueError, match=r"top_k: expected a positive integer, got 0"):
         jv.plot.feature_bars(np.zeros(3), top_k=0)
-    with pytest.raises(ValueError, match=r"values must be shaped like attribution \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"values: expected the shape of attribution \(3,\), got shape \(4,\)"
+    ):
         jv.plot.feature_bars(np.zeros(3), np.zeros(4))
 
 
@@ -228,7 +238,9 @@ def test_sequence_wraps_cells_and_writes_tokens():
 
 
 def test_sequence_errors():
-    with pytest.raises(ValueError, match=r"tokens must have one entry per position \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"tokens: expected one entry per position \(3\), got 2 entries"
+    ):
         jv.plot.sequence(np.zeros(3), ["a", "b"])
     with pytest.raises(ValueError, match=r"got shape \(2, 3, 4\)"):
         jv.plot.sequence(np.zeros((2, 3, 4)))
@@ -237,12 +249,12 @@ def test_sequence_errors():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"method": "overlay"}, r"method='overlay' is not supported; use one of 'heat_map'"),
-        ({"method": "masked_image", "sign": "all"}, r"method='masked_image' needs one sign"),
-        ({"sign": "all", "channel_reduction": "l2"}, r"sign='all' needs signed values"),
-        ({"cmap": "not_a_map"}, r"cmap='not_a_map' is not a matplotlib colormap"),
-        ({"alpha": 1.5}, r"alpha=1.5 is not supported; use a number in \[0, 1\]"),
-        ({"clip_percentile": 0}, r"clip_percentile=0 is not supported"),
+        ({"method": "overlay"}, r"method: expected one of 'heat_map', .*, got 'overlay'"),
+        ({"method": "masked_image", "sign": "all"}, r"sign: method='masked_image' needs one"),
+        ({"sign": "all", "channel_reduction": "l2"}, r"sign: 'all' needs signed values"),
+        ({"cmap": "not_a_map"}, r"cmap: expected a matplotlib colormap .*got 'not_a_map'"),
+        ({"alpha": 1.5}, r"alpha: expected a number in \[0, 1\], got 1.5"),
+        ({"clip_percentile": 0}, r"clip_percentile: expected .* got 0"),
     ],
 )
 def test_attribution_option_errors(kwargs, match):
@@ -251,13 +263,15 @@ def test_attribution_option_errors(kwargs, match):
 
 
 def test_attribution_shape_errors():
-    with pytest.raises(ValueError, match=r"image is None, but method='blended_heat_map'"):
+    with pytest.raises(
+        ValueError, match=r"image: None, but method='blended_heat_map' draws the input"
+    ):
         jv.plot.attribution(None, np.ones((3, 3)))
     with pytest.raises(ValueError, match=r"got shape \(1, 3, 3, 1\).*attribution\[0\]"):
         jv.plot.attribution(np.zeros((3, 3)), np.ones((1, 3, 3, 1)))
-    with pytest.raises(ValueError, match=r"image must be one image.*\(3, 8, 8\).*channels-first"):
+    with pytest.raises(ValueError, match=r"image: expected one image.*\(3, 8, 8\).*channels-first"):
         jv.plot.attribution(np.zeros((3, 8, 8)), np.ones((8, 8)))
-    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None; got str"):
+    with pytest.raises(TypeError, match="ax: expected a matplotlib Axes or None, got str"):
         jv.plot.attribution(np.zeros((3, 3)), np.ones((3, 3)), ax="left")
 
 

@@ -54,7 +54,7 @@ def figure_and_axes(
         figure = JaxvizFigure(figsize=figsize, layout="constrained")
         return figure, figure.add_subplot()
     if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}.")
     return ax.get_figure(), ax
 
 
@@ -69,8 +69,8 @@ def colormap(
     if isinstance(cmap, str) and cmap in colormaps:
         return colormaps[cmap]
     raise ValueError(
-        f"cmap={cmap!r} is not a matplotlib colormap; use a name such as 'viridis' or 'RdBu_r' "
-        "(see matplotlib.colormaps), a Colormap, or None for the default."
+        "cmap: expected a matplotlib colormap name such as 'viridis' or 'RdBu_r' (see "
+        f"matplotlib.colormaps), a Colormap, or None for the default, got {cmap!r}."
     )
 
 

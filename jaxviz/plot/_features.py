@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from .. import _display
+from .._checks import check_positive_int
 from ._common import bare, color_limits, colormap, figure_and_axes, scaled_colorbar
 
 # Bars take the ends of the signed colormap, so red/blue mean positive/negative as in the maps.
@@ -20,21 +21,12 @@ _REST_COLOR = "0.7"
 _TOKEN_CHARS = 10
 
 
-def _check_count(name: str, value: object, *, allow_none: bool) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        allowed = "an int >= 1" + (" or None" if allow_none else "")
-        raise ValueError(f"{name}={value!r} is not supported; use {allowed}.")
-    return int(value)
-
-
 def _one_vector(attribution: object) -> np.ndarray:
     scores = _display.finite_float_array(attribution, "attribution")
     if scores.ndim != 1 or scores.size == 0:
         hint = " It has a batch axis: pass one example, e.g. attr[0]." if scores.ndim == 2 else ""
         raise ValueError(
-            f"attribution must be one example's attributions shaped (features,); "
+            "attribution: expected one example's attributions shaped (features,), "
             f"got shape {scores.shape}.{hint}"
         )
     return scores
@@ -45,7 +37,7 @@ def _labels(name: str, labels: Sequence[object] | None, count: int, default: str
         return [f"{default} {i}" for i in range(count)]
     if isinstance(labels, str) or len(labels) != count:
         seen = "a string" if isinstance(labels, str) else f"{len(labels)} entries"
-        raise ValueError(f"{name} must have one entry per position ({count}); got {seen}.")
+        raise ValueError(f"{name}: expected one entry per position ({count}), got {seen}.")
     return [str(label) for label in labels]
 
 
@@ -80,11 +72,11 @@ def feature_bars(
         shown_values = _display.finite_float_array(values, "values")
         if shown_values.shape != scores.shape:
             raise ValueError(
-                f"values must be shaped like attribution {scores.shape}; "
+                f"values: expected the shape of attribution {scores.shape}, "
                 f"got shape {shown_values.shape}."
             )
         names = [f"{name} = {value:.4g}" for name, value in zip(names, shown_values, strict=True)]
-    top_k = _check_count("top_k", top_k, allow_none=True)
+    top_k = None if top_k is None else check_positive_int("top_k", top_k)
     # A stable sort keeps ties in feature order, so the chart is reproducible.
     order = np.argsort(-np.abs(scores), kind="stable")
     shown, rest = order[: top_k or count], order[top_k or count :]
@@ -163,14 +155,14 @@ def sequence(
         values = _display.reduce_channels(values, channel_reduction)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(
-            "attribution must be one example shaped (positions,) or (positions, features); "
+            "attribution: expected one example shaped (positions,) or (positions, features), "
             f"got shape {values.shape}."
         )
     length = values.size
     labels = None if tokens is None else _labels("tokens", tokens, length, "token")
-    per_row = _check_count("per_row", per_row, allow_none=True) or (
-        length if labels is None else min(length, 12)
-    )
+    if per_row is None:
+        per_row = length if labels is None else min(length, 12)
+    per_row = check_positive_int("per_row", per_row)
     scale = _display.attribution_scale(values, sign=sign, clip_percentile=clip_percentile)
     normalized = _display.normalize_attribution(values, sign=sign, scale=scale)
 

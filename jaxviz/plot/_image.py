@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from .. import _display
+from .._checks import check_choice
 from ._common import (
     JaxvizFigure,
     bare,
@@ -33,18 +34,18 @@ _UNSIGNED_METHODS = ("masked_image", "alpha_scaling")
 
 
 def _check_method_and_sign(method: str, sign: str) -> None:
-    _display.check_choice("method", method, METHODS)
-    _display.check_choice("sign", sign, _display.SIGNS)
+    check_choice("method", method, METHODS)
+    check_choice("sign", sign, _display.SIGNS)
     if method in _UNSIGNED_METHODS and sign == "all":
         raise ValueError(
-            f"method={method!r} needs one sign (the map becomes a mask in [0, 1]), but "
-            "sign='all' keeps both; use sign='absolute', 'positive' or 'negative'."
+            f"sign: method={method!r} needs one sign (the map becomes a mask in [0, 1]), but "
+            "'all' keeps both; use 'absolute', 'positive' or 'negative'."
         )
 
 
 def _check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha={alpha!r} is not supported; use a number in [0, 1].")
+        raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}.")
     return float(alpha)
 
 
@@ -150,7 +151,7 @@ def attribution(
     shown = None if image is None else _display.display_image(image)
     if shown is None and method != "heat_map":
         raise ValueError(
-            f"image is None, but method={method!r} draws the input; pass the input image, "
+            f"image: None, but method={method!r} draws the input; pass the input image, "
             "or use method='heat_map'."
         )
     values = _display.attribution_map(
@@ -186,8 +187,8 @@ def _batch_of_images(images: object) -> list[np.ndarray]:
     array = _display.numeric_array(images, "images")
     if array.ndim not in (3, 4):
         raise ValueError(
-            "images must be a batch shaped (N, H, W) or (N, H, W, C), channels last; got shape "
-            f"{array.shape}. For one example, pass x[:1] or x[None]."
+            "images: expected a batch shaped (N, H, W) or (N, H, W, C), channels last, got "
+            f"shape {array.shape}. For one example, pass x[:1] or x[None]."
         )
     return [_display.display_image(one, name=f"images[{i}]") for i, one in enumerate(array)]
 
@@ -204,8 +205,8 @@ def _batch_of_maps(
             else ""
         )
         raise ValueError(
-            f"{label} must be shaped (N, H, W) or (N, H, W, C) with N={len(shown)} like images; "
-            f"got shape {array.shape}.{hint}"
+            f"{label}: expected shape (N, H, W) or (N, H, W, C) with N={len(shown)} like "
+            f"images, got shape {array.shape}.{hint}"
         )
     return np.stack(
         [
@@ -254,14 +255,14 @@ def grid(
         The matplotlib figure.
     """
     _check_method_and_sign(method, sign)
-    _display.check_choice("scale", scale, SCALES)
+    check_choice("scale", scale, SCALES)
     _display.check_sign_for_reduction(sign, channel_reduction)
     alpha = _check_alpha(alpha)
     _display.check_clip_percentile(clip_percentile)
     if not isinstance(attributions, Mapping) or not attributions:
         raise TypeError(
-            "attributions must be a non-empty mapping {method name: attributions (N, H, W[, C])}; "
-            f"got {type(attributions).__name__}."
+            "attributions: expected a non-empty mapping {method name: attributions "
+            f"(N, H, W[, C])}}, got {type(attributions).__name__}."
         )
     shown = _batch_of_images(images)
     maps = {
@@ -270,8 +271,7 @@ def grid(
     }
     if row_labels is not None and len(row_labels) != len(shown):
         raise ValueError(
-            f"row_labels has {len(row_labels)} labels but there are {len(shown)} examples; "
-            "give one label per example."
+            f"row_labels: expected one label per example ({len(shown)}), got {len(row_labels)}."
         )
 
     def scale_of(*stacks: np.ndarray) -> float:
