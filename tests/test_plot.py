@@ -281,3 +281,29 @@ def test_figures_show_themselves_in_notebooks_as_png():
     assert isinstance(figure, Figure)
     png = figure._repr_png_()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+def test_the_core_outputs_plot_as_they_are():
+    # A tiny NNX CNN: input methods give (N, H, W, C) jax arrays, Grad-CAM (N, H, W).
+    from flax import nnx
+
+    class Tiny(nnx.Module):
+        def __init__(self, rngs):
+            self.conv = nnx.Conv(1, 4, (3, 3), rngs=rngs)
+            self.head = nnx.Linear(4 * 36, 3, rngs=rngs)
+
+        def __call__(self, x):
+            h = nnx.relu(self.conv(x))
+            return self.head(h.reshape(h.shape[0], -1))
+
+    model = jv.wrap(Tiny(nnx.Rngs(0)))
+    x = jnp.asarray(np.random.default_rng(4).normal(size=(2, 6, 6, 1)), jnp.float32)
+    attributions = {
+        "saliency": jv.saliency(model, x),
+        "Grad-CAM": jv.gradcam(model, x, layer="conv"),
+    }
+    figure = jv.plot.grid(x, attributions, sign="all", clip_percentile=100)
+    axes = np.array(figure.axes[:6]).reshape(2, 3)
+    for column, values in enumerate(attributions.values(), start=1):
+        maps = np.asarray(values).reshape(2, 6, 6)
+        np.testing.assert_allclose(drawn(axes[1, column]), maps[1] / np.abs(maps).max(), rtol=1e-5)
