@@ -1,8 +1,8 @@
 """Display logic shared by the static plots (`jv.plot`) and the widget payloads.
 
-numpy only (no matplotlib, no jax import: jax arrays convert with `np.asarray`), so the widgets
-can use it without pulling in a plotting library. Every choice about how an input or an
-attribution *looks* is made here, once:
+Plain numpy, no matplotlib (jax arrays convert with `np.asarray`), so the widgets can use it
+without pulling in a plotting library. Every choice about how an input or an attribution
+*looks* is made here, once:
 
 - `display_image`: any input image (uint8 0-255, float 0-1, standardized with negatives,
   grayscale or RGB) to floats in [0, 1] without clipping away its contrast;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 import matplotlib.colors
+import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
@@ -92,9 +93,9 @@ def scaled_colorbar(
     mappable,
     axes,
     *,
+    values: np.ndarray,
     sign: str,
     scale: float,
-    saturated: bool,
     location: str = "right",
     shrink: float = 0.9,
     aspect: float | None = None,
@@ -102,9 +103,10 @@ def scaled_colorbar(
     """A colorbar for a normalized map, its ticks labelled in attribution units.
 
     The map was divided by `scale`, so a tick at t reads t * scale (negated for sign
-    "negative", whose map holds magnitudes of negative values). `saturated` marks that some
-    values were clipped at the ends (outlier clipping), drawn as the colorbar's arrow ends.
+    "negative", whose map holds magnitudes of negative values). Where outlier clipping
+    saturated some of the `values` drawn, the colorbar gets arrow ends.
     """
+    saturated = _display.is_saturated(values, sign=sign, scale=scale)
     extend = ("both" if sign == "all" else "max") if saturated else "neither"
     colorbar = figure.colorbar(
         mappable,

@@ -198,16 +198,15 @@ def sequence(
     if title is not None:
         ax.set_title(title)
     if colorbar:
-        saturated = _display.is_saturated(values, sign=sign, scale=scale)
         # About 3 inches long and 0.12 thick, however wide the strip.
         shrink = min(0.9, 3.0 / width)
         scaled_colorbar(
             figure,
             heat,
             ax,
+            values=values,
             sign=sign,
             scale=scale,
-            saturated=saturated,
             location="bottom",
             shrink=shrink,
             aspect=shrink * width / 0.12,

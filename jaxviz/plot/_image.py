@@ -172,14 +172,7 @@ def attribution(
     if title is not None:
         ax.set_title(title)
     if colorbar and heat is not None:
-        scaled_colorbar(
-            figure,
-            heat,
-            ax,
-            sign=sign,
-            scale=scale,
-            saturated=_display.is_saturated(values, sign=sign, scale=scale),
-        )
+        scaled_colorbar(figure, heat, ax, values=values, sign=sign, scale=scale)
     return figure
 
 
@@ -322,9 +315,9 @@ def grid(
                 figure,
                 next(iter(heats.values())),
                 axes[:, 1:],
+                values=everything,
                 sign=sign,
                 scale=shared,
-                saturated=_display.is_saturated(everything, sign=sign, scale=shared),
             )
         else:
             for column, (name, stack) in enumerate(maps.items(), start=1):
@@ -332,9 +325,9 @@ def grid(
                     figure,
                     heats[name],
                     axes[:, column],
+                    values=stack,
                     sign=sign,
                     scale=scales[name],
-                    saturated=_display.is_saturated(stack, sign=sign, scale=scales[name]),
                     location="bottom",
                 )
     return figure
