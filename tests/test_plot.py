@@ -307,3 +307,10 @@ def test_the_core_outputs_plot_as_they_are():
     for column, values in enumerate(attributions.values(), start=1):
         maps = np.asarray(values).reshape(2, 6, 6)
         np.testing.assert_allclose(drawn(axes[1, column]), maps[1] / np.abs(maps).max(), rtol=1e-5)
+
+
+def test_sequence_without_tokens_labels_rows_by_their_start_position():
+    ax = jv.plot.sequence(np.arange(50.0), per_row=20).axes[0]
+    ax.figure.canvas.draw()
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["0", "20", "40"]
+    assert ax.images[0].get_array().shape == (3, 20)

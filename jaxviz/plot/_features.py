@@ -9,6 +9,7 @@ import matplotlib.colors
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.ticker import MaxNLocator
 
 from .. import _display
 from .._checks import check_positive_int
@@ -173,7 +174,9 @@ def sequence(
     cells = np.ma.masked_invalid(cells.reshape(rows, per_row))
     cell_width = 0.8 if labels is not None else min(0.4, 9 / per_row)
     width = max(3.0, per_row * cell_width + 0.4)
-    figure, ax = figure_and_axes(ax, (width, 0.45 * rows + 0.5 + 0.7 * colorbar))
+    # Room for the title, the cells, the position axis (without tokens) and the colorbar.
+    height = 0.5 + 0.45 * rows + 0.5 * (labels is None) + 0.8 * colorbar
+    figure, ax = figure_and_axes(ax, (width, height))
     low, high = color_limits(sign)
     cmap = colormap(sign, cmap)
     heat = ax.imshow(cells, cmap=cmap, vmin=low, vmax=high, aspect="auto")
@@ -188,8 +191,13 @@ def sequence(
                 color=_text_color(cmap, fraction),
             )  # fmt: skip
     else:
-        ax.set_yticks([])
-        ax.set_xlabel("position")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if rows == 1:
+            ax.set_yticks([])
+            ax.set_xlabel("position")
+        else:  # each row is labelled with the position it starts at
+            ax.set_yticks(np.arange(rows), [str(row * per_row) for row in range(rows)])
+            ax.set_xlabel("position in row")
     if labels is not None or per_row <= 50:  # thin white lines between cells, where they fit
         ax.set_xticks(np.arange(per_row + 1) - 0.5, minor=True)
         ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
