@@ -12,7 +12,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
 from .. import _display
-from .._checks import check_positive_int
+from .._checks import check_choice, check_positive_int
 from ._common import bare, color_limits, colormap, figure_and_axes, scaled_colorbar
 
 # Bars take the ends of the signed colormap, so red/blue mean positive/negative as in the maps.
@@ -149,7 +149,7 @@ def sequence(
     Returns:
         The matplotlib figure holding the strip.
     """
-    _display.check_choice("sign", sign, _display.SIGNS)
+    check_choice("sign", sign, _display.SIGNS)
     _display.check_sign_for_reduction(sign, channel_reduction)
     values = _display.finite_float_array(attribution, "attribution")
     if values.ndim == 2:
