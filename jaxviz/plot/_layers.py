@@ -21,7 +21,9 @@ _CELL_INCHES = 1.1
 _FEW_CLASSES, _MANY_CLASSES = "tab10", "tab20"
 
 
-def _class_colors(count: int):
+def class_colors(count: int) -> list[tuple[float, float, float, float]]:
+    """One RGBA color per class (tab10, or tab20 beyond 10 classes), as the plots and widgets
+    use them."""
     cmap = colormaps[_FEW_CLASSES if count <= 10 else _MANY_CLASSES]
     return [cmap(i % cmap.N) for i in range(count)]
 
@@ -214,7 +216,7 @@ def projection(
             raise ValueError(f"labels: expected one class per point ({points.shape[0]}), got "
                              f"shape {labels.shape}.")
         count = max(int(labels.max()) + 1, len(class_names or ()))
-        colors = _class_colors(count)
+        colors = class_colors(count)
         for label in np.unique(labels):
             at = labels == label
             name = class_names[label] if class_names is not None else str(label)
