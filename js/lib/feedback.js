@@ -1,6 +1,7 @@
 // Legend (colorbar), tooltip, busy indicator and inline error box.
 
 import { formatNumber, h } from "./dom.js";
+import { colorbarTicks } from "./scale.js";
 
 export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const bar = h("canvas", { className: "jv-colorbar-bar" });
@@ -10,13 +11,13 @@ export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const caption = h("div", { className: "jv-colorbar-caption" });
   const el = h("div", { className: "jv-colorbar", dataset: { role }, style: { width: `${width}px` } }, [bar, labels, caption]);
 
-  /** Shows the LUT and the value range: [-limit, 0, limit] when centered, [0, limit] otherwise. */
-  function update({ lut, limit, centered, caption: text = "" }) {
+  /** Shows the LUT and its ticks in attribution units for `sign` and `scale`. */
+  function update({ lut, sign, scale, caption: text = "" }) {
     const ctx = bar.getContext("2d");
     const img = ctx.createImageData(256, 1);
     img.data.set(lut.subarray(0, 1024));
     ctx.putImageData(img, 0, 0);
-    const ticks = centered ? [-limit, 0, limit] : [0, limit];
+    const ticks = colorbarTicks(sign, scale);
     labels.replaceChildren(...ticks.map((v) => h("span", { text: formatNumber(v) })));
     caption.textContent = text;
   }
