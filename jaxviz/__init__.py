@@ -16,3 +16,4 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .widgets._explorer import Explorer as Explorer
