@@ -25,6 +25,9 @@ from .explain._features import receptive_field as receptive_field
 from .explain._features import top_activating as top_activating
 from .explain._featurevis import feature_visualization as feature_visualization
 from .explain._projection import kmeans as kmeans
+from .explain._projection import layer_embeddings as layer_embeddings
 from .explain._projection import layer_projections as layer_projections
 from .explain._projection import pca as pca
 from .explain._projection import tsne as tsne
+from .widgets._layers import LayerExplorer as LayerExplorer
+from .widgets._layers import Projector as Projector

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_choice
+from .._checks import check_choice, check_input, check_positive_int
 from .._progress import progress
 from ._layers import activations
 
@@ -186,33 +186,75 @@ def kmeans(features: Any, k: int, *, key: jax.Array, iterations: int = 50) -> KM
     return _kmeans(data, k, key, iterations)
 
 
+def layer_embeddings(
+    m: Any, x: Any, *, layers: Any = None, components: int = 32, inputs: bool = True,
+    logits: bool = True, batch_size: int | None = 256, show_progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Each layer's representation of dataset `x` reduced to its top principal components:
+    {layer: (n, components)}, the first two being the layer's PCA projection.
+
+    Activations (`jv.activations`, in fixed-shape chunks) are flattened per example (a conv
+    layer's whole map). A layer with fewer than `components` dimensions is padded with zero
+    columns, which change no distance, so every layer has one shape and the clustering that
+    follows compiles once.
+
+    Args:
+        m: a wrapped model.
+        x: the dataset.
+        layers: names from `m.layers` (default all of them).
+        components: how many principal components to keep.
+        inputs: also embed the inputs themselves, as a first entry "input" (the baseline the
+            layers improve on).
+        logits: also embed the model's output, as a last entry "logits".
+        batch_size: examples per compiled chunk.
+        show_progress: draw a progress bar when the run lasts more than a second.
+    """
+    components = check_positive_int("components", components)
+    x = check_input(m, x)
+    features = {"input": x} if inputs else {}
+    features.update(activations(m, x, layers=None if layers is None else list(layers),
+                                batch_size=batch_size))
+    if logits and "logits" not in features:
+        features["logits"] = m(x)
+    result = {}
+    for layer in progress(features, len(features), "embedding layers", enabled=show_progress):
+        flat = features[layer].reshape(features[layer].shape[0], -1)
+        kept = min(components, *flat.shape)
+        projected = np.asarray(pca(flat, kept).projected, np.float32)
+        result[layer] = np.pad(projected, ((0, 0), (0, components - kept)))
+    return result
+
+
 def layer_projections(
-    m: Any, x: Any, *, layers: Any = None, method: str = "pca", logits: bool = True,
-    batch_size: int | None = 256, show_progress: bool = True,
+    m: Any, x: Any, *, layers: Any = None, method: str = "pca", inputs: bool = True,
+    logits: bool = True, batch_size: int | None = 256, show_progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Each layer's representation of dataset `x` projected to 2D: {layer: (n, 2)}.
 
-    Activations (`jv.activations`, in fixed-shape chunks) are flattened per example (a conv
-    layer's whole map); each axis of each projection is scaled to unit standard deviation so layers
-    share one plot range.
+    PCA gives the first two principal components of the flattened activations; t-SNE runs on
+    the top 32 components (as scikit-learn advises, for speed and less noise). Each projection
+    is divided by the spread of its first axis, so layers share one plot range and keep their
+    aspect ratio.
 
     Args:
         m: a wrapped model.
         x: the dataset.
         layers: names from `m.layers` (default all of them).
         method: "pca" (JAX) or "tsne" (scikit-learn).
+        inputs: also project the inputs themselves, as a first entry "input".
         logits: also project the model's output, as a last entry "logits".
         batch_size: examples per compiled chunk.
         show_progress: draw a progress bar when the run lasts more than a second.
     """
     check_choice("method", method, ("pca", "tsne"))
-    features = activations(m, x, layers=None if layers is None else list(layers),
-                           batch_size=batch_size)
-    if logits and "logits" not in features:
-        features["logits"] = m(x)
-    result = {}
-    for layer in progress(features, len(features), "projecting layers", enabled=show_progress):
-        flat = features[layer].reshape(features[layer].shape[0], -1)
-        points = np.asarray(pca(flat).projected) if method == "pca" else tsne(flat)
-        result[layer] = (points / (points.std(axis=0, keepdims=True) + 1e-12)).astype(np.float32)
-    return result
+    embedded = layer_embeddings(m, x, layers=layers, components=32 if method == "tsne" else 2,
+                                inputs=inputs, logits=logits, batch_size=batch_size,
+                                show_progress=show_progress)
+    return {layer: unit_spread(points if method == "pca" else tsne(points))
+            for layer, points in embedded.items()}
+
+
+def unit_spread(points: np.ndarray) -> np.ndarray:
+    """2D points divided by the standard deviation of their first coordinate."""
+    points = np.asarray(points, np.float32)[:, :2]
+    return points / (points[:, 0].std() + 1e-12)

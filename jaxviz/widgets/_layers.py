@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import traitlets
 
 from .. import _display, _layer_display
-from .._checks import check_input, check_positive_int
+from .._checks import check_choice, check_input, check_positive_int
 from ..explain._features import (
     channel_backprojection,
     peak_patches,
@@ -27,25 +26,16 @@ from ..explain._features import (
 )
 from ..explain._featurevis import feature_visualization
 from ..explain._layers import activations
-from ..explain._projection import kmeans, layer_projections
+from ..explain._projection import kmeans, layer_embeddings, tsne, unit_spread
 from ._base import JaxvizWidget, static_asset
-from ._payload import array_payload, colormap_lut
+from ._payload import array_payload, colormap_lut, image_payload
 
 # Colormaps by the sign of what is shown, as in the static plots (`_display.DEFAULT_COLORMAPS`).
 _SIGNED_CMAP = _display.DEFAULT_COLORMAPS["all"]
 _UNSIGNED_CMAP = _display.DEFAULT_COLORMAPS["absolute"]
-
-
-def rgba_images(x: Any) -> np.ndarray:
-    """Inputs as the browser draws them: uint8 RGBA (n, H, W, 4), each image shown as
-    `_display.display_image` decides (the same look as the static plots)."""
-    shown = [_display.display_image(image, name="x") for image in np.asarray(x)]
-    out = []
-    for image in shown:
-        rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
-        alpha = np.ones(rgb.shape[:2] + (1,), np.float32)
-        out.append(np.concatenate([rgb, alpha], axis=-1))
-    return np.rint(np.stack(out) * 255).astype(np.uint8)
+# The projector clusters each layer in its top principal components: one shape for every layer
+# (one compiled k-means) and little lost, as the dropped components hold the least variance.
+_CLUSTER_COMPONENTS = 32
 
 
 def _class_names(class_names: Sequence[str] | None, count: int) -> list[str]:
@@ -150,7 +140,7 @@ class LayerExplorer(JaxvizWidget):
             layer=names[0],
             layer_names=names,
             layer_data={name: layer_payload(a) for name, a in self._activations.items()},
-            inputs=array_payload(rgba_images(x), "uint8"),
+            inputs=image_payload(x),
             captions=captions,
             luts={"all": array_payload(colormap_lut(_SIGNED_CMAP), "uint8"),
                   "absolute": array_payload(colormap_lut(_UNSIGNED_CMAP), "uint8")},
@@ -183,7 +173,7 @@ class LayerExplorer(JaxvizWidget):
         detail: dict[str, Any] = {
             "layer": layer,
             "channel": channel,
-            "top_images": array_payload(rgba_images(examples), "uint8"),
+            "top_images": image_payload(examples),
             "top_indices": indices.tolist(),
             "top_values": np.asarray(top.values[channel]).tolist(),
         }
@@ -191,7 +181,7 @@ class LayerExplorer(JaxvizWidget):
             field = receptive_field(m, layer=layer, input_shape=tuple(data.shape[1:]))
             patches = peak_patches(data, top._replace(indices=top.indices[channel:channel + 1],
                                                       peaks=top.peaks[channel:channel + 1]), field)
-            detail["patches"] = array_payload(rgba_images(patches[0]), "uint8")
+            detail["patches"] = image_payload(patches[0])
             detail["field"] = list(field.size)
         try:
             back = channel_backprojection(m, examples, layer=layer, channel=channel)
@@ -202,7 +192,7 @@ class LayerExplorer(JaxvizWidget):
             vis = feature_visualization(m, shape=tuple(data.shape[1:]), layer=layer,
                                         targets=[channel], steps=self._feature_steps,
                                         key=jax.random.fold_in(self._key, channel))
-            detail["feature"] = array_payload(rgba_images(vis.images)[0], "uint8")
+            detail["feature"] = image_payload(vis.images)
             detail["feature_objective"] = float(vis.objective[0])
             detail["dataset_objective"] = float(np.max(np.mean(
                 activations(m, examples, layers=layer)[..., channel].reshape(len(indices), -1),
@@ -234,7 +224,8 @@ class Projector(JaxvizWidget):
         class_names: a name per class.
         layers: which of `m.layers` to project (default all, and the logits).
         method: "pca" (JAX, default) or "tsne" (scikit-learn; slower).
-        clusters: k of the k-means clustering of each layer (default: the number of classes).
+        clusters: k of the k-means clustering of each layer (default: the number of classes),
+            run on the layer's top 32 principal components.
         key: the clustering's random key.
 
     >>> jv.Projector(m, data.x_test[:500], data.y_test[:500], class_names=data.class_names)
@@ -264,25 +255,24 @@ class Projector(JaxvizWidget):
         x = check_input(m, x)
         n = x.shape[0]
         labels = _labels(labels, n)
-        projections = layer_projections(m, x, layers=layers, method=method)
-        names = list(projections)
+        check_choice("method", method, ("pca", "tsne"))
+        embedded = layer_embeddings(m, x, layers=layers, components=_CLUSTER_COMPONENTS)
+        names = list(embedded)
+        projections = {name: unit_spread(points if method == "pca" else tsne(points))
+                       for name, points in embedded.items()}
         classes = int(labels.max()) + 1 if labels is not None else 1
         class_list = _class_names(class_names, classes)
         k = check_positive_int("clusters", clusters if clusters is not None else
                                max(len(class_list), 2))
         key = jax.random.key(0) if key is None else key
-        features = activations(m, x, layers=[name for name in names if name != "logits"])
-        if "logits" in names:
-            features["logits"] = m(x)
-        groups = [kmeans(jnp.reshape(features[name], (n, -1)), min(k, n), key=key)
-                  for name in names]
+        groups = [kmeans(embedded[name], min(k, n), key=key) for name in names]
         self._projections = projections
         self._labels = labels
         self._class_list = class_list
         self._x = x
         colors = np.rint(np.asarray(class_colors(max(len(class_list), k))) * 255).astype(np.uint8)
         super().__init__(
-            layer=names[-1],
+            layer=names[0],
             layer_names=names,
             method=method,
             points=array_payload(np.stack([projections[name] for name in names])),
@@ -292,7 +282,7 @@ class Projector(JaxvizWidget):
             clusters=array_payload(np.stack([np.asarray(g.labels) for g in groups]), "float32"),
             prototypes=array_payload(np.stack([np.asarray(g.prototypes) for g in groups]),
                                      "float32"),
-            thumbnails=array_payload(rgba_images(x), "uint8"),
+            thumbnails=image_payload(x),
         )
 
     def plot(self):

@@ -131,7 +131,7 @@ function render({ model, el }) {
     const { activations, limits, spatial, sign, stats } = info(layer);
     const lut = luts[sign];
     const limit = limits[input];
-    const options = { lut, sign, diverging: sign === "all", limit };
+    const options = { lut, sign, scale: limit };
     const channels = activations.shape[activations.shape.length - 1];
     const selected = model.get("channel");
     if (!spatial) {
@@ -185,7 +185,7 @@ function render({ model, el }) {
     const { activations, limits, sign } = info(layer);
     inputView.draw({ image: take(inputs, input) });
     caption.textContent = model.get("captions")[input] ?? "";
-    colorbar.update({ lut: luts[sign], limit: limits[input], centered: sign === "all", caption: `${layer} activation` });
+    colorbar.update({ lut: luts[sign], sign, scale: limits[input], caption: `${layer} activation` });
     const shape = activations.shape.slice(1);
     summary.textContent = `${layer}: ${shape.join(" × ")} (${shape.length === 3 ? "height × width × channels" : "neurons"})`;
   }
@@ -216,7 +216,7 @@ function render({ model, el }) {
     const items = [];
     for (let i = 0; i < maps.shape[0]; i++) {
       const view = createHeatmap({ role, size: 72, label: `${role} ${i}` });
-      view.draw({ map: take(maps, i), lut: luts.all, sign: "all", diverging: true, clip: 99 });
+      view.draw({ map: take(maps, i), lut: luts.all, sign: "all" });
       items.push(h("figure", { className: "jv-layers-thumb" }, [view.el]));
     }
     return h("div", { className: "jv-layers-row" }, items);
@@ -247,7 +247,7 @@ function render({ model, el }) {
     const body = h("div", { className: "jv-layers-detail-body" });
     if (spatial) {
       const overlay = createHeatmap({ role: "channel-overlay", size: 224, label: "activation over the input" });
-      overlay.draw({ map: channelMap(activations, input, channel), image: take(inputs, input), lut: luts[sign], sign, diverging: sign === "all", limit: limits[input], alpha: 0.65 });
+      overlay.draw({ map: channelMap(activations, input, channel), image: take(inputs, input), lut: luts[sign], sign, scale: limits[input], alpha: 0.65 });
       body.append(section("activation over the input", overlay.el));
     }
     const result = model.get("detail") ?? {};
@@ -262,7 +262,7 @@ function render({ model, el }) {
       if (result.backprojections) panels.append(section("deconvnet back-projection of each example", mapStrip("backprojection", result.backprojections)));
       if (result.feature) {
         const vis = createHeatmap({ role: "feature-visualization", size: 144, label: "feature visualization" });
-        vis.draw({ image: fromPayload(result.feature) });
+        vis.draw({ image: take(fromPayload(result.feature), 0) });
         const ratio = result.feature_objective / Math.max(result.dataset_objective, 1e-12);
         const note = `mean activation ${formatNumber(result.feature_objective)} (best dataset example ${formatNumber(result.dataset_objective)}${result.dataset_objective > 0 ? `, ×${formatNumber(ratio)}` : ""})`;
         panels.append(section("feature visualization (optimized input)", h("div", {}, [vis.el, h("div", { className: "jv-layers-note", text: note })])));
