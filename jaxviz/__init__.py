@@ -17,6 +17,7 @@ from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
 from .widgets._explorer import Explorer as Explorer
+from . import zoo as zoo
 
 # Layer explorer: what channels respond to, feature visualization, projections of layers.
 from .explain._features import channel_backprojection as channel_backprojection
