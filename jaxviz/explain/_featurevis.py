@@ -122,7 +122,7 @@ def feature_visualization(
     targets: Any = None,
     objective: str = "channel",
     steps: int = 256,
-    learning_rate: float = 0.05,
+    learning_rate: float = 0.1,
     parameterization: str = "fourier",
     value_range: tuple[float, float] = (0.0, 1.0),
     jitter: float | None = None,
