@@ -136,7 +136,7 @@ function render({ model, el }) {
     const selected = model.get("channel");
     if (!spatial) {
       const columns = Math.min(channels, 16);
-      const strip = createHeatmap({ role: "channel", size: Math.min(640, columns * 36), label: `${layer} neurons` });
+      const strip = createHeatmap({ role: "channel", size: columns * 40, label: `${layer} neurons` });
       strip.draw({ map: denseStrip(activations, input, columns), ...options });
       strip.el.classList.add("jv-layers-strip");
       const hover = (event) => {
@@ -154,9 +154,11 @@ function render({ model, el }) {
         const neuron = hover(event);
         if (neuron >= 0) openChannel(neuron);
       });
-      grid.replaceChildren(h("div", { className: "jv-layers-strip-label", text: `${channels} neurons (click one)` }), strip.el);
+      grid.classList.add("jv-layers-dense");
+      grid.replaceChildren(h("div", { className: "jv-layers-strip-label", text: `${channels} neurons, ${columns} per row (hover for values, click one for its detail)` }), strip.el);
       return;
     }
+    grid.classList.remove("jv-layers-dense");
     const size = cellSize(channels);
     const cells = [];
     for (let c = 0; c < channels; c++) {
@@ -247,7 +249,7 @@ function render({ model, el }) {
     const body = h("div", { className: "jv-layers-detail-body" });
     if (spatial) {
       const overlay = createHeatmap({ role: "channel-overlay", size: 224, label: "activation over the input" });
-      overlay.draw({ map: channelMap(activations, input, channel), image: take(inputs, input), lut: luts[sign], sign, scale: limits[input], alpha: 0.65 });
+      overlay.draw({ map: channelMap(activations, input, channel), image: take(inputs, input), lut: luts[sign], sign, scale: limits[input], alpha: 0.55 });
       body.append(section("activation over the input", overlay.el));
     }
     const result = model.get("detail") ?? {};
