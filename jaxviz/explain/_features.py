@@ -172,30 +172,47 @@ def receptive_field(
         raise ValueError(
             f"receptive_field needs an image input (height, width, channels) and a layer with a "
             f"map; got input_shape={tuple(input_shape)} and layer {layer!r} of shape {shape}")
-    zeros = jnp.zeros(shape, jnp.float32)
-
-    def support(row, col):
-        def unit(xs):
-            _, acts = m.apply(m.params, xs, taps={layer: zeros})
-            return jnp.sum(acts[layer][:, row, col, :])
-
-        seen = jnp.any(jax.grad(unit)(probe) != 0, axis=(0, 3))
-        rows, cols = np.nonzero(np.asarray(seen))
-        if rows.size == 0:
-            raise ValueError(f"layer {layer!r}: no input pixel reaches unit ({row}, {col})")
-        return (rows.min(), cols.min()), (rows.max() + 1, cols.max() + 1)
-
     height, width = shape[1], shape[2]
     row, col = height // 2, width // 2
-    (top, left), (bottom, right) = support(row, col)
     next_row, next_col = min(row + 1, height - 1), min(col + 1, width - 1)
-    (top2, left2), _ = support(next_row, next_col)
+    program = ("receptive_field", layer, tuple(probe.shape))
+    if program not in m.programs:
+        m.programs[program] = jax.jit(_gradient_support(m, layer, shape))
+    seen = np.asarray(m.programs[program](m.params, probe, jnp.array([[row, col],
+                                                                      [next_row, next_col]])))
+
+    def box(unit):
+        rows, cols = np.nonzero(seen[unit])
+        if rows.size == 0:
+            raise ValueError(f"layer {layer!r}: no input pixel reaches its unit at the map's centre")
+        return (rows.min(), cols.min()), (rows.max() + 1, cols.max() + 1)
+
+    (top, left), (bottom, right) = box(0)
+    (top2, left2), _ = box(1)
     stride = (int(top2 - top) if next_row > row else 1, int(left2 - left) if next_col > col else 1)
     return ReceptiveField(
         size=(int(bottom - top), int(right - left)),
         stride=stride,
         offset=(int(top - row * stride[0]), int(left - col * stride[1])),
     )
+
+
+def _gradient_support(m: Any, layer: str, shape: tuple[int, ...]):
+    """support(params, probe, units) -> (units, height, width) bool: the input pixels each unit
+    (row, col) of `layer` depends on, over a batch of random probes."""
+    zeros = jnp.zeros(shape, jnp.float32)
+
+    def support(params, probe, units):
+        def one(unit):
+            def strength(xs):
+                _, acts = m.apply(params, xs, taps={layer: zeros})
+                return jnp.sum(acts[layer][:, unit[0], unit[1], :])
+
+            return jnp.any(jax.grad(strength)(probe) != 0, axis=(0, 3))
+
+        return jax.vmap(one)(units)
+
+    return support
 
 
 def peak_patches(x: Any, top: TopExamples, field: ReceptiveField) -> jax.Array:
