@@ -121,16 +121,19 @@ def test_a_peak_unit_sees_only_its_patch(model, images):
     np.testing.assert_array_equal(patches[channel, rank], images[index, r0:r0 + 8, c0:c0 + 8])
 
 
-def test_pca_matches_numpy_svd():
+@pytest.mark.parametrize("examples, features", [(200, 30), (40, 300)])  # both Gram matrices
+def test_pca_matches_numpy_svd(examples, features):
     rng = np.random.default_rng(0)
-    data = (rng.normal(size=(200, 30)) * np.linspace(4, 0.1, 30)).astype(np.float32) + 3.0
+    data = (rng.normal(size=(examples, features)) * np.linspace(4, 0.1, features)).astype(
+        np.float32) + 3.0
     result = pca(data, n_components=4)
     centered = data - data.mean(axis=0)
     _, singular, vt = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
     signs = np.sign(np.sum(np.asarray(result.components) * vt[:4], axis=1))
     assert np.all(signs != 0)
     np.testing.assert_allclose(np.asarray(result.components), vt[:4] * signs[:, None], atol=1e-4)
-    np.testing.assert_allclose(result.explained_variance, singular[:4] ** 2 / 199, rtol=1e-4)
+    np.testing.assert_allclose(result.explained_variance, singular[:4] ** 2 / (examples - 1),
+                               rtol=1e-4)
     np.testing.assert_allclose(result.explained_variance_ratio,
                                singular[:4] ** 2 / np.sum(singular**2), rtol=1e-4)
     np.testing.assert_allclose(result.projected, centered @ (vt[:4] * signs[:, None]).T,

@@ -66,20 +66,32 @@ def _as_matrix(features: Any, name: str = "features") -> jax.Array:
 
 @partial(jax.jit, static_argnames="n_components")
 def _pca(data: jax.Array, n_components: int) -> PCA:
+    # The eigendecomposition of the smaller of the two Gram matrices gives the same components as
+    # an SVD of the data, and is much faster for layer activations (few examples, many features,
+    # or the other way round).
     mean = data.mean(axis=0)
     centered = data - mean
-    _, singular, vt = jnp.linalg.svd(centered, full_matrices=False)
-    components = vt[:n_components]
+    examples, features = centered.shape
+    gram = centered @ centered.T if examples <= features else centered.T @ centered
+    eigenvalues, eigenvectors = jnp.linalg.eigh(gram)
+    order = jnp.argsort(-eigenvalues)[:n_components]
+    top = eigenvectors[:, order]
+    singular = jnp.sqrt(jnp.maximum(eigenvalues[order], 0.0))
+    if examples <= features:  # top holds left singular vectors: V = X^T U / s
+        components = (centered.T @ top / jnp.maximum(singular, 1e-30)).T
+    else:
+        components = top.T
     biggest = jnp.argmax(jnp.abs(components), axis=1)
     signs = jnp.sign(components[jnp.arange(n_components), biggest])
     components = components * signs[:, None]
-    variance = singular**2 / (data.shape[0] - 1)
-    return PCA(centered @ components.T, components, variance[:n_components],
-               variance[:n_components] / jnp.sum(variance), mean)
+    variance = singular**2 / (examples - 1)
+    total = jnp.trace(gram) / (examples - 1)
+    return PCA(centered @ components.T, components, variance, variance / total, mean)
 
 
 def pca(features: Any, n_components: int = 2) -> PCA:
-    """Principal component analysis by a singular value decomposition, in JAX.
+    """Principal component analysis in JAX (the same components as an SVD of the centred data,
+    computed from the smaller Gram matrix).
 
     Args:
         features: (n, ...) one row per example; trailing axes are flattened.
