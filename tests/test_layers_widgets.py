@@ -67,6 +67,8 @@ def test_clicking_a_channel_sends_its_top_examples_and_feature_visualization(mod
     np.testing.assert_allclose(payload_array(detail["backprojections"]),
                                np.asarray(back)[..., 0], rtol=1e-5, atol=1e-7)
     assert payload_array(detail["feature"]).shape == (1, 12, 12, 4)
+    means = np.asarray(jv.activations(model, x, layers="conv2")).mean(axis=(1, 2))[:, 2]
+    assert detail["dataset_objective"] == pytest.approx(means.max(), rel=1e-5)
     explorer.channel = -1
     assert explorer.detail == {}
 

@@ -135,7 +135,7 @@ class LayerExplorer(JaxvizWidget):
             text = f"predicted {classes[guess]} ({probabilities[i, guess]:.0%})"
             captions.append(f"label {classes[labels[i]]}, {text}" if labels is not None else text)
         self._activations = {name: np.asarray(a) for name, a in acts.items()}
-        self._top: dict[str, Any] = {}
+        self._top: dict[tuple[str, str], Any] = {}
         super().__init__(
             layer=names[0],
             layer_names=names,
@@ -160,10 +160,14 @@ class LayerExplorer(JaxvizWidget):
             raise ValueError(f"channel: layer {layer!r} has {count} channels, got {channel}.")
         return {"detail": self._channel_detail(layer, channel)}
 
-    def _top_examples(self, layer: str):
-        if layer not in self._top:
-            self._top[layer] = top_activating(self._model, self._dataset, layer=layer, k=self._k)
-        return self._top[layer]
+    def _top_examples(self, layer: str, reduce: str = "max"):
+        """The layer's top examples by peak ("max"), or the single best by mean ("mean", what the
+        feature visualization maximizes), over the dataset; computed once per layer."""
+        if (layer, reduce) not in self._top:
+            k = self._k if reduce == "max" else 1
+            self._top[layer, reduce] = top_activating(self._model, self._dataset, layer=layer, k=k,
+                                                      reduce=reduce)
+        return self._top[layer, reduce]
 
     def _channel_detail(self, layer: str, channel: int) -> dict[str, Any]:
         m, data = self._model, self._dataset
@@ -194,9 +198,7 @@ class LayerExplorer(JaxvizWidget):
                                         key=jax.random.fold_in(self._key, channel))
             detail["feature"] = image_payload(vis.images)
             detail["feature_objective"] = float(vis.objective[0])
-            detail["dataset_objective"] = float(np.max(np.mean(
-                activations(m, examples, layers=layer)[..., channel].reshape(len(indices), -1),
-                axis=1)))
+            detail["dataset_objective"] = float(self._top_examples(layer, "mean").values[channel, 0])
         return detail
 
     # -- static twin -----------------------------------------------------------------------------

@@ -248,9 +248,12 @@ function render({ model, el }) {
     const children = [head];
     const body = h("div", { className: "jv-layers-detail-body" });
     if (spatial) {
-      const overlay = createHeatmap({ role: "channel-overlay", size: 224, label: "activation over the input" });
-      overlay.draw({ map: channelMap(activations, input, channel), image: take(inputs, input), lut: luts[sign], sign, scale: limits[input], alpha: 0.55 });
-      body.append(section("activation over the input", overlay.el));
+      const map = channelMap(activations, input, channel);
+      const alone = createHeatmap({ role: "channel-map", size: 160, label: "activation map" });
+      alone.draw({ map, lut: luts[sign], sign, scale: limits[input] });
+      const overlay = createHeatmap({ role: "channel-overlay", size: 160, label: "activation over the input" });
+      overlay.draw({ map, image: take(inputs, input), lut: luts[sign], sign, scale: limits[input], alpha: 0.5 });
+      body.append(section("activation map, and over the input", h("div", { className: "jv-layers-pair" }, [alone.el, overlay.el])));
     }
     const result = model.get("detail") ?? {};
     const ready = result.layer === layer && result.channel === channel;
@@ -266,7 +269,7 @@ function render({ model, el }) {
         const vis = createHeatmap({ role: "feature-visualization", size: 144, label: "feature visualization" });
         vis.draw({ image: take(fromPayload(result.feature), 0) });
         const ratio = result.feature_objective / Math.max(result.dataset_objective, 1e-12);
-        const note = `mean activation ${formatNumber(result.feature_objective)} (best dataset example ${formatNumber(result.dataset_objective)}${result.dataset_objective > 0 ? `, ×${formatNumber(ratio)}` : ""})`;
+        const note = `mean activation over the map: ${formatNumber(result.feature_objective)}; the best dataset example's: ${formatNumber(result.dataset_objective)}${result.dataset_objective > 0 ? ` (×${formatNumber(ratio)})` : ""}`;
         panels.append(section("feature visualization (optimized input)", h("div", {}, [vis.el, h("div", { className: "jv-layers-note", text: note })])));
       }
     }
