@@ -44,8 +44,8 @@ class KMeans(NamedTuple):
         centers: (k, features) cluster centres.
         labels: (n,) int32, the cluster of each example (its nearest centre).
         inertia: sum over examples of the squared distance to their centre.
-        prototypes: (k,) int32, for each cluster the example nearest its centre: a real input
-            that stands for the cluster.
+        prototypes: (k,) int32, for each cluster its member nearest its centre: a real input
+            that stands for the cluster (for an empty cluster, the example nearest its centre).
         sizes: (k,) int32, examples per cluster.
     """
 
@@ -173,8 +173,11 @@ def _kmeans(data: jax.Array, k: int, key: jax.Array, iterations: int) -> KMeans:
     d2 = jnp.maximum(_squared_distances(data, centers), 0.0)
     labels = jnp.argmin(d2, axis=1).astype(jnp.int32)
     inertia = jnp.sum(jnp.take_along_axis(d2, labels[:, None], axis=1))
-    prototypes = jnp.argmin(d2, axis=0).astype(jnp.int32)
     sizes = jnp.bincount(labels, length=k).astype(jnp.int32)
+    members = labels[:, None] == jnp.arange(k)[None]
+    nearest_member = jnp.argmin(jnp.where(members, d2, jnp.inf), axis=0)
+    # An empty cluster has no member: its nearest example stands for it.
+    prototypes = jnp.where(sizes > 0, nearest_member, jnp.argmin(d2, axis=0)).astype(jnp.int32)
     return KMeans(centers, labels, inertia, prototypes, sizes)
 
 

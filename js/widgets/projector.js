@@ -181,7 +181,7 @@ function render({ model, el }) {
       view.el.style.outline = `3px solid ${color(k)}`;
       items.push(h("figure", { className: "jv-projector-proto" }, [view.el, h("figcaption", { text: `${size} · ${classNames[labels[index]] ?? ""}` })]));
     });
-    protos.replaceChildren(h("h4", { text: "cluster prototypes (the example nearest each centre): size · its class" }), h("div", { className: "jv-projector-row" }, items));
+    protos.replaceChildren(h("h4", { text: "cluster prototypes (the member nearest each centre): size · its class" }), h("div", { className: "jv-projector-row" }, items));
   }
 
   function animateTo(target) {
