@@ -5,7 +5,7 @@ import "../lib/theme.css";
 import "./layers.css";
 
 import { lutFromPayload } from "../lib/colormap.js";
-import { createSlider } from "../lib/controls.js";
+import { createNameSlider, createSlider } from "../lib/controls.js";
 import { formatNumber, h, isolateKeys } from "../lib/dom.js";
 import { createBusy, createColorbar, createErrorBox, createTooltip } from "../lib/feedback.js";
 import { createHeatmap } from "../lib/heatmap.js";
@@ -75,15 +75,13 @@ function render({ model, el }) {
     onReply: (reply) => (reply.error ? errors.show(reply.error) : errors.clear()),
   });
 
-  const layerSlider = createSlider({
+  const layerSlider = createNameSlider({
     name: "layer",
     label: "layer",
-    min: 0,
-    max: names.length - 1,
-    value: Math.max(0, names.indexOf(model.get("layer"))),
-    format: (i) => names[i] ?? "",
-    onInput: (i) => {
-      model.set("layer", names[i]);
+    names,
+    value: model.get("layer"),
+    onInput: (layer) => {
+      model.set("layer", layer);
       model.set("channel", -1);
       requester.commit();
       draw();
@@ -195,7 +193,7 @@ function render({ model, el }) {
   function draw() {
     const layer = model.get("layer");
     const input = model.get("input_index");
-    layerSlider.set(names.indexOf(layer));
+    layerSlider.setName(layer);
     inputSlider.set(input);
     drawSide(layer, input);
     drawGrid(layer, input);

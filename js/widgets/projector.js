@@ -4,7 +4,7 @@
 import "../lib/theme.css";
 import "./projector.css";
 
-import { createSlider, createToggle } from "../lib/controls.js";
+import { createNameSlider, createToggle } from "../lib/controls.js";
 import { h, isolateKeys } from "../lib/dom.js";
 import { createHeatmap } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
@@ -80,17 +80,15 @@ function render({ model, el }) {
   const title = h("div", { className: "jv-projector-title", dataset: { role: "title" } });
   const protos = h("div", { className: "jv-projector-prototypes", dataset: { role: "prototypes" } });
 
-  const layerSlider = createSlider({
+  const layerSlider = createNameSlider({
     name: "layer",
     label: "layer",
-    min: 0,
-    max: names.length - 1,
-    value: Math.max(0, names.indexOf(model.get("layer"))),
-    format: (i) => names[i] ?? "",
-    onInput: (i) => {
-      model.set("layer", names[i]);
+    names,
+    value: model.get("layer"),
+    onInput: (layer) => {
+      model.set("layer", layer);
       model.save_changes();
-      animateTo(i);
+      animateTo(names.indexOf(layer));
     },
   });
   const colorToggle = createToggle({
