@@ -84,7 +84,7 @@ class SpecCNN(nnx.Module):
                 flat = step[1]
             if name is not None:
                 # Non-zero biases: zero biases hide layout and broadcasting mistakes.
-                layer.bias.value = bias_scale * jax.random.normal(rngs.params(), layer.bias.shape)
+                layer.bias[...] = bias_scale * jax.random.normal(rngs.params(), layer.bias.shape)
                 setattr(self, name, layer)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -121,8 +121,8 @@ def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
         if kind == "conv":
             flax_conv = getattr(model, name)
             conv = nn.Conv2d(channels, step[1], step[2], padding="same")
-            conv.weight.data = _tensor(np.transpose(flax_conv.kernel.value, (3, 2, 0, 1)))
-            conv.bias.data = _tensor(flax_conv.bias.value)
+            conv.weight.data = _tensor(np.transpose(flax_conv.kernel[...], (3, 2, 0, 1)))
+            conv.bias.data = _tensor(flax_conv.bias[...])
             modules[name] = conv
             channels = step[1]
         elif kind == "maxpool":
@@ -137,14 +137,14 @@ def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
             modules["flatten"] = nn.Flatten()
             spatial_before_flatten = (height, width, channels)
         elif kind == "linear":
-            kernel = np.asarray(getattr(model, name).kernel.value)  # (in, out)
+            kernel = np.asarray(getattr(model, name).kernel[...])  # (in, out)
             if spatial_before_flatten is not None:
                 h, w, c = spatial_before_flatten
                 kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
                 spatial_before_flatten = None
             linear = nn.Linear(kernel.shape[0], kernel.shape[1])
             linear.weight.data = _tensor(kernel.T)
-            linear.bias.data = _tensor(getattr(model, name).bias.value)
+            linear.bias.data = _tensor(getattr(model, name).bias[...])
             modules[name] = linear
     with torch.no_grad():
         return nn.Sequential(modules).eval()
@@ -153,7 +153,7 @@ def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
 def _tensor(array):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(array, dtype=np.float32)))
+    return torch.tensor(np.asarray(array, dtype=np.float32))  # a copy: JAX buffers are read-only
 
 
 def to_torch(x_nhwc) -> Any:
