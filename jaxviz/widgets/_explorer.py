@@ -355,15 +355,27 @@ class Explorer(JaxvizWidget):
             }
         return {"_result": result}
 
-    def _static_states(self) -> list[dict[str, Any]]:
-        # The page keeps class, sign, colormap and opacity controls for every input it holds, and
-        # the method control for every method at the current options.
-        count = min(self._x.shape[0], 12)
-        return [
-            {"index": i, "method": m, "compare": False}
-            for i in range(count)
-            for m in self._methods
-        ] + [self._state()]
+    def to_html(self, path, *, inputs=None, methods=None):
+        """Writes a self-contained page (no kernel, no network) of this Explorer.
+
+        In the page, the class, sign, colormap, opacity and clipping controls work everywhere;
+        the input and method controls work for the `inputs` and `methods` stored (each pair is
+        computed now, at the current options).
+
+        Args:
+          path: the ``.html`` file to write.
+          inputs: indices of the inputs to store, default the first 8.
+          methods: method names to store, default every method the Explorer offers.
+
+        Returns:
+          The path written.
+        """
+        inputs = range(min(self._x.shape[0], 8)) if inputs is None else inputs
+        methods = self._methods if methods is None else methods
+        for method in methods:
+            check_choice("methods", method, self._methods)
+        states = [{"index": int(i), "method": m, "compare": False} for i in inputs for m in methods]
+        return super().to_html(path, states=[self._state(), *states])
 
     # -- the static twin ------------------------------------------------------------------------
 
