@@ -292,8 +292,10 @@ function render({ model, el }) {
             dataset: { class: c },
           },
           [
-            h("span", { className: "jv-bar-name", text: names[c] }),
-            c === label ? h("span", { className: "jv-true", text: "true" }) : null,
+            h("span", { className: "jv-bar-label" }, [
+              h("span", { className: "jv-bar-name", text: names[c] }),
+              c === label ? h("span", { className: "jv-true", text: "true" }) : null,
+            ]),
             h("span", { className: "jv-bar-track" }, [bar]),
             h("span", { className: "jv-bar-value", text: `${(100 * p[c]).toFixed(1)}%` }),
           ],
