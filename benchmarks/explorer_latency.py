@@ -7,7 +7,7 @@ Measures, inside the page with performance.now():
 after a warm-up that compiles every method once; every timed kernel request is a new (input,
 method) pair, so none is answered from the cache. Aims: < 16 ms and < 150 ms.
 
-    PYTHONPATH=. python benchmarks/explorer_latency.py [--out benchmarks/results/explorer_latency.json]
+    PYTHONPATH=. python benchmarks/explorer_latency.py [--out results.json]
 """
 
 from __future__ import annotations
@@ -34,7 +34,14 @@ model, digits = jv.zoo.load("digits-cnn")
 explorer = jv.Explorer(model, digits.x_test[:{INPUTS}], labels=digits.y_test[:{INPUTS}],
                        class_names=digits.class_names, method="integrated_gradients")
 explorer"""
-METHODS = ["saliency", "integrated_gradients", "smoothgrad", "gradcam", "guided_backprop", "occlusion"]
+METHODS = [
+    "saliency",
+    "integrated_gradients",
+    "smoothgrad",
+    "gradcam",
+    "guided_backprop",
+    "occlusion",
+]
 
 # Changes a kernel-backed control and resolves when the new result is drawn.
 TIMED_CHANGE_JS = """async (root, [kind, value]) => {
@@ -69,20 +76,31 @@ def summary(times: list[float]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "explorer_latency.json")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "explorer_latency.json"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="jaxviz-bench-"))
     (home / "root").mkdir()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, home / "root" / "bench.ipynb")
     server = JupyterServer("lab", home / "root", home)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = NotebookPage(browser.new_page(viewport={"width": 1400, "height": 1000}), server, "bench.ipynb", home)
+            page = NotebookPage(
+                browser.new_page(viewport={"width": 1400, "height": 1000}),
+                server,
+                "bench.ipynb",
+                home,
+            )
             page.open()
             page.run_all()
             root = page.widget("jaxviz-explorer")

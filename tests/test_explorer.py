@@ -40,7 +40,9 @@ def cnn():
 @pytest.fixture
 def explorer(cnn):
     model, x = cnn
-    return jv.Explorer(model, x, labels=[0, 1, 2, 0, 1], class_names=["a", HOSTILE, "c"], method="saliency")
+    return jv.Explorer(
+        model, x, labels=[0, 1, 2, 0, 1], class_names=["a", HOSTILE, "c"], method="saliency"
+    )
 
 
 def mlp_model(features=4, classes=2):
@@ -64,7 +66,9 @@ def test_integrated_gradients_uses_the_steps_control(explorer, cnn):
     explorer.steps = 8
     explorer.method = "integrated_gradients"
     want = np.asarray(jv.integrated_gradients(model, x[:1], "all", steps=8))[0, 2, ..., 0]
-    np.testing.assert_allclose(payload_array(explorer._result["maps"])[2], want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        payload_array(explorer._result["maps"])[2], want, rtol=1e-5, atol=1e-7
+    )
 
 
 def test_a_seen_view_comes_from_the_cache(explorer, monkeypatch):
@@ -180,7 +184,11 @@ def test_to_html_stores_the_chosen_inputs_and_methods_with_names_as_text(explore
     path = explorer.to_html(tmp_path / "e.html", inputs=[0, 2], methods=["saliency", "gradcam"])
     text = path.read_text()
     assert "<img" not in text
-    block = json.loads(re.search(r'<script type="application/vnd.jaxviz.page\+json">(.*?)</script>', text, re.S).group(1))
+    block = json.loads(
+        re.search(
+            r'<script type="application/vnd.jaxviz.page\+json">(.*?)</script>', text, re.S
+        ).group(1)
+    )
     stored = {(s["state"]["index"], s["state"]["method"]) for s in block["stored"]}
     assert {(0, "saliency"), (2, "saliency"), (0, "gradcam"), (2, "gradcam")} <= stored
     assert block["state"]["_setup"]["class_names"][1] == HOSTILE

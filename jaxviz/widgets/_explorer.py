@@ -145,7 +145,9 @@ def _spatial_layers(model, x1: jax.Array) -> list[str]:
     return [
         name
         for name, spec in model.layer_shapes(x1).items()
-        if len(spec.shape) == x1.ndim and len(spec.shape) >= 3 and all(d > 1 for d in spec.shape[1:-1])
+        if len(spec.shape) == x1.ndim
+        and len(spec.shape) >= 3
+        and all(d > 1 for d in spec.shape[1:-1])
     ]
 
 
@@ -226,7 +228,9 @@ class Explorer(JaxvizWidget):
         self._class_names = _names("class_names", class_names, classes, "class")
         self._labels = None if labels is None else [int(v) for v in np.asarray(labels).reshape(-1)]
         if self._labels is not None and len(self._labels) != n:
-            raise ValueError(f"labels: expected one label per input ({n}), got {len(self._labels)}.")
+            raise ValueError(
+                f"labels: expected one label per input ({n}), got {len(self._labels)}."
+            )
         self._baselines = x if baselines is None else baselines
         self._layers = _spatial_layers(model, x[:1]) if self._kind != "vector" else []
         self._methods = [
@@ -237,7 +241,9 @@ class Explorer(JaxvizWidget):
         defaults = {
             "method": method,
             "layer": self._layers[-1] if self._layers else "",
-            "window": max(1, min(host.shape[1:3] if self._kind == "image" else host.shape[1:2]) // 4),
+            "window": max(
+                1, min(host.shape[1:3] if self._kind == "image" else host.shape[1:2]) // 4
+            ),
         }
         super().__init__(**{**defaults, **traits})
         self._setup = self._setup_payload()
@@ -316,7 +322,9 @@ class Explorer(JaxvizWidget):
         images (channels summed), (classes, features) or (classes, positions). Cached."""
         check_choice("method", method, self._methods)
         if not 0 <= index < self._x.shape[0]:
-            raise ValueError(f"index: expected an input in [0, {self._x.shape[0] - 1}], got {index}.")
+            raise ValueError(
+                f"index: expected an input in [0, {self._x.shape[0] - 1}], got {index}."
+            )
         spec = METHODS[method]
         full = {**self._options(self._state()), **options}
         if spec.needs_layer:
@@ -338,7 +346,10 @@ class Explorer(JaxvizWidget):
             example = self._x.shape[1:]
             spatial = example[:2]
             return np.stack(
-                [_display.attribution_map(a, image_size=spatial) if a.shape != spatial else a for a in raw]
+                [
+                    _display.attribution_map(a, image_size=spatial) if a.shape != spatial else a
+                    for a in raw
+                ]
             ).astype(np.float32)
         if self._kind == "sequence" and raw.ndim == 3:
             return _display.reduce_channels(raw).astype(np.float32)

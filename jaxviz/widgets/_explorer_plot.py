@@ -48,7 +48,8 @@ def explorer_figure(explorer):
         }
         return plot.grid(
             x[None], attributions, sign=explorer.sign, scale=explorer.scale,
-            clip_percentile=explorer.clip, cmap=cmap, title=f"attributions for {explorer._class_names[shown]}",
+            clip_percentile=explorer.clip, cmap=cmap,
+            title=f"attributions for {explorer._class_names[shown]}",
         )  # fmt: skip
     figure = JaxvizFigure(figsize=(10.5, 3.2), layout="constrained")
     if explorer._kind == "image":

@@ -1,4 +1,4 @@
-"""Reading and driving a jaxviz Explorer in a page (shared by the notebook and static-page tests)."""
+"""Reading and driving a jaxviz Explorer in a page (notebook and static-page tests share it)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,10 @@ def rapid_slider_moves(root, moves: list[int]) -> None:
     root.evaluate(
         """(root, moves) => {
           const s = root.querySelector('[data-control="input"]');
-          for (const v of moves) { s.value = String(v); s.dispatchEvent(new Event('input', {bubbles: true})); }
+          for (const v of moves) {
+            s.value = String(v);
+            s.dispatchEvent(new Event('input', {bubbles: true}));
+          }
         }""",
         moves,
     )

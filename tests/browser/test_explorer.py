@@ -24,7 +24,9 @@ from .explorer_helpers import (
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_explorer.ipynb"
 HOSTILE = "<img src=x onerror=alert(1)>"
 # Appended to the lesson for the test: a class name that would run script if it were markup.
-HOSTILE_CELL = f"""hostile = jv.Explorer(model, digits.x_test[:3], class_names=[{HOSTILE!r}] * 10, method="saliency")
+HOSTILE_CELL = f"""hostile = jv.Explorer(
+    model, digits.x_test[:3], class_names=[{HOSTILE!r}] * 10, method="saliency"
+)
 hostile"""
 APPS = ["lab", "notebook"]
 
