@@ -1,6 +1,7 @@
 """Explorer.to_html pages: self-contained, offline, controls served by the in-page model."""
 
 import jax
+import jax.numpy as jnp
 import pytest
 from flax import nnx
 
@@ -60,4 +61,32 @@ def test_the_page_works_offline_without_a_kernel(browser, page_file, artifacts):
     assert not errors
     assert all(u.startswith(("file:", "blob:", "data:")) for u in requests), requests
     page.screenshot(path=str(artifacts / "explorer-static-page.png"))
+    context.close()
+
+
+def test_sequence_and_vector_pages_show_tokens_and_features_as_text(browser, tmp_path, artifacts):
+    weights = jax.random.normal(jax.random.key(5), (5 * 3, 2))
+    x = jax.random.normal(jax.random.key(6), (3, 5, 3))
+    seq = jv.wrap(lambda v: jnp.tanh(v.reshape(v.shape[0], -1)) @ weights, example=x)
+    tokens = ["the", "cat", HOSTILE, "on", "mats"]
+    features = jax.random.normal(jax.random.key(7), (3, 4))
+    vec = jv.wrap(lambda v: jnp.tanh(v) @ weights[:4], example=features)
+    names = ["age", HOSTILE, "height", "weight"]
+    pages = {
+        "sequence": jv.Explorer(seq, x, tokens=tokens, class_names=["no", "yes"]),
+        "vector": jv.Explorer(vec, features, feature_names=names, class_names=["no", "yes"]),
+    }
+    context = browser.new_context(viewport={"width": 1000, "height": 600}, offline=True)
+    page = context.new_page()
+    for kind, explorer in pages.items():
+        page.goto(explorer.to_html(tmp_path / f"{kind}.html", inputs=[0]).as_uri())
+        view = page.locator(f".jaxviz-explorer [data-role=attribution].jv-{kind}-view")
+        view.wait_for(state="visible", timeout=15_000)
+        assert HOSTILE in view.inner_text()
+        assert page.locator(".jaxviz-explorer img").count() == 0
+        if kind == "sequence":
+            assert view.locator(".jv-token").all_inner_texts() == tokens
+        else:
+            assert view.locator(".jv-feature").count() == 4
+        page.screenshot(path=str(artifacts / f"explorer-static-{kind}.png"))
     context.close()
