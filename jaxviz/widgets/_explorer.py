@@ -45,7 +45,10 @@ class Method:
     about: str  # one sentence for someone who has never heard of it
     run: Callable[..., jax.Array]  # (model, x1, options) -> (1, classes, ...) attributions
     options: tuple[str, ...] = ()  # the Explorer options it reads (its cache key)
-    needs_layer: bool = False
+
+    @property
+    def needs_layer(self) -> bool:
+        return "layer" in self.options
 
 
 def _key():
@@ -90,14 +93,12 @@ METHODS: dict[str, Method] = {
         "them: a coarse map of where the evidence is.",
         lambda m, x, o: gradcam(m, x, "all", layer=o["layer"]),
         ("layer",),
-        needs_layer=True,
     ),
     "gradcam_plus_plus": Method(
         "Grad-CAM++",
         "Grad-CAM with weights that give several instances of a class their share.",
         lambda m, x, o: gradcam(m, x, "all", layer=o["layer"], plus_plus=True),
         ("layer",),
-        needs_layer=True,
     ),
     "guided_backprop": Method(
         "Guided backprop",
@@ -109,7 +110,6 @@ METHODS: dict[str, Method] = {
         "Guided backprop's sharp detail, kept only where Grad-CAM finds the class.",
         lambda m, x, o: guided_gradcam(m, x, "all", layer=o["layer"]),
         ("layer",),
-        needs_layer=True,
     ),
     "occlusion": Method(
         "Occlusion",
