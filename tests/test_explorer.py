@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import traitlets
 from flax import nnx
 
 import jaxviz as jv
@@ -194,3 +195,21 @@ def test_to_html_stores_the_chosen_inputs_and_methods_with_names_as_text(explore
     assert block["state"]["_setup"]["class_names"][1] == HOSTILE
     with pytest.raises(ValueError, match="methods: expected one of"):
         explorer.to_html(tmp_path / "f.html", methods=["nope"])
+
+
+@pytest.mark.parametrize(
+    ("trait", "value", "message"),
+    [
+        ("index", 5, r"index: expected a value in \[0, 4\], got 5"),
+        ("target", 3, r"target: expected a value in \[-1, 2\], got 3"),
+        ("method", "lime", r"method: expected one of 'saliency'.*got 'lime'"),
+        ("layer", "head", r"layer: expected one of 'conv1', 'conv2', got 'head'"),
+        ("sign", "both", r"sign: expected one of 'positive'.*got 'both'"),
+        ("cmap", "nope", r"cmap: expected one of 'auto'.*got 'nope'"),
+        ("alpha", 1.5, r"alpha: expected a value in \[0.0, 1.0\], got 1.5"),
+        ("clip", 0.0, r"clip_percentile: expected a number in \(0, 100\]"),
+    ],
+)
+def test_choices_the_browser_cannot_draw_are_refused(explorer, trait, value, message):
+    with pytest.raises(traitlets.TraitError, match=message):
+        setattr(explorer, trait, value)

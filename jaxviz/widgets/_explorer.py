@@ -30,7 +30,7 @@ from ..explain import (
     smoothgrad,
 )
 from ._base import JaxvizWidget, static_asset
-from ._payload import array_payload, colormap_catalog
+from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog
 
 KINDS = ("image", "vector", "sequence")
 MAX_INPUTS = 256
@@ -121,6 +121,20 @@ METHODS: dict[str, Method] = {
 COMPARE_DEFAULT = ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "occlusion")
 
 
+def _choice(argument: str, value, allowed):
+    try:
+        return check_choice(argument, value, tuple(allowed))
+    except ValueError as error:
+        raise traitlets.TraitError(str(error)) from None
+
+
+def _in_range(argument: str, value, low, high):
+    if not low <= value <= high:
+        message = f"{argument}: expected a value in [{low}, {high}], got {value!r}."
+        raise traitlets.TraitError(message)
+    return value
+
+
 def _input_kind(x: np.ndarray, kind: str, tokens) -> str:
     check_choice("kind", kind, ("auto", *KINDS))
     if kind != "auto":
@@ -197,6 +211,47 @@ class Explorer(JaxvizWidget):
     _result = traitlets.Dict().tag(sync=True)
 
     _compute_traits = ("index", "method", "layer", "steps", "samples", "noise", "window", "compare")
+
+    # Choices the browser cannot draw are refused when set (the controls never offer them);
+    # numeric method options go to the core, whose errors show inside the widget.
+    @traitlets.validate("index")
+    def _valid_index(self, proposal):
+        return _in_range("index", proposal["value"], 0, self._x.shape[0] - 1)
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        return _in_range("target", proposal["value"], -1, len(self._class_names) - 1)
+
+    @traitlets.validate("method")
+    def _valid_method(self, proposal):
+        return _choice("method", proposal["value"], self._methods)
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return _choice("layer", proposal["value"], self._layers or [""])
+
+    @traitlets.validate("sign")
+    def _valid_sign(self, proposal):
+        return _choice("sign", proposal["value"], _display.SIGNS)
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal):
+        return _choice("cmap", proposal["value"], ["auto", *WIDGET_COLORMAPS])
+
+    @traitlets.validate("scale")
+    def _valid_scale(self, proposal):
+        return _choice("scale", proposal["value"], ["per_method", "shared"])
+
+    @traitlets.validate("alpha")
+    def _valid_alpha(self, proposal):
+        return _in_range("alpha", proposal["value"], 0.0, 1.0)
+
+    @traitlets.validate("clip")
+    def _valid_clip(self, proposal):
+        try:
+            return _display.check_clip_percentile(proposal["value"])
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
 
     def __init__(
         self,
