@@ -16,8 +16,8 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
-from .widgets._explorer import Explorer as Explorer
 from . import zoo as zoo
+from .widgets._explorer import Explorer as Explorer
 
 # Layer explorer: what channels respond to, feature visualization, projections of layers.
 from .explain._features import channel_backprojection as channel_backprojection

@@ -30,7 +30,7 @@ from ..explain import (
     smoothgrad,
 )
 from ._base import JaxvizWidget, static_asset
-from ._payload import array_payload, colormap_catalog
+from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog
 
 KINDS = ("image", "vector", "sequence")
 MAX_INPUTS = 256
@@ -45,7 +45,10 @@ class Method:
     about: str  # one sentence for someone who has never heard of it
     run: Callable[..., jax.Array]  # (model, x1, options) -> (1, classes, ...) attributions
     options: tuple[str, ...] = ()  # the Explorer options it reads (its cache key)
-    needs_layer: bool = False
+
+    @property
+    def needs_layer(self) -> bool:
+        return "layer" in self.options
 
 
 def _key():
@@ -90,14 +93,12 @@ METHODS: dict[str, Method] = {
         "them: a coarse map of where the evidence is.",
         lambda m, x, o: gradcam(m, x, "all", layer=o["layer"]),
         ("layer",),
-        needs_layer=True,
     ),
     "gradcam_plus_plus": Method(
         "Grad-CAM++",
         "Grad-CAM with weights that give several instances of a class their share.",
         lambda m, x, o: gradcam(m, x, "all", layer=o["layer"], plus_plus=True),
         ("layer",),
-        needs_layer=True,
     ),
     "guided_backprop": Method(
         "Guided backprop",
@@ -109,7 +110,6 @@ METHODS: dict[str, Method] = {
         "Guided backprop's sharp detail, kept only where Grad-CAM finds the class.",
         lambda m, x, o: guided_gradcam(m, x, "all", layer=o["layer"]),
         ("layer",),
-        needs_layer=True,
     ),
     "occlusion": Method(
         "Occlusion",
@@ -119,6 +119,20 @@ METHODS: dict[str, Method] = {
     ),
 }
 COMPARE_DEFAULT = ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "occlusion")
+
+
+def _choice(argument: str, value, allowed):
+    try:
+        return check_choice(argument, value, tuple(allowed))
+    except ValueError as error:
+        raise traitlets.TraitError(str(error)) from None
+
+
+def _in_range(argument: str, value, low, high):
+    if not low <= value <= high:
+        message = f"{argument}: expected a value in [{low}, {high}], got {value!r}."
+        raise traitlets.TraitError(message)
+    return value
 
 
 def _input_kind(x: np.ndarray, kind: str, tokens) -> str:
@@ -145,7 +159,9 @@ def _spatial_layers(model, x1: jax.Array) -> list[str]:
     return [
         name
         for name, spec in model.layer_shapes(x1).items()
-        if len(spec.shape) == x1.ndim and len(spec.shape) >= 3 and all(d > 1 for d in spec.shape[1:-1])
+        if len(spec.shape) == x1.ndim
+        and len(spec.shape) >= 3
+        and all(d > 1 for d in spec.shape[1:-1])
     ]
 
 
@@ -196,6 +212,47 @@ class Explorer(JaxvizWidget):
 
     _compute_traits = ("index", "method", "layer", "steps", "samples", "noise", "window", "compare")
 
+    # Choices the browser cannot draw are refused when set (the controls never offer them);
+    # numeric method options go to the core, whose errors show inside the widget.
+    @traitlets.validate("index")
+    def _valid_index(self, proposal):
+        return _in_range("index", proposal["value"], 0, self._x.shape[0] - 1)
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        return _in_range("target", proposal["value"], -1, len(self._class_names) - 1)
+
+    @traitlets.validate("method")
+    def _valid_method(self, proposal):
+        return _choice("method", proposal["value"], self._methods)
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return _choice("layer", proposal["value"], self._layers or [""])
+
+    @traitlets.validate("sign")
+    def _valid_sign(self, proposal):
+        return _choice("sign", proposal["value"], _display.SIGNS)
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal):
+        return _choice("cmap", proposal["value"], ["auto", *WIDGET_COLORMAPS])
+
+    @traitlets.validate("scale")
+    def _valid_scale(self, proposal):
+        return _choice("scale", proposal["value"], ["per_method", "shared"])
+
+    @traitlets.validate("alpha")
+    def _valid_alpha(self, proposal):
+        return _in_range("alpha", proposal["value"], 0.0, 1.0)
+
+    @traitlets.validate("clip")
+    def _valid_clip(self, proposal):
+        try:
+            return _display.check_clip_percentile(proposal["value"])
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
+
     def __init__(
         self,
         model,
@@ -226,7 +283,9 @@ class Explorer(JaxvizWidget):
         self._class_names = _names("class_names", class_names, classes, "class")
         self._labels = None if labels is None else [int(v) for v in np.asarray(labels).reshape(-1)]
         if self._labels is not None and len(self._labels) != n:
-            raise ValueError(f"labels: expected one label per input ({n}), got {len(self._labels)}.")
+            raise ValueError(
+                f"labels: expected one label per input ({n}), got {len(self._labels)}."
+            )
         self._baselines = x if baselines is None else baselines
         self._layers = _spatial_layers(model, x[:1]) if self._kind != "vector" else []
         self._methods = [
@@ -237,7 +296,9 @@ class Explorer(JaxvizWidget):
         defaults = {
             "method": method,
             "layer": self._layers[-1] if self._layers else "",
-            "window": max(1, min(host.shape[1:3] if self._kind == "image" else host.shape[1:2]) // 4),
+            "window": max(
+                1, min(host.shape[1:3] if self._kind == "image" else host.shape[1:2]) // 4
+            ),
         }
         super().__init__(**{**defaults, **traits})
         self._setup = self._setup_payload()
@@ -316,7 +377,9 @@ class Explorer(JaxvizWidget):
         images (channels summed), (classes, features) or (classes, positions). Cached."""
         check_choice("method", method, self._methods)
         if not 0 <= index < self._x.shape[0]:
-            raise ValueError(f"index: expected an input in [0, {self._x.shape[0] - 1}], got {index}.")
+            raise ValueError(
+                f"index: expected an input in [0, {self._x.shape[0] - 1}], got {index}."
+            )
         spec = METHODS[method]
         full = {**self._options(self._state()), **options}
         if spec.needs_layer:
@@ -338,7 +401,10 @@ class Explorer(JaxvizWidget):
             example = self._x.shape[1:]
             spatial = example[:2]
             return np.stack(
-                [_display.attribution_map(a, image_size=spatial) if a.shape != spatial else a for a in raw]
+                [
+                    _display.attribution_map(a, image_size=spatial) if a.shape != spatial else a
+                    for a in raw
+                ]
             ).astype(np.float32)
         if self._kind == "sequence" and raw.ndim == 3:
             return _display.reduce_channels(raw).astype(np.float32)
@@ -355,15 +421,27 @@ class Explorer(JaxvizWidget):
             }
         return {"_result": result}
 
-    def _static_states(self) -> list[dict[str, Any]]:
-        # The page keeps class, sign, colormap and opacity controls for every input it holds, and
-        # the method control for every method at the current options.
-        count = min(self._x.shape[0], 12)
-        return [
-            {"index": i, "method": m, "compare": False}
-            for i in range(count)
-            for m in self._methods
-        ] + [self._state()]
+    def to_html(self, path, *, inputs=None, methods=None):
+        """Writes a self-contained page (no kernel, no network) of this Explorer.
+
+        In the page, the class, sign, colormap, opacity and clipping controls work everywhere;
+        the input and method controls work for the `inputs` and `methods` stored (each pair is
+        computed now, at the current options).
+
+        Args:
+          path: the ``.html`` file to write.
+          inputs: indices of the inputs to store, default the first 8.
+          methods: method names to store, default every method the Explorer offers.
+
+        Returns:
+          The path written.
+        """
+        inputs = range(min(self._x.shape[0], 8)) if inputs is None else inputs
+        methods = self._methods if methods is None else methods
+        for method in methods:
+            check_choice("methods", method, self._methods)
+        states = [{"index": int(i), "method": m, "compare": False} for i in inputs for m in methods]
+        return super().to_html(path, states=[self._state(), *states])
 
     # -- the static twin ------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ def _prediction_bars(ax, explorer, index: int, shown: int) -> None:
     names = explorer._class_names
     label = None if explorer._labels is None else explorer._labels[index]
     colors = ["#1971c2" if c == shown else "#adb5bd" for c in top]
-    ax.barh(range(len(top)), probs[top], color=colors)
+    ax.barh(range(len(top)), probs[top], color=colors, height=0.6)
     ax.set_yticks(range(len(top)), [names[c] + (" (true)" if c == label else "") for c in top])
-    ax.invert_yaxis()
+    ax.set_ylim(max(len(top), _TOP_K) - 0.5, -0.5)  # top down; two classes get thin bars too
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability")
     ax.set_title("prediction")
@@ -48,7 +48,8 @@ def explorer_figure(explorer):
         }
         return plot.grid(
             x[None], attributions, sign=explorer.sign, scale=explorer.scale,
-            clip_percentile=explorer.clip, cmap=cmap, title=f"attributions for {explorer._class_names[shown]}",
+            clip_percentile=explorer.clip, cmap=cmap,
+            title=f"attributions for {explorer._class_names[shown]}",
         )  # fmt: skip
     figure = JaxvizFigure(figsize=(10.5, 3.2), layout="constrained")
     if explorer._kind == "image":

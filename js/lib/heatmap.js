@@ -3,10 +3,10 @@
 // and composites.
 
 import { applyColormap } from "./colormap.js";
-import { normalize } from "./scale.js";
+import { DEFAULT_CLIP, normalize } from "./scale.js";
 
 /** RGBA pixels of `values` (length h * w) through `lut`, and the scale used. */
-export function heatmapRGBA(values, lut, { sign = "absolute", clip = 99, scale } = {}) {
+export function heatmapRGBA(values, lut, { sign = "absolute", clip = DEFAULT_CLIP, scale } = {}) {
   const { t, scale: used } = normalize(values, { sign, clip, scale });
   return { rgba: applyColormap(t, lut), scale: used };
 }
@@ -47,7 +47,7 @@ export function createHeatmap({ role, size = 224, label = "" }) {
    * or null (drawn under the map, the map at opacity `alpha`). Returns the scale used (so a
    * colorbar can label it); pass `scale` to share one across maps.
    */
-  function draw({ map = null, image = null, lut, sign = "absolute", clip = 99, alpha = 1, scale }) {
+  function draw({ map = null, image = null, lut, sign = "absolute", clip = DEFAULT_CLIP, alpha = 1, scale }) {
     const ref = image ?? map;
     if (!ref) return null;
     const { width, height } = displaySize(ref.shape[0], ref.shape[1], size);

@@ -134,7 +134,7 @@ function render({ model, el }) {
   const header = h("div", { className: "jv-header" }, [h("span", { className: "jv-title", text: "Explorer" }), about, busy.el]);
 
   // -- input strip -----------------------------------------------------------------------------
-  const strip = h("div", { className: "jv-strip", attrs: { role: "listbox", "aria-label": "inputs" } });
+  const strip = h("div", { className: "jv-strip", attrs: { role: "group", "aria-label": "inputs" } });
   const thumbs = [];
   for (let i = 0; i < count; i++) {
     const wrong = labels && labels[i] !== predicted(i);
@@ -258,7 +258,7 @@ function render({ model, el }) {
   // -- drawing ---------------------------------------------------------------------------------
   function drawStrip() {
     const index = get("index");
-    thumbs.forEach((t, i) => t.setAttribute("aria-selected", String(i === index)));
+    thumbs.forEach((t, i) => t.setAttribute("aria-current", String(i === index)));
     const t = thumbs[index];
     if (t && strip.scrollWidth > strip.clientWidth) {
       strip.scrollLeft = t.offsetLeft - strip.clientWidth / 2 + t.offsetWidth / 2;
@@ -292,8 +292,10 @@ function render({ model, el }) {
             dataset: { class: c },
           },
           [
-            h("span", { className: "jv-bar-name", text: names[c] }),
-            c === label ? h("span", { className: "jv-true", text: "true" }) : null,
+            h("span", { className: "jv-bar-label" }, [
+              h("span", { className: "jv-bar-name", text: names[c] }),
+              c === label ? h("span", { className: "jv-true", text: "true" }) : null,
+            ]),
             h("span", { className: "jv-bar-track" }, [bar]),
             h("span", { className: "jv-bar-value", text: `${(100 * p[c]).toFixed(1)}%` }),
           ],
