@@ -92,6 +92,7 @@ def test_layer_explorer_draws_the_activations_and_opens_a_channel(page):
     assert detail.locator("canvas[data-role=patch]").count() == 6
     assert detail.locator("canvas[data-role=backprojection]").count() == 6
     assert detail.locator("canvas[data-role=channel-overlay]").count() == 1
+    assert detail.locator("canvas[data-role=channel-map]").count() == 1
     assert page.kernel_eval("explorer.channel") == "5"
     top = json.loads(page.kernel_eval("__import__('json').dumps(explorer.detail['top_indices'])")[1:-1])
     expected_top = json.loads(page.kernel_eval(
