@@ -49,6 +49,22 @@ def page(open_notebook):
     return page
 
 
+def _press(slider, *keys):
+    """Moves a slider with the keyboard, as a person would."""
+    slider.focus()
+    for key in keys:
+        slider.press(key)
+
+
+def _wait_for_kernel(page, expression, expected, timeout=60.0):
+    """Waits until `expression` in the kernel reprs as `expected`: the browser's change reaches
+    the kernel over the widget's comm, which another client's request can overtake."""
+    deadline = time.monotonic() + timeout
+    while (value := page.kernel_eval(expression)) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert value == expected
+
+
 def _cell_centres(page, cells, size):
     """RGB at the centre of every map pixel of each channel canvas: (channels, h, w, 3)."""
     out = []
@@ -66,14 +82,14 @@ def test_layer_explorer_draws_the_activations_and_opens_a_channel(page):
     page.screenshot("layers-explorer-conv1", root)
 
     layer = root.locator("[data-control=layer]")
-    page.set_range(layer, 1)
+    _press(layer, "ArrowRight")
     page.page.wait_for_function(
         "el => el.querySelectorAll('[data-role=channels] canvas').length === 32",
         arg=root.element_handle(), timeout=10_000)
-    assert page.kernel_eval("explorer.layer") == "'conv2'"
+    _wait_for_kernel(page, "explorer.layer", "'conv2'")
 
-    page.set_range(root.locator("[data-control=input]"), 2)
-    assert page.kernel_eval("explorer.input_index") == "2"
+    _press(root.locator("[data-control=input]"), "ArrowRight", "ArrowRight")
+    _wait_for_kernel(page, "explorer.input_index", "2")
     drawn = _cell_centres(page, channels, 8)
     # expected_colors gives (h, w, channels, 3); the canvases are one per channel.
     expected = np.array(json.loads(
@@ -93,7 +109,7 @@ def test_layer_explorer_draws_the_activations_and_opens_a_channel(page):
     assert detail.locator("canvas[data-role=backprojection]").count() == 6
     assert detail.locator("canvas[data-role=channel-overlay]").count() == 1
     assert detail.locator("canvas[data-role=channel-map]").count() == 1
-    assert page.kernel_eval("explorer.channel") == "5"
+    _wait_for_kernel(page, "explorer.channel", "5")
     top = json.loads(page.kernel_eval("__import__('json').dumps(explorer.detail['top_indices'])")[1:-1])
     expected_top = json.loads(page.kernel_eval(
         "__import__('json').dumps(np.asarray(jv.top_activating(m, x[:300], layer='conv2', k=6)"
@@ -105,7 +121,7 @@ def test_layer_explorer_draws_the_activations_and_opens_a_channel(page):
     page.screenshot("layers-explorer-detail", detail)
     (page.artifacts / "layers-timing.json").write_text(json.dumps({"detail_seconds": seconds}))
 
-    page.set_range(layer, 2)  # a dense layer: one heat strip of neurons, the detail closed
+    _press(layer, "ArrowRight")  # a dense layer: one heat strip of neurons, the detail closed
     page.page.wait_for_function(
         "el => el.querySelector('[data-role=detail]').hidden", arg=root.element_handle(),
         timeout=10_000)
@@ -122,10 +138,9 @@ def test_projector_moves_through_layers(page):
     page.screenshot("projector-input", root)
 
     layer = root.locator("[data-control=layer]")
-    last = int(layer.get_attribute("max"))
-    page.set_range(layer, last)
+    _press(layer, "End")
     page.page.wait_for_timeout(600)  # the points glide to their new places
-    assert page.kernel_eval("projector.layer") == "'logits'"
+    _wait_for_kernel(page, "projector.layer", "'logits'")
     moved = page.canvas(canvas)
     assert np.abs(moved.astype(int) - first.astype(int)).sum() > 0
     assert root.locator("[data-role=title]").inner_text().startswith("logits:")
@@ -143,6 +158,6 @@ def test_projector_moves_through_layers(page):
 
     root.locator("[data-control=color] button", has_text="k-means").click()
     assert root.locator("canvas[data-role=prototype]").count() == 10
-    assert page.kernel_eval("projector.color_by") == "'cluster'"
+    _wait_for_kernel(page, "projector.color_by", "'cluster'")
     page.screenshot("projector-clusters", root)
     assert not page.widget_errors()
