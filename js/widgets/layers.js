@@ -10,7 +10,7 @@ import { formatNumber, h, isolateKeys } from "../lib/dom.js";
 import { createBusy, createColorbar, createErrorBox, createTooltip } from "../lib/feedback.js";
 import { createHeatmap } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
-import { createRequester, onChange } from "../lib/sync.js";
+import { createRequester } from "../lib/sync.js";
 
 const STAT_NAMES = ["mean", "max", "min", "active"];
 
@@ -165,7 +165,8 @@ function render({ model, el }) {
       const peak = take(take(stats, input), c).data[1];
       const cell = h("button", { className: "jv-layers-cell", attrs: { type: "button", "aria-label": `open channel ${c}` }, dataset: { channel: c } }, [
         map.el,
-        h("span", { className: "jv-layers-cell-label", text: `${c} · max ${formatNumber(peak)}` }),
+        h("span", { className: "jv-layers-cell-label", text: `#${c}` }),
+        h("span", { className: "jv-layers-cell-label", text: `max ${formatNumber(peak)}` }),
       ]);
       if (c === selected) cell.classList.add("jv-selected");
       map.el.addEventListener("mousemove", (event) => {
@@ -278,10 +279,10 @@ function render({ model, el }) {
     for (const cell of grid.querySelectorAll(".jv-layers-cell")) cell.classList.toggle("jv-selected", Number(cell.dataset.channel) === channel);
   }
 
-  const off = onChange(model, ["detail"], drawDetail);
+  model.on("change:detail", drawDetail);
   draw();
   return () => {
-    off();
+    model.off("change:detail", drawDetail);
     requester.dispose();
   };
 }
