@@ -7,17 +7,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import jaxviz as jv
 from layer_models import tiny_cnn, weights
 
-from jaxviz.explain._featurevis import feature_visualization, random_affine, total_variation
+import jaxviz as jv
 from jaxviz.explain._features import (
     channel_backprojection,
     peak_patches,
     receptive_field,
     top_activating,
 )
+from jaxviz.explain._featurevis import feature_visualization, random_affine, total_variation
 from jaxviz.explain._projection import kmeans, layer_projections, pca, tsne
 
 

@@ -184,7 +184,8 @@ def receptive_field(
     def box(unit):
         rows, cols = np.nonzero(seen[unit])
         if rows.size == 0:
-            raise ValueError(f"layer {layer!r}: no input pixel reaches its unit at the map's centre")
+            raise ValueError(
+                f"layer {layer!r}: no input pixel reaches its unit at the map's centre")
         return (rows.min(), cols.min()), (rows.max() + 1, cols.max() + 1)
 
     (top, left), (bottom, right) = box(0)

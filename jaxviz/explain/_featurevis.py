@@ -160,7 +160,8 @@ def feature_visualization(
     >>> vis.images.shape           # one image per channel of conv2
     """
     if len(shape) != 3:
-        raise ValueError(f"shape: expected one image's (height, width, channels), got {tuple(shape)}.")
+        raise ValueError(
+            f"shape: expected one image's (height, width, channels), got {tuple(shape)}.")
     key = check_key(key, "feature_visualization")
     check_choice("parameterization", parameterization, _PARAMETERIZATIONS)
     check_choice("objective", objective, _OBJECTIVES)
@@ -172,8 +173,8 @@ def feature_visualization(
              else jax.eval_shape(lambda p: m.apply(m.params, p), probe).shape[-1])
     targets = jnp.arange(count) if targets is None else jnp.atleast_1d(jnp.asarray(targets))
     if targets.ndim != 1 or not bool(jnp.all((targets >= 0) & (targets < count))):
-        raise ValueError(f"targets: expected indices in [0, {count}) "
-                         f"({'channels of ' + repr(layer) if layer else 'classes'}), got {targets}.")
+        what = f"channels of {layer!r}" if layer else "classes"
+        raise ValueError(f"targets: expected indices in [0, {count}) ({what}), got {targets}.")
     if jitter is None:
         jitter = max(1.0, max(height, width) / 16)
     settings = dict(shape=tuple(shape), steps=steps, learning_rate=learning_rate,

@@ -261,7 +261,7 @@ def layer_projections(
 
 
 def clusters(x: object, clustering, *, title: str | None = None) -> Figure:
-    """Each cluster of `jv.kmeans` as its prototype (the real example nearest its centre) and size."""
+    """Each cluster of `jv.kmeans` as its prototype (its member nearest its centre) and size."""
     x = np.asarray(x)
     prototypes, sizes = np.asarray(clustering.prototypes), np.asarray(clustering.sizes)
     order = np.argsort(-sizes)

@@ -113,12 +113,12 @@ class LayerExplorer(JaxvizWidget):
     luts = traitlets.Dict().tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, m: Any, x: Any, *, labels: Any = None, class_names: Sequence[str] | None = None,
+    def __init__(self, m: Any, x: Any, *, labels: Any = None,
+                 class_names: Sequence[str] | None = None,
                  dataset: Any = None, layers: Sequence[str] | None = None, k: int = 9,
                  feature_steps: int = 192, key: jax.Array | None = None) -> None:
         x = check_input(m, x)
         self._model = m
-        self._x = x
         self._dataset = x if dataset is None else check_input(m, dataset, "dataset")
         self._k = min(check_positive_int("k", k), self._dataset.shape[0])
         self._feature_steps = int(feature_steps)
@@ -198,7 +198,8 @@ class LayerExplorer(JaxvizWidget):
                                         key=jax.random.fold_in(self._key, channel))
             detail["feature"] = image_payload(vis.images)
             detail["feature_objective"] = float(vis.objective[0])
-            detail["dataset_objective"] = float(self._top_examples(layer, "mean").values[channel, 0])
+            best = self._top_examples(layer, "mean")
+            detail["dataset_objective"] = float(best.values[channel, 0])
         return detail
 
     # -- static twin -----------------------------------------------------------------------------
@@ -271,7 +272,6 @@ class Projector(JaxvizWidget):
         self._projections = projections
         self._labels = labels
         self._class_list = class_list
-        self._x = x
         colors = np.rint(np.asarray(class_colors(max(len(class_list), k))) * 255).astype(np.uint8)
         super().__init__(
             layer=names[0],

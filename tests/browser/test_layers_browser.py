@@ -110,7 +110,8 @@ def test_layer_explorer_draws_the_activations_and_opens_a_channel(page):
     assert detail.locator("canvas[data-role=channel-overlay]").count() == 1
     assert detail.locator("canvas[data-role=channel-map]").count() == 1
     _wait_for_kernel(page, "explorer.channel", "5")
-    top = json.loads(page.kernel_eval("__import__('json').dumps(explorer.detail['top_indices'])")[1:-1])
+    top = json.loads(
+        page.kernel_eval("__import__('json').dumps(explorer.detail['top_indices'])")[1:-1])
     expected_top = json.loads(page.kernel_eval(
         "__import__('json').dumps(np.asarray(jv.top_activating(m, x[:300], layer='conv2', k=6)"
         ".indices[5]).tolist())")[1:-1])
