@@ -4,9 +4,9 @@ Run: PYTHONPATH=. python benchmarks/layer_views.py [--full-featurevis]
 
 Times (seconds, wall clock, first call includes compilation):
 - explorer: jv.LayerExplorer(m, x[:16], dataset=x_test) built (every layer's activations)
-- detail (first): a channel's detail: top-k over the test set, receptive field, deconvnet
-  back-projection, feature visualization (compiles)
-- detail (next): another channel of the same layer (programs cached)
+- examples (first): a clicked channel's top-k over the test set, receptive field, deconvnet
+  back-projection (compiles); feature (first): then its feature visualization (compiles)
+- examples / feature (next): another channel of the same layer (programs cached)
 - projector: jv.Projector(m, x[:500]) (every layer's PCA and k-means)
 - twins: the two widgets' PNG static twins
 With --full-featurevis, also the fraction of shapes-cnn channels (all conv layers) whose
@@ -40,8 +40,11 @@ def views(name: str) -> dict[str, float]:
         m, x[:16], labels=y[:16], class_names=data.class_names, dataset=x), results)
     layer = [n for n in explorer.layer_names if explorer.layer_data[n]["spatial"]][-1]
     explorer.layer = layer
-    timed("detail (first)", lambda: setattr(explorer, "channel", 0), results)
-    timed("detail (next)", lambda: setattr(explorer, "channel", 1), results)
+    timed("examples (first)", lambda: setattr(explorer, "channel", 0), results)
+    timed("feature (first)", lambda: setattr(explorer, "with_feature", True), results)
+    explorer.with_feature = False
+    timed("examples (next)", lambda: setattr(explorer, "channel", 1), results)
+    timed("feature (next)", lambda: setattr(explorer, "with_feature", True), results)
     projector = timed("projector", lambda: Projector(m, x[:500], y[:500],
                                                       class_names=data.class_names), results)
     timed("twins", lambda: (explorer.to_png(), projector.to_png()), results)

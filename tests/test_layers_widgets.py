@@ -66,10 +66,16 @@ def test_clicking_a_channel_sends_its_top_examples_and_feature_visualization(mod
                                      channel=2)
     np.testing.assert_allclose(payload_array(detail["backprojections"]),
                                np.asarray(back)[..., 0], rtol=1e-5, atol=1e-7)
+    # The feature visualization comes in a second request, once the examples are shown.
+    assert detail["feature_pending"] and "feature" not in detail
+    explorer.with_feature = True
+    detail = explorer.detail
     assert payload_array(detail["feature"]).shape == (1, 12, 12, 4)
+    assert detail["top_indices"] == np.asarray(top.indices[2]).tolist()
     means = np.asarray(jv.activations(model, x, layers="conv2")).mean(axis=(1, 2))[:, 2]
     assert detail["dataset_objective"] == pytest.approx(means.max(), rel=1e-5)
     explorer.channel = -1
+    explorer.with_feature = False
     assert explorer.detail == {}
 
 

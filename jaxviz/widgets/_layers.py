@@ -101,10 +101,13 @@ class LayerExplorer(JaxvizWidget):
 
     _esm = static_asset("layers.js")
     _css = static_asset("layers.css")
-    _compute_traits = ("layer", "channel")
+    # The detail comes in two requests: the top examples first (seconds), then, asked for by the
+    # front end as soon as those are drawn, the feature visualization (an optimization).
+    _compute_traits = ("layer", "channel", "with_feature")
 
     layer = traitlets.Unicode("").tag(sync=True)
     channel = traitlets.Int(-1).tag(sync=True)
+    with_feature = traitlets.Bool(False).tag(sync=True)
     input_index = traitlets.Int(0).tag(sync=True)
     layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     layer_data = traitlets.Dict().tag(sync=True)
@@ -158,7 +161,7 @@ class LayerExplorer(JaxvizWidget):
         count = self._activations[layer].shape[-1]
         if channel >= count:
             raise ValueError(f"channel: layer {layer!r} has {count} channels, got {channel}.")
-        return {"detail": self._channel_detail(layer, channel)}
+        return {"detail": self._channel_detail(layer, channel, state["with_feature"])}
 
     def _top_examples(self, layer: str, reduce: str = "max"):
         """The layer's top examples by peak ("max"), or the single best by mean ("mean", what the
@@ -169,7 +172,7 @@ class LayerExplorer(JaxvizWidget):
                                                       reduce=reduce)
         return self._top[layer, reduce]
 
-    def _channel_detail(self, layer: str, channel: int) -> dict[str, Any]:
+    def _channel_detail(self, layer: str, channel: int, with_feature: bool) -> dict[str, Any]:
         m, data = self._model, self._dataset
         top = self._top_examples(layer)
         indices = np.asarray(top.indices[channel])
@@ -192,7 +195,9 @@ class LayerExplorer(JaxvizWidget):
             detail["backprojections"] = array_payload(np.asarray(back).sum(axis=-1))
         except ValueError:  # a model without reachable ReLUs has no deconvnet: leave it out
             pass
-        if self._feature_steps > 0 and data.ndim == 4:
+        if self._feature_steps > 0 and data.ndim == 4 and not with_feature:
+            detail["feature_pending"] = True
+        elif self._feature_steps > 0 and data.ndim == 4:
             vis = feature_visualization(m, shape=tuple(data.shape[1:]), layer=layer,
                                         targets=[channel], steps=self._feature_steps,
                                         key=jax.random.fold_in(self._key, channel))
@@ -212,7 +217,8 @@ class LayerExplorer(JaxvizWidget):
         return activation_grid(values, title=f"{self.layer}: {self.captions[self.input_index]}")
 
     def _static_states(self) -> list[dict[str, Any]]:
-        return [{"layer": name, "channel": -1} for name in self.layer_names]
+        return [{"layer": name, "channel": -1, "with_feature": False}
+                for name in self.layer_names]
 
 
 class Projector(JaxvizWidget):

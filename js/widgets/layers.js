@@ -72,7 +72,11 @@ function render({ model, el }) {
   const errors = createErrorBox();
   const requester = createRequester(model, {
     onBusy: busy.set,
-    onReply: (reply) => (reply.error ? errors.show(reply.error) : errors.clear()),
+    onReply: (reply) => {
+      if (reply.error) errors.show(reply.error);
+      else errors.clear();
+      askForFeature();
+    },
   });
 
   const layerSlider = createNameSlider({
@@ -83,6 +87,7 @@ function render({ model, el }) {
     onInput: (layer) => {
       model.set("layer", layer);
       model.set("channel", -1);
+      model.set("with_feature", false);
       requester.commit();
       draw();
     },
@@ -119,8 +124,19 @@ function render({ model, el }) {
   );
   const tooltip = createTooltip(root);
 
+  // The top examples arrive first; the feature visualization (an optimization) is asked for next.
+  function askForFeature() {
+    const result = model.get("detail") ?? {};
+    const current = result.layer === model.get("layer") && result.channel === model.get("channel");
+    if (current && result.feature_pending && !model.get("with_feature")) {
+      model.set("with_feature", true);
+      requester.commit();
+    }
+  }
+
   function openChannel(channel) {
     model.set("channel", channel);
+    model.set("with_feature", false);
     requester.commit();
     drawDetail();
   }
@@ -264,6 +280,9 @@ function render({ model, el }) {
       panels.append(section("top dataset examples (index: peak activation)", imageStrip("top-example", result.top_images, values)));
       if (result.patches) panels.append(section(`receptive field around each peak (${result.field.join("×")} pixels)`, imageStrip("patch", result.patches)));
       if (result.backprojections) panels.append(section("deconvnet back-projection of each example", mapStrip("backprojection", result.backprojections)));
+      if (result.feature_pending) {
+        panels.append(section("feature visualization (optimized input)", h("div", { className: "jv-layers-waiting", text: "optimizing an input for this channel…" })));
+      }
       if (result.feature) {
         const vis = createHeatmap({ role: "feature-visualization", size: 144, label: "feature visualization" });
         vis.draw({ image: take(fromPayload(result.feature), 0) });
