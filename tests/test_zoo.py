@@ -260,13 +260,22 @@ def test_make_shapes_rejects_a_bad_count():
 
 def test_gradcam_on_shapes_cnn_concentrates_on_the_shapes():
     """Grad-CAM at conv3 puts far more of its mass on the shape than the shape's share of the
-    image, which is what a map blind to the shape (e.g. uniform) would put there."""
+    image (what a map blind to the shape, e.g. a uniform one, would put there), and its hottest
+    pixel is usually on the shape (chance: the shape's area, 16% on average).
+
+    Most of the mass is inside the exact mask for only ~16% of the images: a shape's class is in
+    its outline, and conv3's 4-pixel cells straddle it, so the evidence sits on both sides.
+    """
     model, data = jv.zoo.load("shapes-cnn")
+    masks = data.masks_test
     cam = np.asarray(jv.gradcam(model, data.x_test, target=data.y_test, layer="conv3"))
-    inside = (cam * data.masks_test).sum((1, 2)) / np.maximum(cam.sum((1, 2)), 1e-12)
-    area = data.masks_test.mean((1, 2))
-    assert np.mean(inside > area) > 0.8
-    assert np.median(inside / area) > 1.5
+    inside = (cam * masks).sum((1, 2)) / np.maximum(cam.sum((1, 2)), 1e-12)
+    area = masks.mean((1, 2))
+    assert area.mean() < 0.2
+    assert np.mean(inside > area) > 0.7  # measured 0.80
+    assert np.median(inside / area) > 1.5  # measured 2.0
+    hottest = cam.reshape(len(cam), -1).argmax(1)
+    assert masks.reshape(len(masks), -1)[np.arange(len(masks)), hottest].mean() > 0.45  # 0.61
 
 
 def test_training_is_deterministic():

@@ -39,7 +39,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "digits-cnn": Recipe(epochs=20, batch_size=32, learning_rate=2e-3),
-    "shapes-cnn": Recipe(epochs=6, batch_size=32, learning_rate=3e-3),
+    "shapes-cnn": Recipe(epochs=4, batch_size=32, learning_rate=3e-3),
     "cancer-mlp": Recipe(epochs=60, batch_size=32, learning_rate=1e-3, weight_decay=1.0),
 }
 
