@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ._data import dataset
+from ._data import _check_name, dataset
 from ._pretrained import MANIFEST, MODELS, WEIGHTS_DIR, weights_bytes, weights_path
 
 
@@ -81,9 +81,7 @@ def accuracy(module: nnx.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(name: str, *, epochs: int | None = None) -> nnx.Module:
     """Train the named zoo model from its fixed seed (``epochs`` shortens the recipe)."""
-    if name not in RECIPES:
-        raise ValueError(f"train: unknown model {name!r}; valid names are {sorted(RECIPES)}")
-    recipe = RECIPES[name]
+    recipe = RECIPES[_check_name("train", name, RECIPES)]
     data = dataset(MODELS[name].dataset)
     module = MODELS[name].module(rngs=nnx.Rngs(recipe.seed))
     n_epochs = recipe.epochs if epochs is None else epochs
