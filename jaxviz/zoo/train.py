@@ -89,14 +89,20 @@ def train(name: str, *, epochs: int | None = None) -> nnx.Module:
 
 
 def machine_fingerprint() -> str:
-    """What must match for a retrain to reproduce the shipped weights bit for bit."""
-    cpu = platform.processor()
+    """What must match for a retrain to reproduce the shipped weights bit for bit: the CPU
+    (its instruction-set flags pick XLA's kernels), the core count and the JAX version."""
+    cpu, flags = platform.processor(), ""
     try:
+        info: dict[str, str] = {}
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), cpu)
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+        cpu = info.get("model name", cpu)
+        flags = hashlib.sha256(info.get("flags", "").encode()).hexdigest()[:8]
     except OSError:
         pass
-    return f"{platform.machine()} {cpu} x{os.cpu_count()}; jax {jax.__version__}"
+    return f"{platform.machine()} {cpu} flags {flags} x{os.cpu_count()}; jax {jax.__version__}"
 
 
 def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
