@@ -46,6 +46,14 @@ CIFAR_CNN: Spec = (
 CIFAR_INPUT = (32, 32, 3)
 
 
+# The zoo's digits-cnn (jaxviz/zoo/_models.py DigitsCNN): 8x8x1 -> 10 classes.
+DIGITS_CNN: Spec = (
+    ("conv", 16, 3), ("relu",), ("conv", 32, 3), ("relu",), ("maxpool", 2),
+    ("flatten",), ("linear", 64), ("relu",), ("linear", 10),
+)
+DIGITS_INPUT = (8, 8, 1)
+
+
 def layer_names(spec: Spec) -> list[str | None]:
     """The name of each step's module (conv1, fc1, ...; None for steps without weights)."""
     counts = {"conv": 0, "linear": 0}
@@ -103,8 +111,11 @@ class SpecCNN(nnx.Module):
         return x
 
 
-def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
+def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec | None = None):
     """A torch.nn.Sequential (NCHW) computing the same logits as `model` (NHWC).
+
+    `model` is a SpecCNN, or any nnx module whose layers are attributes named as `layer_names`
+    gives for `spec` (e.g. the zoo's DigitsCNN with DIGITS_CNN).
 
     Conv kernels go HWIO -> OIHW. The first Linear after the flatten sees features in
     (channel, height, width) order in torch but (height, width, channel) order in flax, so its
@@ -113,10 +124,11 @@ def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
     import torch
     from torch import nn
 
+    spec = model.spec if spec is None else spec
     height, width, channels = input_shape
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     spatial_before_flatten = None
-    for i, (step, name) in enumerate(zip(model.spec, model.names)):
+    for i, (step, name) in enumerate(zip(spec, layer_names(spec))):
         kind = step[0]
         if kind == "conv":
             flax_conv = getattr(model, name)
