@@ -17,9 +17,15 @@ def use_all_cores_in_torch() -> int:
     return cores
 
 
-def alternate(candidates: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1,
-              budget_s: float = float("inf"), min_repeats: int = 2) -> dict[str, float]:
-    """Median seconds per call of each candidate, run in turn (AB BA AB ..., order flipped each round).
+def alternate(
+    candidates: dict[str, Callable[[], object]],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    budget_s: float = float("inf"),
+    min_repeats: int = 2,
+) -> dict[str, float]:
+    """Median seconds per call of each candidate, run in turn (AB, BA, AB, ...).
 
     Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
     CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. Once

@@ -27,7 +27,9 @@ def tied_input():
 
 def test_rewritten_gradient_equals_jax_gradient_with_ties(tied_input):
     grad = jax.grad(pooled_score)
-    np.testing.assert_array_equal(_jaxpr.with_fast_pool_gradients(grad)(tied_input), grad(tied_input))
+    np.testing.assert_array_equal(
+        _jaxpr.with_fast_pool_gradients(grad)(tied_input), grad(tied_input)
+    )
 
 
 def test_rewritten_gradient_under_vmap(tied_input):
@@ -51,4 +53,6 @@ def test_explanations_keep_plain_gradients_through_max_pools(cnn, images):
     def score(x):
         return cnn.apply(cnn.params, x)[:, 3].sum()
 
-    np.testing.assert_allclose(jv.saliency(cnn, images, target=3), jax.grad(score)(images), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        jv.saliency(cnn, images, target=3), jax.grad(score)(images), rtol=1e-6, atol=1e-7
+    )
