@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import _jaxpr
+
 Kernel = Callable[..., Any]
 
 
@@ -36,7 +38,7 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = jax.jit(build())
+        compiled = model.programs[program] = jax.jit(_jaxpr.with_fast_pool_gradients(build()))
     total = per_example[0].shape[0]
     devices = jax.devices()
     chunk = _chunk_size(total, batch_size, len(devices))
