@@ -14,10 +14,12 @@ For a ReLU network the integrand jumps where a unit switches on or off; bisectio
 large jumps at a logarithmic cost, where a uniform rule needs ever more nodes everywhere. For a
 smooth network the per-interval Gauss-Legendre rule converges fast wherever it is not split.
 
-Shapes are static, so the whole batch is one compiled ``lax.while_loop``: each round bisects a
-fixed number of intervals, the worst across the batch relative to each example's tolerance,
-among the examples not yet done. Work goes only to the examples that still need it, instead of
-every example waiting, masked, for the slowest one.
+Shapes are static, so a batch is one compiled ``lax.while_loop``. Each round serves a fixed
+number of examples among those not yet done (the furthest from their tolerance first) and
+bisects each one's own worst intervals, a fixed number of them. Work goes to the examples that
+still need it instead of every example waiting, masked, for the slowest; and since an example
+only ever splits its own worst intervals, its result does not depend on which other examples
+share its batch or chunk, only on how many rounds it was served (until it met ``tol``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from . import _engine
+from ._backprop import feature_sum, fix_predicted
+from ._targets import class_scores
 
 
 class PathIntegrals(NamedTuple):
@@ -72,7 +78,8 @@ def integrate_gradient_paths(
     nodes: int = 2,
     initial_intervals: int = 4,
     max_intervals: int = 64,
-    splits_per_round: int | None = None,
+    splits_per_example: int = 2,
+    examples_per_round: int | None = None,
 ) -> PathIntegrals:
     """Integrate the gradient along each example's path from its baseline to x, to a tolerance.
 
@@ -88,13 +95,14 @@ def integrate_gradient_paths(
       initial_intervals: equal intervals each example starts with.
       max_intervals: the interval budget per example; refinement stops there even if ``tol``
         is not met, which ``relative_gap`` then shows. Memory is ``max_intervals`` copies of x.
-      splits_per_round: bisections per round across the batch (default: the batch size).
+      splits_per_example: bisections of a served example per round (its worst intervals).
+      examples_per_round: examples served per round (default: half the batch, at least 1).
 
     Returns:
       :class:`PathIntegrals`; the attribution is ``(x - baseline) * mean_gradient``.
     """
     batch, features = x.shape[0], x.shape[1:]
-    splits_per_round = splits_per_round or batch
+    lanes = min(batch, examples_per_round or max(1, batch // 2))
     if initial_intervals > max_intervals:
         raise ValueError(f"initial_intervals={initial_intervals} must be at most "
                          f"max_intervals={max_intervals}")
@@ -138,6 +146,7 @@ def integrate_gradient_paths(
     f_grid = f_grid.reshape(batch, initial_intervals + 1)
     total_change = f_grid[:, -1] - f_grid[:, 0]
     allowed_gap = tol * jnp.abs(total_change)
+    tiny = jnp.finfo(x.dtype).tiny
 
     empty = jnp.zeros((batch, max_intervals), x.dtype)
     state = _Intervals(
@@ -161,30 +170,30 @@ def integrate_gradient_paths(
         return (gap(state) > allowed_gap) & (state.used < max_intervals)
 
     def bisect_worst(state: _Intervals) -> _Intervals:
-        # Worst intervals first, each measured against its own example's tolerance.
-        priority = state.error / jnp.maximum(allowed_gap, jnp.finfo(x.dtype).tiny)[:, None]
-        priority = jnp.where(needs_work(state)[:, None], priority, -1.0)
-        top, flat = lax.top_k(priority.reshape(-1), splits_per_round)
-        chosen_rows, slots = flat // max_intervals, flat % max_intervals
-        eligible = top > 0
-        # The k-th eligible split of an example this round takes its k-th free slot.
-        earlier = jnp.tril(chosen_rows[:, None] == chosen_rows[None, :], k=-1) & eligible[None, :]
-        new_slots = state.used[chosen_rows] + jnp.sum(earlier, axis=1)
-        applied = eligible & (new_slots < max_intervals)
-        rows = jnp.where(applied, chosen_rows, batch)  # the scatters drop row `batch`
-        start, end = state.start[chosen_rows, slots], state.end[chosen_rows, slots]
+        # Serve the examples furthest from their tolerance; each splits its own worst intervals.
+        waiting = needs_work(state)
+        urgency = jnp.where(waiting, gap(state) / jnp.maximum(allowed_gap, tiny), -1.0)
+        _, served = lax.top_k(urgency, lanes)
+        worst_error, slots = lax.top_k(state.error[served], splits_per_example)
+        # Sorted worst first, so the splits that happen are a prefix: new slots stay contiguous.
+        new_slots = state.used[served][:, None] + jnp.arange(splits_per_example)
+        applied = waiting[served][:, None] & (worst_error > 0) & (new_slots < max_intervals)
+        rows = jnp.broadcast_to(served[:, None], slots.shape)
+        start, end = state.start[rows, slots], state.end[rows, slots]
         middle = (start + end) / 2
-        f_middle = value_fn(on_path(middle, chosen_rows), chosen_rows)
+        f_middle = value_fn(on_path(middle.reshape(-1), rows.reshape(-1)), rows.reshape(-1))
+        f_middle = f_middle.reshape(slots.shape)
+        kept_rows = jnp.where(applied, rows, batch).reshape(-1)  # the scatters drop row `batch`
         state = with_intervals(
             state,
-            jnp.concatenate([rows, rows]),
-            jnp.concatenate([slots, new_slots]),
-            jnp.concatenate([start, middle]),
-            jnp.concatenate([middle, end]),
-            jnp.concatenate([state.f_start[chosen_rows, slots], f_middle]),
-            jnp.concatenate([f_middle, state.f_end[chosen_rows, slots]]),
+            jnp.concatenate([kept_rows, kept_rows]),
+            jnp.concatenate([slots.reshape(-1), new_slots.reshape(-1)]),
+            jnp.concatenate([start.reshape(-1), middle.reshape(-1)]),
+            jnp.concatenate([middle.reshape(-1), end.reshape(-1)]),
+            jnp.concatenate([state.f_start[rows, slots].reshape(-1), f_middle.reshape(-1)]),
+            jnp.concatenate([f_middle.reshape(-1), state.f_end[rows, slots].reshape(-1)]),
         )
-        added = jnp.zeros((batch,), jnp.int32).at[rows].add(1, mode="drop")
+        added = jnp.zeros((batch,), jnp.int32).at[kept_rows].add(1, mode="drop")
         return state._replace(used=state.used + added, splits=state.splits + added,
                               rounds=state.rounds + 1, stalled=~jnp.any(applied))
 
@@ -199,3 +208,74 @@ def integrate_gradient_paths(
         forward_evaluations=initial_intervals + 1 + state.splits,
         rounds=state.rounds,
     )
+
+
+NODES = 2
+INITIAL_INTERVALS = 4
+
+
+class AdaptiveAttributions(NamedTuple):
+    attributions: jax.Array  # shaped like x, or (batch, classes, ...) for target="all"
+    delta: jax.Array  # completeness gap sum(attr) - (f(x) - f(baseline)), per example (and class)
+    gradient_evaluations: jax.Array  # per example (and class)
+    forward_evaluations: jax.Array
+
+
+def check_tolerance(tol, max_steps) -> tuple[float, int]:
+    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating) or not 0 < tol < 1:
+        raise ValueError(f"tol: expected a relative completeness gap between 0 and 1 "
+                         f"(e.g. 1e-3), got {tol!r}.")
+    least = NODES * INITIAL_INTERVALS
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < least:
+        raise ValueError(f"max_steps: expected an integer of at least {least} gradient evaluations "
+                         f"per example, got {max_steps!r}.")
+    return float(tol), int(max_steps)
+
+
+def integrated_gradients_to_tolerance(
+    model, x, target, baseline, *, tol: float, max_steps: int, batch_size: int | None
+) -> AdaptiveAttributions:
+    """Integrated gradients refined per example until the completeness gap is within ``tol``.
+
+    ``x``, ``target`` (a ``Target``) and ``baseline`` come validated from
+    ``integrated_gradients``; each example (each class, for target="all") is its own path.
+    """
+    max_intervals = INITIAL_INTERVALS + (max_steps // NODES - INITIAL_INTERVALS) // 2
+
+    def build():
+        def kernel(params, indices, x, baseline, classes):
+            def apply(rows):
+                return model.apply(params, rows)
+
+            logits = apply(x)
+            mode, classes = fix_predicted(target.mode, classes, logits)
+            if mode == "all":
+                num_classes = logits.shape[-1]
+                path_classes = jnp.tile(jnp.arange(num_classes, dtype=jnp.int32), x.shape[0])
+                ends, starts = (jnp.repeat(a, num_classes, axis=0) for a in (x, baseline))
+            else:
+                path_classes, ends, starts = classes, x, baseline
+
+            def value_fn(points, rows):
+                scores = apply(points.astype(x.dtype)).astype(jnp.float32)
+                return jnp.take_along_axis(scores, path_classes[rows][:, None], axis=1)[:, 0]
+
+            found = integrate_gradient_paths(
+                value_fn, ends.astype(jnp.float32), starts.astype(jnp.float32), tol=tol,
+                nodes=NODES, initial_intervals=INITIAL_INTERVALS, max_intervals=max_intervals,
+            )
+            per_path = (x.shape[0], -1) if mode == "all" else (x.shape[0],)
+            diff = (ends - starts).astype(jnp.float32)
+            attr = (diff * found.mean_gradient).reshape(per_path + x.shape[1:])
+            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, apply(baseline))
+            return AdaptiveAttributions(
+                attributions=attr,
+                delta=feature_sum(attr, mode) - gap,
+                gradient_evaluations=found.gradient_evaluations.reshape(per_path),
+                forward_evaluations=found.forward_evaluations.reshape(per_path),
+            )
+
+        return kernel
+
+    program = ("integrated_gradients_to_tolerance", tol, max_steps, target.mode)
+    return _engine.run(model, program, build, (x, baseline, target.classes), batch_size=batch_size)

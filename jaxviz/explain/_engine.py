@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .._compile_cache import compile_cache
+
 Kernel = Callable[..., Any]
 
 
@@ -44,15 +46,16 @@ def run(
     indices = jnp.arange(padded, dtype=jnp.int32)
     per_example = tuple(_pad(a, padded) for a in per_example)
     place = _placer(devices)
-    outputs = [
-        compiled(
-            model.params,
-            *shared,
-            place(indices[start : start + chunk]),
-            *(place(a[start : start + chunk]) for a in per_example),
-        )
-        for start in range(0, padded, chunk)
-    ]
+    with compile_cache():
+        outputs = [
+            compiled(
+                model.params,
+                *shared,
+                place(indices[start : start + chunk]),
+                *(place(a[start : start + chunk]) for a in per_example),
+            )
+            for start in range(0, padded, chunk)
+        ]
     joined = outputs[0] if len(outputs) == 1 else jax.tree.map(lambda *parts: jnp.concatenate(parts), *outputs)
     return jax.tree.map(lambda a: a[:total], joined)
 
