@@ -43,8 +43,9 @@ def run(
     devices = jax.devices()
     chunk = _chunk_size(total, batch_size, len(devices))
     padded = -(-total // chunk) * chunk
-    indices = jnp.arange(padded, dtype=jnp.int32)
-    per_example = tuple(_pad(a, padded) for a in per_example)
+    # Chunks are cut on the host: slicing device arrays would compile one tiny program per offset.
+    indices = np.arange(padded, dtype=np.int32)
+    per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
     place = _placer(devices)
     with compile_cache():
         outputs = [
@@ -56,8 +57,7 @@ def run(
             )
             for start in range(0, padded, chunk)
         ]
-    joined = outputs[0] if len(outputs) == 1 else jax.tree.map(lambda *parts: jnp.concatenate(parts), *outputs)
-    return jax.tree.map(lambda a: a[:total], joined)
+    return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
 def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
@@ -65,15 +65,15 @@ def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
     return -(-chunk // devices) * devices
 
 
-def _pad(array: jax.Array, size: int) -> jax.Array:
+def _pad(array: np.ndarray, size: int) -> np.ndarray:
     missing = size - array.shape[0]
     if missing == 0:
         return array
-    return jnp.concatenate([array, jnp.repeat(array[-1:], missing, axis=0)])
+    return np.concatenate([array, np.repeat(array[-1:], missing, axis=0)])
 
 
-def _placer(devices) -> Callable[[jax.Array], jax.Array]:
+def _placer(devices) -> Callable[[np.ndarray], jax.Array]:
     if len(devices) == 1:
-        return lambda a: a
+        return jax.device_put
     batch = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
     return lambda a: jax.device_put(a, batch)

@@ -213,7 +213,7 @@ def expected_gradients(
     samples = check_positive_int("samples", samples)
     key = check_key(key, "expected_gradients")
     x, target = prepare(model, x, target)
-    baselines = jnp.asarray(baselines, dtype=x.dtype)
+    baselines = np.asarray(baselines).astype(x.dtype)
     if baselines.ndim != x.ndim or baselines.shape[1:] != x.shape[1:] or baselines.shape[0] < 1:
         raise ValueError(
             f"baselines: expected a set of references shaped (references, {', '.join(map(str, x.shape[1:]))}) "
