@@ -1,0 +1,36 @@
+"""Alternating wall-clock timing of competing implementations in one process."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+
+def use_all_cores_in_torch() -> int:
+    """Give PyTorch one thread per core, as XLA's CPU backend has; returns the count."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    return cores
+
+
+def alternate(candidates: dict[str, Callable[[], object]], *, repeats: int = 5,
+              warmup: int = 1) -> dict[str, float]:
+    """Median seconds per call of each candidate, run in turn (ABAB..., order flipped each round).
+
+    Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
+    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted.
+    """
+    names = list(candidates)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(warmup + repeats):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            candidates[name]()
+            elapsed = time.perf_counter() - start
+            if round_ >= warmup:
+                times[name].append(elapsed)
+    return {name: statistics.median(t) for name, t in times.items()}
