@@ -1,6 +1,7 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
-from . import plot as plot
+from typing import TYPE_CHECKING
+
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations
@@ -18,3 +19,16 @@ from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
 
 from . import zoo as zoo
+
+if TYPE_CHECKING:
+    from . import plot as plot
+
+_LAZY_SUBMODULES = ("plot",)  # matplotlib costs ~0.5 s: imported on first use of jv.plot
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'jaxviz' has no attribute {name!r}")
