@@ -1,5 +1,10 @@
 """Adaptive integrated gradients (tol=...): each example's completeness gap meets the tolerance."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,3 +81,28 @@ def test_bad_tolerance_is_named(cnn, images, tol):
 def test_bad_budget_is_named(cnn, images):
     with pytest.raises(ValueError, match="max_steps: expected an integer of at least 8"):
         jv.integrated_gradients(cnn, images, tol=1e-3, max_steps=4)
+
+
+SHARDED = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    import jax, numpy as np
+    import jaxviz as jv
+    from conftest import cnn_weights, nnx_cnn
+    assert jax.device_count() == 4, jax.devices()
+    m = jv.wrap(nnx_cnn(cnn_weights()))
+    x = jax.random.normal(jax.random.key(42), (6, 8, 8, 3))
+    np.save({path!r}, np.asarray(jv.integrated_gradients(m, x, target="all", tol=1e-3, batch_size=4)))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sharded_over_four_devices_is_bit_identical(cnn, images, tmp_path):
+    path = tmp_path / "sharded.npy"
+    script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600)
+    one_device = jv.integrated_gradients(cnn, images, target="all", tol=1e-3, batch_size=4)
+    np.testing.assert_array_equal(np.load(path), one_device)

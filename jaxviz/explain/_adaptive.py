@@ -74,7 +74,7 @@ def integrate_gradient_paths(
     x: jax.Array,
     baseline: jax.Array,
     *,
-    tol: float,
+    tol: float | jax.Array,
     nodes: int = 2,
     initial_intervals: int = 4,
     max_intervals: int = 64,
@@ -243,7 +243,7 @@ def integrated_gradients_to_tolerance(
     max_intervals = INITIAL_INTERVALS + (max_steps // NODES - INITIAL_INTERVALS) // 2
 
     def build():
-        def kernel(params, indices, x, baseline, classes):
+        def kernel(params, tol, indices, x, baseline, classes):
             def apply(rows):
                 return model.apply(params, rows)
 
@@ -277,5 +277,7 @@ def integrated_gradients_to_tolerance(
 
         return kernel
 
-    program = ("integrated_gradients_to_tolerance", tol, max_steps, target.mode)
-    return _engine.run(model, program, build, (x, baseline, target.classes), batch_size=batch_size)
+    # tol is an argument, not part of the program: a new tolerance does not recompile.
+    program = ("integrated_gradients_to_tolerance", max_steps, target.mode)
+    return _engine.run(model, program, build, (x, baseline, target.classes),
+                       shared=(jnp.float32(tol),), batch_size=batch_size)
