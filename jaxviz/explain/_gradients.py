@@ -90,8 +90,10 @@ def integrated_gradients(
         `sum(attr) - (f(x) - f(baseline))` for the followed class (per class for "all").
       tol: integrate adaptively instead (`steps` and `method` are then unused): each example's
         path is bisected where the gradient changes until its completeness gap is at most
-        `tol * |f(x) - f(baseline)|` (see `jaxviz.explain._adaptive`). ReLU networks reach
-        1e-3 with several times fewer gradients than Gauss-Legendre.
+        `tol * |f(x) - f(baseline)|` (see `jaxviz.explain._adaptive`). ReLU networks reach a
+        gap of 1e-3 with several times fewer gradients than Gauss-Legendre; `tol` bounds the
+        sum of the attribution, while each feature's error follows the gradients spent
+        (benchmarks/RESULTS.md, "Equal accuracy").
       max_steps: with `tol`, the most gradient evaluations one example may use; memory grows
         with it (about `max_steps / 4` copies of each example).
 
