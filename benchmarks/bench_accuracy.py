@@ -20,7 +20,15 @@ import numpy as np
 
 import jaxviz as jv
 from benchmarks._timing import alternate, use_all_cores_in_torch
-from benchmarks._twins import CIFAR_CNN, CIFAR_INPUT, TINY_CNN, TINY_INPUT, make_twins, random_inputs, to_torch
+from benchmarks._twins import (
+    CIFAR_CNN,
+    CIFAR_INPUT,
+    TINY_CNN,
+    TINY_INPUT,
+    make_twins,
+    random_inputs,
+    to_torch,
+)
 from jaxviz.explain import _adaptive
 from jaxviz.explain._targets import resolve_target
 

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations
@@ -17,8 +18,6 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
-
-from . import zoo as zoo
 
 if TYPE_CHECKING:
     from . import plot as plot

@@ -93,7 +93,8 @@ SHARDED = textwrap.dedent(
     assert jax.device_count() == 4, jax.devices()
     m = jv.wrap(nnx_cnn(cnn_weights()))
     x = jax.random.normal(jax.random.key(42), (6, 8, 8, 3))
-    np.save({path!r}, np.asarray(jv.integrated_gradients(m, x, target="all", tol=1e-3, batch_size=4)))
+    attr = jv.integrated_gradients(m, x, target="all", tol=1e-3, batch_size=4)
+    np.save({path!r}, np.asarray(attr))
     """
 )
 
@@ -102,7 +103,8 @@ SHARDED = textwrap.dedent(
 def test_sharded_over_four_devices_is_bit_identical(cnn, images, tmp_path):
     path = tmp_path / "sharded.npy"
     script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=4")
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600)
     one_device = jv.integrated_gradients(cnn, images, target="all", tol=1e-3, batch_size=4)
     np.testing.assert_array_equal(np.load(path), one_device)

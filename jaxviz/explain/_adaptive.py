@@ -41,7 +41,7 @@ class PathIntegrals(NamedTuple):
     """Each example's integral of the gradient along its straight path."""
 
     mean_gradient: jax.Array  # (B, *features): integral over alpha in [0, 1] of grad f(gamma)
-    relative_gap: jax.Array  # (B,): |sum of the attribution - (f(x) - f(baseline))| / |f(x) - f(b.)|
+    relative_gap: jax.Array  # (B,): |sum(attribution) - change| / |change|, change = f(x) - f(b)
     gradient_evaluations: jax.Array  # (B,) int32: gradients spent on each example
     forward_evaluations: jax.Array  # (B,) int32: forward passes at each example's interval ends
     rounds: jax.Array  # () int32: bisection rounds the batch ran
@@ -226,7 +226,8 @@ def check_tolerance(tol, max_steps) -> tuple[float, int]:
         raise ValueError(f"tol: expected a relative completeness gap between 0 and 1 "
                          f"(e.g. 1e-3), got {tol!r}.")
     least = NODES * INITIAL_INTERVALS
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < least:
+    is_int = isinstance(max_steps, int | np.integer) and not isinstance(max_steps, bool)
+    if not is_int or max_steps < least:
         raise ValueError(f"max_steps: expected an integer of at least {least} gradient evaluations "
                          f"per example, got {max_steps!r}.")
     return float(tol), int(max_steps)
