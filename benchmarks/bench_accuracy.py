@@ -124,7 +124,7 @@ def rows_for(case: Case) -> list[str]:
     for target in TARGETS:
         found = {name: next((hit for hit in hits if hit[2] < target), None) for name, hits in sweeps.items()}
         runnable = {name: rules[name][0](hit[0]) for name, hit in found.items() if hit is not None}
-        seconds = alternate(runnable, repeats=3, warmup=0)  # the sweep above compiled everything
+        seconds = alternate(runnable, repeats=2, warmup=0)  # the sweep above compiled everything
         captum = found["Captum gausslegendre"]
         for name, hit in found.items():
             if hit is None:
@@ -135,6 +135,7 @@ def rows_for(case: Case) -> list[str]:
             error_text = "" if error is None else f"{error:.2%}"
             rows.append(f"| {case.name} | < {target:.1%} | {name} | {rules[name][2]}={setting:g} "
                         f"| {evaluations:g} | {fewer} | {gap:.2e} | {error_text} | {seconds[name] * 1e3:.0f} ms |")
+            print(f"[accuracy] {rows[-1]}", file=sys.stderr, flush=True)
     return rows
 
 
