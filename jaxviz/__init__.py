@@ -21,13 +21,20 @@ from .explain import smoothgrad as smoothgrad
 
 if TYPE_CHECKING:
     from . import plot as plot
+    from .widgets._explorer import Explorer as Explorer
 
-_LAZY_SUBMODULES = ("plot",)  # matplotlib costs ~0.5 s: imported on first use of jv.plot
+# matplotlib (jv.plot) and anywidget/ipywidgets (jv.Explorer) cost about a second to import:
+# they load on first use, so `import jaxviz` and a first explanation start fast.
+_LAZY = {"plot": (".plot", None), "Explorer": (".widgets._explorer", "Explorer")}
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxviz' has no attribute {name!r}")
+    import importlib
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'jaxviz' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

@@ -47,31 +47,38 @@ def shape_mask(
     return jnp.stack([circle, square, triangle, cross])[label]
 
 
-def _one_example(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    k_label, k_size, k_pos, k_bg, k_fg, k_noise = jax.random.split(key, 6)
+def draw_parameters(key: jax.Array) -> dict[str, jax.Array]:
+    """The random description of one image: label, centre, half size and the two colours."""
+    k_label, k_size, k_pos, k_bg, k_fg = jax.random.split(key, 5)
     label = jax.random.randint(k_label, (), 0, len(SHAPE_NAMES))
     s = jax.random.uniform(k_size, (), minval=MIN_HALF_SIZE, maxval=MAX_HALF_SIZE)
-    low, high = s + MARGIN, IMAGE_SIZE - s - MARGIN
-    cx, cy = jax.random.uniform(k_pos, (2,), minval=low, maxval=high)
-    mask = shape_mask(label, cx, cy, s)
-
+    cx, cy = jax.random.uniform(k_pos, (2,), minval=s + MARGIN, maxval=IMAGE_SIZE - s - MARGIN)
     background = jax.random.uniform(k_bg, (3,))
     foreground = jax.random.uniform(k_fg, (3,))
-    # too close to the background: take the background's opposite colour instead
-    contrast = jnp.sum((foreground - background) ** 2)
-    foreground = jnp.where(contrast < MIN_CONTRAST**2, 1.0 - background, foreground)
+    # too close to the background: take its opposite colour, or failing that black or white
+    def far_enough(colour):
+        return jnp.sum((colour - background) ** 2) >= MIN_CONTRAST**2
+
+    foreground = jnp.where(far_enough(foreground), foreground, 1.0 - background)
     foreground = jnp.where(
-        jnp.sum((foreground - background) ** 2) < MIN_CONTRAST**2,
-        jnp.where(background > 0.5, 0.0, 1.0),
-        foreground,
+        far_enough(foreground), foreground, jnp.where(background > 0.5, 0.0, 1.0)
     )
-    clean = jnp.where(mask[..., None], foreground, background)
+    return {"label": label, "cx": cx, "cy": cy, "s": s, "fg": foreground, "bg": background}
+
+
+def _one_example(key: jax.Array) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+    k_parameters, k_noise = jax.random.split(key)
+    p = draw_parameters(k_parameters)
+    mask = shape_mask(p["label"], p["cx"], p["cy"], p["s"])
+    clean = jnp.where(mask[..., None], p["fg"], p["bg"])
     noise = NOISE_STD * jax.random.normal(k_noise, clean.shape)
-    return jnp.clip(clean + noise, 0.0, 1.0), label, mask
+    return jnp.clip(clean + noise, 0.0, 1.0), mask, p
 
 
 @functools.partial(jax.jit, static_argnums=1)
-def _generate(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def generate(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+    """(images, masks, parameters) for n keys split from ``key``; the parameters let tests
+    rasterize each shape independently."""
     return jax.vmap(_one_example)(jax.random.split(key, n))
 
 
@@ -93,5 +100,5 @@ def make_shapes(n: int, *, key: jax.Array) -> tuple[np.ndarray, np.ndarray, np.n
     """
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
         raise ValueError(f"make_shapes: n must be a positive int, got {n!r}")
-    images, labels, masks = _generate(key, int(n))
-    return np.asarray(images), np.asarray(labels, dtype=np.int32), np.asarray(masks)
+    images, masks, parameters = generate(key, int(n))
+    return np.asarray(images), np.asarray(parameters["label"], np.int32), np.asarray(masks)
