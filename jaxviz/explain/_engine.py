@@ -17,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .. import _jaxpr
+from .._compile_cache import compile_cache
 
 Kernel = Callable[..., Any]
 
@@ -47,15 +48,16 @@ def run(
     indices = np.arange(padded, dtype=np.int32)
     per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
     place = _placer(devices)
-    outputs = [
-        compiled(
-            model.params,
-            *shared,
-            place(indices[start : start + chunk]),
-            *(place(a[start : start + chunk]) for a in per_example),
-        )
-        for start in range(0, padded, chunk)
-    ]
+    with compile_cache():
+        outputs = [
+            compiled(
+                model.params,
+                *shared,
+                place(indices[start : start + chunk]),
+                *(place(a[start : start + chunk]) for a in per_example),
+            )
+            for start in range(0, padded, chunk)
+        ]
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
