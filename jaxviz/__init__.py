@@ -18,14 +18,31 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .explain._features import channel_backprojection as channel_backprojection
+from .explain._features import peak_patches as peak_patches
+from .explain._features import receptive_field as receptive_field
+from .explain._features import top_activating as top_activating
+from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._projection import kmeans as kmeans
+from .explain._projection import layer_embeddings as layer_embeddings
+from .explain._projection import layer_projections as layer_projections
+from .explain._projection import pca as pca
+from .explain._projection import tsne as tsne
 
 if TYPE_CHECKING:
     from . import plot as plot
     from .widgets._explorer import Explorer as Explorer
+    from .widgets._layers import LayerExplorer as LayerExplorer
+    from .widgets._layers import Projector as Projector
 
-# matplotlib (jv.plot) and anywidget/ipywidgets (jv.Explorer) cost about a second to import:
+# matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
-_LAZY = {"plot": (".plot", None), "Explorer": (".widgets._explorer", "Explorer")}
+_LAZY = {
+    "plot": (".plot", None),
+    "Explorer": (".widgets._explorer", "Explorer"),
+    "LayerExplorer": (".widgets._layers", "LayerExplorer"),
+    "Projector": (".widgets._layers", "Projector"),
+}
 
 
 def __getattr__(name: str):

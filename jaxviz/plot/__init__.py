@@ -6,3 +6,12 @@ from ._features import sequence as sequence
 from ._image import attribution as attribution
 from ._image import grid as grid
 from ._image import image as image
+
+# Layer explorer: activation grids, channel details, top examples, projections.
+from ._layers import activation_grid as activation_grid
+from ._layers import activation_overlay as activation_overlay
+from ._layers import clusters as clusters
+from ._layers import image_rows as image_rows
+from ._layers import layer_projections as layer_projections
+from ._layers import projection as projection
+from ._layers import top_examples as top_examples

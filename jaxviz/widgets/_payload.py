@@ -79,3 +79,14 @@ def colormap_catalog(names: tuple[str, ...] = WIDGET_COLORMAPS) -> dict[str, Any
         "defaults": dict(DEFAULT_COLORMAPS),
         "luts": {n: array_payload(colormap_lut(n), "uint8") for n in names},
     }
+
+
+def image_payload(images: Any) -> dict[str, Any]:
+    """A batch of input images as the browser draws them: uint8 RGBA (n, H, W, 4), each image
+    shown as `_display.display_image` decides (the look of the static plots)."""
+    from .. import _display
+
+    shown = [_display.display_image(image, name="x") for image in np.asarray(images)]
+    rgb = np.stack([s if s.ndim == 3 else np.repeat(s[..., None], 3, -1) for s in shown])
+    alpha = np.ones(rgb.shape[:-1] + (1,), np.float32)
+    return array_payload(np.concatenate([rgb, alpha], -1) * 255, "uint8")
