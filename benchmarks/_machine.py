@@ -32,12 +32,15 @@ def machine_section() -> str:
     devices = ", ".join(sorted({f"{d.platform}:{d.device_kind}" for d in jax.devices()}))
     versions = ", ".join(f"{d} {version(d)}" for d in ("jax", "jaxlib", "flax", "torch", "captum"))
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        "## Machine",
-        "",
-        f"- {when}; CPU: {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}",
-        f"- JAX devices: {devices}",
-        f"- {versions}",
-        f"- PyTorch runs with `torch.set_num_threads({os.cpu_count()})` (threads = cores), "
-        "the same cores XLA's CPU backend uses.",
-    ])
+    return "\n".join(
+        [
+            "## Machine",
+            "",
+            f"- {when}; CPU: {cpu_name()}, {os.cpu_count()} cores; "
+            f"Python {platform.python_version()}",
+            f"- JAX devices: {devices}",
+            f"- {versions}",
+            f"- PyTorch runs with `torch.set_num_threads({os.cpu_count()})` (threads = cores), "
+            "the same cores XLA's CPU backend uses.",
+        ]
+    )

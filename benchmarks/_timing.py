@@ -17,16 +17,26 @@ def use_all_cores_in_torch() -> int:
     return cores
 
 
-def alternate(candidates: dict[str, Callable[[], object]], *, repeats: int = 5,
-              warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each candidate, run in turn (ABAB..., order flipped each round).
+def alternate(
+    candidates: dict[str, Callable[[], object]],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    budget_s: float = float("inf"),
+    min_repeats: int = 2,
+) -> dict[str, float]:
+    """Median seconds per call of each candidate, run in turn (AB, BA, AB, ...).
 
     Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
-    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted.
+    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. Once
+    `min_repeats` counted rounds are done and `budget_s` seconds have passed, no round starts.
     """
     names = list(candidates)
     times: dict[str, list[float]] = {name: [] for name in names}
+    start = time.perf_counter()
     for round_ in range(warmup + repeats):
+        if round_ >= warmup + min_repeats and time.perf_counter() - start > budget_s:
+            break
         for name in names if round_ % 2 == 0 else reversed(names):
             start = time.perf_counter()
             candidates[name]()

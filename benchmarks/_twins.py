@@ -31,19 +31,52 @@ Spec = tuple[tuple[Any, ...], ...]
 # Small enough for exact agreement tests: 12x12x3 -> 5 classes. Max pooling comes before its
 # ReLU so that no pooling window is all zeros (ties), where argmax routing would be arbitrary.
 TINY_CNN: Spec = (
-    ("conv", 8, 3), ("maxpool", 2), ("relu",),
-    ("conv", 16, 3), ("relu",), ("avgpool", 2),
-    ("flatten",), ("linear", 32), ("relu",), ("linear", 5),
+    ("conv", 8, 3),
+    ("maxpool", 2),
+    ("relu",),
+    ("conv", 16, 3),
+    ("relu",),
+    ("avgpool", 2),
+    ("flatten",),
+    ("linear", 32),
+    ("relu",),
+    ("linear", 5),
 )
 TINY_INPUT = (12, 12, 3)
 
 # About CIFAR size: 32x32x3 -> 10 classes, four 3x3 convolutions (~0.6 M parameters).
 CIFAR_CNN: Spec = (
-    ("conv", 32, 3), ("relu",), ("conv", 32, 3), ("relu",), ("maxpool", 2),
-    ("conv", 64, 3), ("relu",), ("conv", 64, 3), ("relu",), ("maxpool", 2),
-    ("flatten",), ("linear", 128), ("relu",), ("linear", 10),
+    ("conv", 32, 3),
+    ("relu",),
+    ("conv", 32, 3),
+    ("relu",),
+    ("maxpool", 2),
+    ("conv", 64, 3),
+    ("relu",),
+    ("conv", 64, 3),
+    ("relu",),
+    ("maxpool", 2),
+    ("flatten",),
+    ("linear", 128),
+    ("relu",),
+    ("linear", 10),
 )
 CIFAR_INPUT = (32, 32, 3)
+
+
+# The zoo's digits-cnn (jaxviz/zoo/_models.py DigitsCNN): 8x8x1 -> 10 classes.
+DIGITS_CNN: Spec = (
+    ("conv", 16, 3),
+    ("relu",),
+    ("conv", 32, 3),
+    ("relu",),
+    ("maxpool", 2),
+    ("flatten",),
+    ("linear", 64),
+    ("relu",),
+    ("linear", 10),
+)
+DIGITS_INPUT = (8, 8, 1)
 
 
 def layer_names(spec: Spec) -> list[str | None]:
@@ -63,8 +96,14 @@ def layer_names(spec: Spec) -> list[str | None]:
 class SpecCNN(nnx.Module):
     """The flax.nnx side of a twin: NHWC input, logits out."""
 
-    def __init__(self, spec: Spec, input_shape: tuple[int, int, int], *, seed: int = 0,
-                 bias_scale: float = 0.1):
+    def __init__(
+        self,
+        spec: Spec,
+        input_shape: tuple[int, int, int],
+        *,
+        seed: int = 0,
+        bias_scale: float = 0.1,
+    ):
         rngs = nnx.Rngs(seed)
         self.spec = spec
         self.names = layer_names(spec)
@@ -103,8 +142,11 @@ class SpecCNN(nnx.Module):
         return x
 
 
-def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
+def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec | None = None):
     """A torch.nn.Sequential (NCHW) computing the same logits as `model` (NHWC).
+
+    `model` is a SpecCNN, or any nnx module whose layers are attributes named as `layer_names`
+    gives for `spec` (e.g. the zoo's DigitsCNN with DIGITS_CNN).
 
     Conv kernels go HWIO -> OIHW. The first Linear after the flatten sees features in
     (channel, height, width) order in torch but (height, width, channel) order in flax, so its
@@ -113,10 +155,11 @@ def torch_twin(model: SpecCNN, input_shape: tuple[int, int, int]):
     import torch
     from torch import nn
 
+    spec = model.spec if spec is None else spec
     height, width, channels = input_shape
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     spatial_before_flatten = None
-    for i, (step, name) in enumerate(zip(model.spec, model.names)):
+    for i, (step, name) in enumerate(zip(spec, layer_names(spec))):
         kind = step[0]
         if kind == "conv":
             flax_conv = getattr(model, name)
@@ -168,8 +211,9 @@ def to_nhwc(t) -> np.ndarray:
     return np.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
 
 
-def make_twins(spec: Spec = TINY_CNN, input_shape: tuple[int, int, int] = TINY_INPUT,
-               *, seed: int = 0):
+def make_twins(
+    spec: Spec = TINY_CNN, input_shape: tuple[int, int, int] = TINY_INPUT, *, seed: int = 0
+):
     """(flax.nnx model, its torch twin), same weights."""
     model = SpecCNN(spec, input_shape, seed=seed)
     return model, torch_twin(model, input_shape)

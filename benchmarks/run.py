@@ -41,12 +41,19 @@ def run_topic(topic: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", metavar="TOPIC",
-                        help="run only these topics (bench_<TOPIC>.py)")
-    parser.add_argument("--out", default=str(HERE / "RESULTS.md"),
-                        help="where to write the markdown ('-' prints it)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="TOPIC", help="run only these topics (bench_<TOPIC>.py)"
+    )
+    parser.add_argument(
+        "--out",
+        default=str(HERE / "RESULTS.md"),
+        help="where to write the markdown ('-' prints it)",
+    )
     args = parser.parse_args(argv)
 
     topics = discover_topics()
@@ -55,8 +62,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--only got unknown topic(s) {unknown}; available: {topics}")
     selected = [t for t in topics if not args.only or t in args.only]
 
-    sections = [f"# jaxviz benchmarks\n\nWritten by `python -m benchmarks` "
-                f"(topics: {', '.join(selected)}).", machine_section()]
+    sections = [
+        f"# jaxviz benchmarks\n\nWritten by `python -m benchmarks` "
+        f"(topics: {', '.join(selected)}).",
+        machine_section(),
+    ]
     sections += [run_topic(t) for t in selected]
     text = "\n\n".join(sections) + "\n"
     if args.out == "-":

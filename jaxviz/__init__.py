@@ -1,6 +1,8 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
-from . import plot as plot
+from typing import TYPE_CHECKING
+
+from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations
@@ -16,10 +18,6 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
-from . import zoo as zoo
-from .widgets._explorer import Explorer as Explorer
-
-# Layer explorer: what channels respond to, feature visualization, projections of layers.
 from .explain._features import channel_backprojection as channel_backprojection
 from .explain._features import peak_patches as peak_patches
 from .explain._features import receptive_field as receptive_field
@@ -30,5 +28,30 @@ from .explain._projection import layer_embeddings as layer_embeddings
 from .explain._projection import layer_projections as layer_projections
 from .explain._projection import pca as pca
 from .explain._projection import tsne as tsne
-from .widgets._layers import LayerExplorer as LayerExplorer
-from .widgets._layers import Projector as Projector
+
+if TYPE_CHECKING:
+    from . import plot as plot
+    from .widgets._explorer import Explorer as Explorer
+    from .widgets._layers import LayerExplorer as LayerExplorer
+    from .widgets._layers import Projector as Projector
+
+# matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
+# they load on first use, so `import jaxviz` and a first explanation start fast.
+_LAZY = {
+    "plot": (".plot", None),
+    "Explorer": (".widgets._explorer", "Explorer"),
+    "LayerExplorer": (".widgets._layers", "LayerExplorer"),
+    "Projector": (".widgets._layers", "Projector"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxviz' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

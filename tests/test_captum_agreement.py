@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -66,7 +65,12 @@ def agree(name: str, ours, theirs, *, tol: float = 2e-6) -> None:
     assert scale > 0, f"{name}: Captum's attributions are all zero; the comparison would be empty"
     abs_err = float(np.abs(ours - theirs).max())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    record = {"method": name, "max_abs_err": abs_err, "max_rel_err": abs_err / scale, "scale": float(scale)}
+    record = {
+        "method": name,
+        "max_abs_err": abs_err,
+        "max_rel_err": abs_err / scale,
+        "scale": float(scale),
+    }
     (ARTIFACTS / f"{name}.json").write_text(json.dumps(record))
     assert abs_err <= tol * scale, record
 
@@ -82,7 +86,9 @@ def test_twins_compute_the_same_logits(twins, x, tx):
 @pytest.mark.parametrize("mode, captum_abs", [("grad", False), ("abs", True)])
 def test_saliency(twins, x, tx, ttargets, mode, captum_abs):
     model, torch_model = twins
-    theirs = ca.Saliency(torch_model).attribute(tx.clone().requires_grad_(), target=ttargets, abs=captum_abs)
+    theirs = ca.Saliency(torch_model).attribute(
+        tx.clone().requires_grad_(), target=ttargets, abs=captum_abs
+    )
     agree(f"saliency_{mode}", jv.saliency(model, x, TARGETS, mode=mode), to_nhwc(theirs))
 
 
@@ -95,11 +101,15 @@ def test_input_x_gradient(twins, x, tx, ttargets):
 def test_predicted_class_target_is_captums_argmax(twins, x, tx):
     model, torch_model = twins
     predicted = torch_model(tx).argmax(1)
-    theirs = ca.Saliency(torch_model).attribute(tx.clone().requires_grad_(), target=predicted, abs=False)
+    theirs = ca.Saliency(torch_model).attribute(
+        tx.clone().requires_grad_(), target=predicted, abs=False
+    )
     agree("saliency_predicted", jv.saliency(model, x), to_nhwc(theirs))
 
 
-@pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"])
+@pytest.mark.parametrize(
+    "method", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"]
+)
 @pytest.mark.parametrize("baseline", ["zero", "per_example"])
 def test_integrated_gradients(twins, x, tx, ttargets, method, baseline):
     model, torch_model = twins
@@ -135,7 +145,11 @@ def test_trapezoid_is_captums_rescaled_to_integrate_correctly(twins, x, tx, ttar
     theirs = ca.IntegratedGradients(torch_model).attribute(
         tx, target=ttargets, n_steps=steps, method="riemann_trapezoid"
     )
-    agree("integrated_gradients_riemann_trapezoid_rescaled", ours, to_nhwc(theirs) * steps / (steps - 1))
+    agree(
+        "integrated_gradients_riemann_trapezoid_rescaled",
+        ours,
+        to_nhwc(theirs) * steps / (steps - 1),
+    )
 
 
 def test_trapezoid_matches_a_direct_trapezoid_rule(twins, x, tx, ttargets):
@@ -170,8 +184,12 @@ def test_noise_tunnel_with_identical_noise(twins, x, tx, ttargets, monkeypatch, 
     # exactly those draws, in its (example-major, NCHW) layout.
     model, torch_model = twins
     samples, noise, key = 8, 0.2, jax.random.key(42)
-    draws = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, i), (samples, *TINY_INPUT)))
-                      for i in range(len(TARGETS))])
+    draws = np.stack(
+        [
+            np.asarray(jax.random.normal(jax.random.fold_in(key, i), (samples, *TINY_INPUT)))
+            for i in range(len(TARGETS))
+        ]
+    )
     scaled = draws * smoothgrad_sigmas(x, noise)[:, None, None, None, None]
     fixed_noise = to_torch(scaled.reshape(-1, *TINY_INPUT))
 
@@ -195,12 +213,22 @@ def test_smoothgrad_in_expectation_with_captums_own_noise(twins, x, tx, ttargets
     sigmas = smoothgrad_sigmas(x, noise)
     tunnel = ca.NoiseTunnel(ca.Saliency(torch_model))
     torch.manual_seed(0)
-    theirs = np.concatenate([
-        to_nhwc(tunnel.attribute(tx[i : i + 1], nt_type="smoothgrad", nt_samples=samples,
-                                 nt_samples_batch_size=512, stdevs=float(sigmas[i]),
-                                 target=int(TARGETS[i]), abs=False))
-        for i in range(len(TARGETS))
-    ])
+    theirs = np.concatenate(
+        [
+            to_nhwc(
+                tunnel.attribute(
+                    tx[i : i + 1],
+                    nt_type="smoothgrad",
+                    nt_samples=samples,
+                    nt_samples_batch_size=512,
+                    stdevs=float(sigmas[i]),
+                    target=int(TARGETS[i]),
+                    abs=False,
+                )
+            )
+            for i in range(len(TARGETS))
+        ]
+    )
     options = dict(samples=samples, noise=noise, key=jax.random.key(3), batch_size=2)
     ours = np.asarray(jv.smoothgrad(model, x, TARGETS, **options))
     variance = np.asarray(jv.smoothgrad(model, x, TARGETS, kind="var", **options))
@@ -208,9 +236,12 @@ def test_smoothgrad_in_expectation_with_captums_own_noise(twins, x, tx, ttargets
     z = np.abs(ours - theirs) / standard_error
     assert z.max() < 5.5, f"max z-score {z.max():.2f}"
     assert np.abs(ours).max() > 10 * standard_error.max()  # the test has power: signal >> noise
-    record = {"method": "noise_tunnel_smoothgrad_in_expectation", "max_z": float(z.max()),
-              "max_abs_err": float(np.abs(ours - theirs).max()),
-              "max_rel_err": float(np.abs(ours - theirs).max() / np.abs(theirs).max())}
+    record = {
+        "method": "noise_tunnel_smoothgrad_in_expectation",
+        "max_z": float(z.max()),
+        "max_abs_err": float(np.abs(ours - theirs).max()),
+        "max_rel_err": float(np.abs(ours - theirs).max() / np.abs(theirs).max()),
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "noise_tunnel_smoothgrad_in_expectation.json").write_text(json.dumps(record))
 
@@ -218,8 +249,10 @@ def test_smoothgrad_in_expectation_with_captums_own_noise(twins, x, tx, ttargets
 # -- modified backward rules and CAMs --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ours_fn, captum_cls", [(jv.guided_backprop, ca.GuidedBackprop),
-                                                 (jv.deconvnet, ca.Deconvolution)])
+@pytest.mark.parametrize(
+    "ours_fn, captum_cls",
+    [(jv.guided_backprop, ca.GuidedBackprop), (jv.deconvnet, ca.Deconvolution)],
+)
 def test_modified_relu_backward(twins, x, tx, ttargets, ours_fn, captum_cls):
     model, torch_model = twins
     theirs = captum_cls(torch_model).attribute(tx.clone().requires_grad_(), target=ttargets)
@@ -248,13 +281,17 @@ def test_layer_gradcam_at_layer_resolution(twins, x, tx, ttargets, layer, relu):
 
 
 @pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
-def test_layer_gradcam_upsampled_like_layer_attribution_interpolate(twins, x, tx, ttargets, interpolation):
+def test_layer_gradcam_upsampled_like_layer_attribution_interpolate(
+    twins, x, tx, ttargets, interpolation
+):
     # jax.image.resize and torch's interpolate (align_corners=False) agree when upsampling by an
     # integer factor, as here (6x6 -> 12x12). For non-integer factors jaxviz's "nearest" samples
     # pixel centres, like torch's "nearest-exact", where torch's "nearest" floors. "bicubic" is
     # left out: jax.image.resize uses Keys' a = -0.5, torch a = -0.75 (documented in jv.gradcam).
     model, torch_model = twins
-    cam = ca.LayerGradCam(torch_model, torch_model.conv2).attribute(tx, target=ttargets, relu_attributions=True)
+    cam = ca.LayerGradCam(torch_model, torch_model.conv2).attribute(
+        tx, target=ttargets, relu_attributions=True
+    )
     theirs = ca.LayerAttribution.interpolate(cam, TINY_INPUT[:2], interpolate_mode=interpolation)
     ours = jv.gradcam(model, x, TARGETS, layer="conv2", interpolation=interpolation)
     agree(f"layer_gradcam_upsampled_{interpolation}", ours, theirs.detach().numpy()[:, 0])
@@ -276,7 +313,11 @@ def test_layer_gradcam_upsampled_like_layer_attribution_interpolate(twins, x, tx
 def test_occlusion(twins, x, tx, ttargets, window, stride, value, captum_window, captum_stride):
     model, torch_model = twins
     theirs = ca.Occlusion(torch_model).attribute(
-        tx, sliding_window_shapes=captum_window, strides=captum_stride, baselines=value, target=ttargets,
+        tx,
+        sliding_window_shapes=captum_window,
+        strides=captum_stride,
+        baselines=value,
+        target=ttargets,
         perturbations_per_eval=64,
     )
     ours = jv.occlusion(model, x, TARGETS, window=window, stride=stride, value=value)
@@ -302,7 +343,9 @@ def test_layer_integrated_gradients(twins, x, tx, ttargets, layer, method):
     theirs = ca.LayerIntegratedGradients(torch_model, getattr(torch_model, layer)).attribute(
         tx, baselines=to_torch(base), target=ttargets, n_steps=24, method=method
     )
-    ours = jv.layer_integrated_gradients(model, x, TARGETS, layer=layer, baseline=base, steps=24, method=method)
+    ours = jv.layer_integrated_gradients(
+        model, x, TARGETS, layer=layer, baseline=base, steps=24, method=method
+    )
     agree(f"layer_integrated_gradients_{layer}_{method}", ours, to_nhwc(theirs))
 
 
@@ -317,7 +360,9 @@ def test_layer_conductance(twins, x, tx, ttargets, layer, method):
     agree(f"layer_conductance_{layer}_{method}", ours, to_nhwc(theirs))
 
 
-@pytest.mark.parametrize("layer, neuron, captum_neuron", [("conv2", (2, 4, 5), (5, 2, 4)), ("fc1", 7, 7)])
+@pytest.mark.parametrize(
+    "layer, neuron, captum_neuron", [("conv2", (2, 4, 5), (5, 2, 4)), ("fc1", 7, 7)]
+)
 def test_neuron_gradient(twins, x, tx, layer, neuron, captum_neuron):
     model, torch_model = twins
     theirs = ca.NeuronGradient(torch_model, getattr(torch_model, layer)).attribute(

@@ -16,6 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import _jaxpr
+from .._compile_cache import compile_cache
+
 Kernel = Callable[..., Any]
 
 
@@ -36,7 +39,7 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = jax.jit(build())
+        compiled = model.programs[program] = jax.jit(_jaxpr.with_fast_pool_gradients(build()))
     total = per_example[0].shape[0]
     devices = jax.devices()
     chunk = _chunk_size(total, batch_size, len(devices))
@@ -45,15 +48,16 @@ def run(
     indices = np.arange(padded, dtype=np.int32)
     per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
     place = _placer(devices)
-    outputs = [
-        compiled(
-            model.params,
-            *shared,
-            place(indices[start : start + chunk]),
-            *(place(a[start : start + chunk]) for a in per_example),
-        )
-        for start in range(0, padded, chunk)
-    ]
+    with compile_cache():
+        outputs = [
+            compiled(
+                model.params,
+                *shared,
+                place(indices[start : start + chunk]),
+                *(place(a[start : start + chunk]) for a in per_example),
+            )
+            for start in range(0, padded, chunk)
+        ]
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 

@@ -51,13 +51,13 @@ class Dataset:
                 value.flags.writeable = False  # shared by every caller through the cache
 
     def __repr__(self) -> str:
-        extras = [f"{n}={len(getattr(self, n))}" for n in ("feature_names",) if getattr(self, n)]
+        parts = [f"x_train={self.x_train.shape}", f"x_test={self.x_test.shape}"]
+        parts.append(f"class_names={self.class_names}")
+        if self.feature_names is not None:
+            parts.append(f"feature_names=({len(self.feature_names)} names)")
         if self.masks_test is not None:
-            extras.append(f"masks_test={self.masks_test.shape}")
-        return (
-            f"Dataset({self.name!r}, x_train={self.x_train.shape}, x_test={self.x_test.shape}, "
-            f"classes={len(self.class_names)}{''.join(', ' + e for e in extras)})"
-        )
+            parts.append("masks_train, masks_test")
+        return f"Dataset({self.name!r}, {', '.join(parts)})"
 
 
 def _load_npz(filename: str) -> dict[str, np.ndarray]:
@@ -65,11 +65,9 @@ def _load_npz(filename: str) -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
-def _digits() -> Dataset:
+def _digits() -> dict:
     arrays = _load_npz("digits.npz")
-    return Dataset(
-        name="digits",
-        description="scikit-learn's 8x8 handwritten digits, (n, 8, 8, 1) in [0, 1], 10 classes",
+    return dict(
         x_train=arrays["x_train"],
         y_train=arrays["y_train"],
         x_test=arrays["x_test"],
@@ -78,14 +76,9 @@ def _digits() -> Dataset:
     )
 
 
-def _breast_cancer() -> Dataset:
+def _breast_cancer() -> dict:
     arrays = _load_npz("breast_cancer.npz")
-    return Dataset(
-        name="breast-cancer",
-        description=(
-            "scikit-learn's Wisconsin breast cancer, 30 named features standardized with the "
-            "training split's mean and std, 2 classes"
-        ),
+    return dict(
         x_train=arrays["x_train"],
         y_train=arrays["y_train"],
         x_test=arrays["x_test"],
@@ -95,18 +88,13 @@ def _breast_cancer() -> Dataset:
     )
 
 
-def _shapes() -> Dataset:
+def _shapes() -> dict:
     def split(n: int, seed: int):
         return make_shapes(n, key=jax.random.key(seed, impl="threefry2x32"))
 
     x_train, y_train, masks_train = split(SHAPES_TRAIN_SIZE, SHAPES_TRAIN_SEED)
     x_test, y_test, masks_test = split(SHAPES_TEST_SIZE, SHAPES_TEST_SEED)
-    return Dataset(
-        name="shapes",
-        description=(
-            "procedural 32x32 RGB circles, squares, triangles and crosses on noisy backgrounds, "
-            "with each shape's ground-truth mask"
-        ),
+    return dict(
         x_train=x_train,
         y_train=y_train,
         x_test=x_test,
@@ -117,10 +105,18 @@ def _shapes() -> Dataset:
     )
 
 
-DATASETS: dict[str, tuple[str, Callable[[], Dataset]]] = {
-    "digits": ("8x8 handwritten digits (scikit-learn), 10 classes", _digits),
-    "breast-cancer": ("Wisconsin breast cancer (scikit-learn), 30 named features", _breast_cancer),
-    "shapes": ("procedural 32x32 shapes with ground-truth masks, 4 classes", _shapes),
+DATASETS: dict[str, tuple[str, Callable[[], dict]]] = {
+    "digits": ("scikit-learn's 8x8 handwritten digits in [0, 1], 10 classes", _digits),
+    "breast-cancer": (
+        "scikit-learn's Wisconsin breast cancer: 30 named features standardized with the "
+        "training split's mean and std, 2 classes",
+        _breast_cancer,
+    ),
+    "shapes": (
+        "procedural 32x32 RGB circles, squares, triangles and crosses on noisy backgrounds, "
+        "with each shape's ground-truth mask",
+        _shapes,
+    ),
 }
 
 PHOTOS: dict[str, str] = {
@@ -152,8 +148,8 @@ def dataset(name: str) -> Dataset:
     >>> jv.zoo.dataset("digits").x_test.shape
     (360, 8, 8, 1)
     """
-    _, build = DATASETS[_check_name("dataset", name, DATASETS)]
-    return build()
+    description, build = DATASETS[_check_name("dataset", name, DATASETS)]
+    return Dataset(name=name, description=description, **build())
 
 
 @functools.cache

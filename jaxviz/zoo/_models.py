@@ -33,8 +33,10 @@ class DigitsCNN(nnx.Module):
 class ShapesCNN(nnx.Module):
     """32x32x3 shapes -> 4 logits.
 
-    conv3 works at 8x8, and only a global average pool and one dense layer follow it, so
-    Grad-CAM at conv3 can say where in the image the evidence is.
+    conv3 works at 8x8, and only a global max pool and one dense layer follow it, so
+    Grad-CAM at conv3 can say where in the image the evidence is. The max pool (rather than an
+    average) trains in fewer epochs and keeps conv3's responses on and around the shape instead
+    of spread over the background.
     """
 
     def __init__(self, *, rngs: nnx.Rngs):
@@ -47,7 +49,7 @@ class ShapesCNN(nnx.Module):
         x = _max_pool(nnx.relu(self.conv1(x)))
         x = _max_pool(nnx.relu(self.conv2(x)))
         x = nnx.relu(self.conv3(x))
-        return self.fc(x.mean(axis=(1, 2)))
+        return self.fc(x.max(axis=(1, 2)))
 
 
 class CancerMLP(nnx.Module):

@@ -9,7 +9,8 @@ from pathlib import Path
 import jax
 from flax import nnx, serialization
 
-from ._data import Dataset, _check_name, dataset
+from .._model import Model, wrap
+from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
 from ._models import CancerMLP, DigitsCNN, ShapesCNN
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -70,17 +71,28 @@ def manifest(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def names() -> dict[str, str]:
-    """The pretrained models in the zoo, each with a one-line description.
+def names(kind: str = "models") -> dict[str, str]:
+    """What the zoo holds, each with a one-line description.
+
+    Args:
+      kind: ``"models"`` (for :func:`load`), ``"datasets"`` (for :func:`dataset`) or
+        ``"photos"`` (for :func:`photo`).
 
     >>> import jaxviz as jv
     >>> sorted(jv.zoo.names())
     ['cancer-mlp', 'digits-cnn', 'shapes-cnn']
     """
-    return {name: spec.description for name, spec in MODELS.items()}
+    listings = {
+        "models": {name: spec.description for name, spec in MODELS.items()},
+        "datasets": {name: description for name, (description, _) in DATASETS.items()},
+        "photos": dict(PHOTOS),
+    }
+    if kind not in listings:
+        raise ValueError(f"names: kind must be one of {sorted(listings)}, got {kind!r}")
+    return listings[kind]
 
 
-def load(name: str):
+def load(name: str) -> tuple[Model, Dataset]:
     """Load a pretrained model and its dataset, offline, in one line.
 
     Args:
@@ -95,7 +107,5 @@ def load(name: str):
     >>> model(data.x_test[:2]).shape
     (2, 10)
     """
-    from .._model import wrap
-
     module = restore_module(name)
     return wrap(module), dataset(MODELS[name].dataset)

@@ -55,6 +55,7 @@ def draw_parameters(key: jax.Array) -> dict[str, jax.Array]:
     cx, cy = jax.random.uniform(k_pos, (2,), minval=s + MARGIN, maxval=IMAGE_SIZE - s - MARGIN)
     background = jax.random.uniform(k_bg, (3,))
     foreground = jax.random.uniform(k_fg, (3,))
+
     # too close to the background: take its opposite colour, or failing that black or white
     def far_enough(colour):
         return jnp.sum((colour - background) ** 2) >= MIN_CONTRAST**2
@@ -82,6 +83,14 @@ def generate(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array, dict[str, ja
     return jax.vmap(_one_example)(jax.random.split(key, n))
 
 
+def _is_one_key(key: object) -> bool:
+    if not isinstance(key, jax.Array):
+        return False
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return key.dtype == jnp.uint32 and key.shape == (2,)  # a legacy jax.random.PRNGKey
+
+
 def make_shapes(n: int, *, key: jax.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``n`` shapes images with their labels and ground-truth masks.
 
@@ -100,5 +109,9 @@ def make_shapes(n: int, *, key: jax.Array) -> tuple[np.ndarray, np.ndarray, np.n
     """
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
         raise ValueError(f"make_shapes: n must be a positive int, got {n!r}")
+    if not _is_one_key(key):
+        raise TypeError(
+            f"make_shapes: key must be one jax.random key, e.g. jax.random.key(0), got {key!r}"
+        )
     images, masks, parameters = generate(key, int(n))
     return np.asarray(images), np.asarray(parameters["label"], np.int32), np.asarray(masks)

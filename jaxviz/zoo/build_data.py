@@ -40,10 +40,7 @@ def digits_arrays() -> dict[str, np.ndarray]:
 
 
 def breast_cancer_arrays() -> dict[str, np.ndarray]:
-    """30 features standardized with the training split's mean and standard deviation.
-
-    The mean and scale are stored too, so raw values can be recovered (x * scale + mean).
-    """
+    """30 features standardized with the training split's mean and standard deviation."""
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
@@ -52,8 +49,6 @@ def breast_cancer_arrays() -> dict[str, np.ndarray]:
     scale = arrays["x_train"].std(axis=0)
     for split in ("x_train", "x_test"):
         arrays[split] = ((arrays[split] - mean) / scale).astype(np.float32)
-    arrays["feature_mean"] = mean.astype(np.float32)
-    arrays["feature_scale"] = scale.astype(np.float32)
     arrays["class_names"] = np.array([str(c) for c in bunch.target_names])
     arrays["feature_names"] = np.array([str(f) for f in bunch.feature_names])
     return arrays

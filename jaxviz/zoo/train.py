@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ._data import dataset
+from ._data import _check_name, dataset
 from ._pretrained import MANIFEST, MODELS, WEIGHTS_DIR, weights_bytes, weights_path
 
 
@@ -39,7 +39,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "digits-cnn": Recipe(epochs=20, batch_size=32, learning_rate=2e-3),
-    "shapes-cnn": Recipe(epochs=6, batch_size=32, learning_rate=3e-3),
+    "shapes-cnn": Recipe(epochs=4, batch_size=32, learning_rate=3e-3),
     "cancer-mlp": Recipe(epochs=60, batch_size=32, learning_rate=1e-3, weight_decay=1.0),
 }
 
@@ -81,9 +81,7 @@ def accuracy(module: nnx.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(name: str, *, epochs: int | None = None) -> nnx.Module:
     """Train the named zoo model from its fixed seed (``epochs`` shortens the recipe)."""
-    if name not in RECIPES:
-        raise ValueError(f"train: unknown model {name!r}; valid names are {sorted(RECIPES)}")
-    recipe = RECIPES[name]
+    recipe = RECIPES[_check_name("train", name, RECIPES)]
     data = dataset(MODELS[name].dataset)
     module = MODELS[name].module(rngs=nnx.Rngs(recipe.seed))
     n_epochs = recipe.epochs if epochs is None else epochs
@@ -91,14 +89,20 @@ def train(name: str, *, epochs: int | None = None) -> nnx.Module:
 
 
 def machine_fingerprint() -> str:
-    """What must match for a retrain to reproduce the shipped weights bit for bit."""
-    cpu = platform.processor()
+    """What must match for a retrain to reproduce the shipped weights bit for bit: the CPU
+    (its instruction-set flags pick XLA's kernels), the core count and the JAX version."""
+    cpu, flags = platform.processor(), ""
     try:
+        info: dict[str, str] = {}
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), cpu)
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+        cpu = info.get("model name", cpu)
+        flags = hashlib.sha256(info.get("flags", "").encode()).hexdigest()[:8]
     except OSError:
         pass
-    return f"{platform.machine()} {cpu} x{os.cpu_count()}; jax {jax.__version__}"
+    return f"{platform.machine()} {cpu} flags {flags} x{os.cpu_count()}; jax {jax.__version__}"
 
 
 def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
