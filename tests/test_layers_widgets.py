@@ -123,3 +123,12 @@ def test_projector_rejects_mismatched_labels(model, data):
     x, y = data
     with pytest.raises(ValueError, match="labels: expected one non-negative integer class"):
         jv.Projector(model, x, y[:5])
+
+
+def test_projector_of_a_tabular_model_sends_no_thumbnails():
+    m, data = jv.zoo.load("cancer-mlp")
+    projector = jv.Projector(m, data.x_test[:60], data.y_test[:60], class_names=data.class_names)
+    assert projector.thumbnails == {}
+    assert payload_array(projector.points).shape == (len(projector.layer_names), 60, 2)
+    with pytest.raises(ValueError, match="x: the LayerExplorer shows image inputs"):
+        jv.LayerExplorer(m, data.x_test[:4])

@@ -38,6 +38,11 @@ _UNSIGNED_CMAP = _display.DEFAULT_COLORMAPS["absolute"]
 _CLUSTER_COMPONENTS = 32
 
 
+def _is_image_batch(x: Any) -> bool:
+    """(n, H, W) or (n, H, W, 1 or 3): inputs the widgets can draw."""
+    return x.ndim == 3 or (x.ndim == 4 and x.shape[-1] in (1, 3))
+
+
 def _class_names(class_names: Sequence[str] | None, count: int) -> list[str]:
     if class_names is None:
         return [str(i) for i in range(count)]
@@ -121,6 +126,11 @@ class LayerExplorer(JaxvizWidget):
                  dataset: Any = None, layers: Sequence[str] | None = None, k: int = 9,
                  feature_steps: int = 192, key: jax.Array | None = None) -> None:
         x = check_input(m, x)
+        if not _is_image_batch(x):
+            raise ValueError(
+                f"x: the LayerExplorer shows image inputs, (n, height, width) or (n, height, "
+                f"width, 1 or 3), got shape {x.shape}; for tabular inputs use jv.Projector or "
+                "jv.activations.")
         self._model = m
         self._dataset = x if dataset is None else check_input(m, dataset, "dataset")
         self._k = min(check_positive_int("k", k), self._dataset.shape[0])
@@ -290,7 +300,8 @@ class Projector(JaxvizWidget):
             clusters=array_payload(np.stack([np.asarray(g.labels) for g in groups]), "float32"),
             prototypes=array_payload(np.stack([np.asarray(g.prototypes) for g in groups]),
                                      "float32"),
-            thumbnails=image_payload(x),
+            # Tabular inputs have no picture: the hover then names the example only.
+            thumbnails=image_payload(x) if _is_image_batch(x) else {},
         )
 
     def plot(self):

@@ -64,7 +64,7 @@ function render({ model, el }) {
   const clusters = fromPayload(model.get("clusters"));
   const prototypes = fromPayload(model.get("prototypes"));
   const colors = fromPayload(model.get("colors"));
-  const thumbnails = fromPayload(model.get("thumbnails"));
+  const thumbnails = model.get("thumbnails")?.buffer ? fromPayload(model.get("thumbnails")) : null;
   const classNames = model.get("class_names");
   const color = (k) => css(take(colors, k % colors.shape[0]).data);
 
@@ -75,7 +75,8 @@ function render({ model, el }) {
   canvas.style.width = `${SIZE}px`;
   canvas.style.height = `${SIZE}px`;
   const thumb = createHeatmap({ role: "thumbnail", size: 96, label: "hovered input" });
-  const thumbCaption = h("div", { className: "jv-projector-hover", dataset: { role: "hover" }, text: "hover a point to see its input" });
+  thumb.el.hidden = !thumbnails;
+  const thumbCaption = h("div", { className: "jv-projector-hover", dataset: { role: "hover" }, text: thumbnails ? "hover a point to see its input" : "hover a point to name it" });
   const legend = h("div", { className: "jv-projector-legend", dataset: { role: "legend" } });
   const title = h("div", { className: "jv-projector-title", dataset: { role: "title" } });
   const protos = h("div", { className: "jv-projector-prototypes", dataset: { role: "prototypes" } });
@@ -174,7 +175,7 @@ function render({ model, el }) {
     const items = [];
     layerPrototypes.forEach((index, k) => {
       const view = createHeatmap({ role: "prototype", size: 56, label: `prototype of cluster ${k}` });
-      view.draw({ image: take(thumbnails, index) });
+      if (thumbnails) view.draw({ image: take(thumbnails, index) });
       const size = members.reduce((count, c) => count + (c === k ? 1 : 0), 0);
       view.el.style.outline = `3px solid ${color(k)}`;
       items.push(h("figure", { className: "jv-projector-proto" }, [view.el, h("figcaption", { text: `${size} · ${classNames[labels[index]] ?? ""}` })]));
@@ -209,7 +210,7 @@ function render({ model, el }) {
     const i = nearest(screen, ((event.clientX - rect.left) / rect.width) * SIZE, ((event.clientY - rect.top) / rect.height) * SIZE, 8);
     paint(i);
     if (i < 0) return;
-    thumb.draw({ image: take(thumbnails, i) });
+    if (thumbnails) thumb.draw({ image: take(thumbnails, i) });
     const cluster = take(clusters, shownLayer).data[i];
     thumbCaption.textContent = `example #${i}: ${classNames[labels[i]] ?? labels[i]} (cluster ${cluster})`;
   });
