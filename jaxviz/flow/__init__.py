@@ -1,0 +1,10 @@
+"""Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
+
+from ._diagnose import Diagnosis as Diagnosis
+from ._diagnose import diagnose as diagnose
+from ._layers import group_layers as group_layers
+from ._recorder import Recorder as Recorder
+from ._stats import HIST_BINS as HIST_BINS
+from ._stats import FlowStats as FlowStats
+from ._stats import flow_stats as flow_stats
+from ._stats import histogram_edges as histogram_edges
