@@ -1,0 +1,139 @@
+"""Re-evaluate a traced model with two rewrites: `checkpoint_name` taps and swapped ReLU rules.
+
+Plain functions name their layers with `jax.ad_checkpoint.checkpoint_name`, which leaves a `name`
+equation in the jaxpr; guided backprop and deconvnet need `jax.nn.relu` (a `custom_jvp` around
+`max(x, 0)`) to carry another backward rule. Both are reached by evaluating the model's jaxpr in
+the caller's trace (so it composes with `jit`, `vmap` and `grad`) and rewriting those equations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+from jax.extend import core as jcore
+
+TagHook = Callable[[str, jax.Array], jax.Array]
+ReluRule = Callable[[jax.Array], jax.Array]
+
+_CALL_PRIMITIVES = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr"}
+# Constructs whose body a rewrite cannot enter without changing what they compute or how.
+_OPAQUE_NAMES = {
+    "checkpoint": "jax.checkpoint / remat",
+    "remat": "jax.checkpoint / remat",
+    "scan": "lax.scan (or nnx.scan / linen.scan)",
+    "while": "lax.while_loop / fori_loop",
+    "cond": "lax.cond / lax.switch",
+    "custom_vjp_call": "a jax.custom_vjp function",
+    "custom_vjp_call_jaxpr": "a jax.custom_vjp function",
+    "custom_jvp_call": "a jax.custom_jvp function",
+}
+
+
+class UnreachableReluError(ValueError):
+    """A ReLU sits inside a construct whose backward rule cannot be swapped."""
+
+
+def _sub_jaxprs(params: dict[str, Any]) -> Iterator[jcore.Jaxpr]:
+    for value in params.values():
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(item, jcore.ClosedJaxpr):
+                yield item.jaxpr
+            elif isinstance(item, jcore.Jaxpr):
+                yield item
+
+
+def is_relu(eqn: jcore.JaxprEqn) -> bool:
+    """True for the equation `jax.nn.relu` leaves behind (also `nnx.relu`, `linen.relu`)."""
+    if eqn.primitive.name != "custom_jvp_call":
+        return False
+    body = eqn.params["call_jaxpr"].jaxpr
+    if len(body.eqns) == 1 and body.eqns[0].primitive.name in _CALL_PRIMITIVES:
+        inner = body.eqns[0]
+        if inner.params.get("name") == "relu":
+            return True
+        body = inner.params[_CALL_PRIMITIVES[inner.primitive.name]].jaxpr
+    return (
+        len(body.eqns) == 1
+        and body.eqns[0].primitive.name == "max"
+        and any(isinstance(v, jcore.Literal) and v.val == 0 for v in body.eqns[0].invars)
+    )
+
+
+def count_relus(jaxpr: jcore.Jaxpr) -> int:
+    """How many ReLUs the jaxpr applies, nested calls included."""
+    return sum(1 if is_relu(e) else count_relus_in(e.params) for e in jaxpr.eqns)
+
+
+def count_relus_in(params: dict[str, Any]) -> int:
+    return sum(count_relus(j) for j in _sub_jaxprs(params))
+
+
+def tag_names(jaxpr: jcore.Jaxpr, *, reachable_only: bool = True) -> list[str]:
+    """The `checkpoint_name` tags in evaluation order (those a tap can reach, by default)."""
+    names: list[str] = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "name":
+            names.append(eqn.params["name"])
+        elif not reachable_only or _enters_for_tags(eqn):
+            for sub in _sub_jaxprs(eqn.params):
+                names.extend(tag_names(sub, reachable_only=reachable_only))
+    return names
+
+
+def _enters_for_tags(eqn: jcore.JaxprEqn) -> bool:
+    # Remat is inlined for taps: same numbers, only the memory trade-off is lost.
+    return eqn.primitive.name in _CALL_PRIMITIVES or eqn.primitive.name in ("checkpoint", "remat")
+
+
+def evaluate(
+    closed: jcore.ClosedJaxpr,
+    *args: Any,
+    on_tag: TagHook | None = None,
+    relu: ReluRule | None = None,
+) -> list[Any]:
+    """Evaluate `closed` on `args` in the current trace, rewriting tags and (optionally) ReLUs."""
+    return _eval(closed.jaxpr, closed.consts, list(args), on_tag, relu)
+
+
+def _eval(jaxpr, consts, args, on_tag, relu):
+    env: dict[jcore.Var, Any] = {}
+
+    def read(v):
+        return v.val if isinstance(v, jcore.Literal) else env[v]
+
+    for var, value in zip(jaxpr.constvars, consts, strict=True):
+        env[var] = value
+    for var, value in zip(jaxpr.invars, args, strict=True):
+        env[var] = value
+
+    for eqn in jaxpr.eqns:
+        invals = [read(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if name == "name" and on_tag is not None:
+            outvals = [on_tag(eqn.params["name"], invals[0])]
+        elif relu is not None and is_relu(eqn):
+            outvals = [relu(invals[0])]
+        elif name in _CALL_PRIMITIVES and (on_tag or relu):
+            sub = eqn.params[_CALL_PRIMITIVES[name]]
+            outvals = _eval(sub.jaxpr, sub.consts, invals, on_tag, relu)
+        elif name in ("checkpoint", "remat") and on_tag is not None and relu is None:
+            outvals = _eval(eqn.params["jaxpr"], (), invals, on_tag, relu)
+        else:
+            if relu is not None and count_relus_in(eqn.params):
+                construct = _OPAQUE_NAMES.get(name, f"a `{name}` construct")
+                raise UnreachableReluError(
+                    f"the model applies a ReLU inside {construct}, where jaxviz cannot swap its "
+                    "backward rule; guided backprop and deconvnet would silently fall back to "
+                    "plain gradients there. Move the ReLU out of that construct (e.g. unroll the "
+                    "scan, drop the remat) to use this method."
+                )
+            with eqn.ctx.manager:
+                outvals = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
+            if not eqn.primitive.multiple_results:
+                outvals = [outvals]
+        for var, value in zip(eqn.outvars, outvals, strict=True):
+            if not isinstance(var, jcore.DropVar):
+                env[var] = value
+    return [read(v) for v in jaxpr.outvars]

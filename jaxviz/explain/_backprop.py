@@ -1,0 +1,61 @@
+"""The one backward pass every gradient method shares: seed the followed class, pull back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from ._targets import chosen_classes, cotangents
+
+
+def pull_back(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -> jax.Array:
+    """Gradient of each row's followed score with respect to the vjp's input, in float32.
+
+    Rows are independent examples, so one backward pass seeded with one-hot rows gives every
+    row's own gradient. Returns (rows, ...), or (rows, classes, ...) for mode "all" (a vmapped
+    backward pass sharing one forward pass).
+    """
+    num_classes = logits.shape[-1]
+    seeds = cotangents(mode, chosen_classes(mode, classes, logits), num_classes, logits.dtype)
+    if mode == "all":
+        (grads,) = jax.vmap(vjp)(seeds)
+        grads = jnp.moveaxis(grads, 0, 1)
+    else:
+        (grads,) = vjp(seeds)
+    return grads.astype(jnp.float32)
+
+
+def fix_predicted(mode: str, classes: jax.Array, logits: jax.Array) -> tuple[str, jax.Array]:
+    """Turn "predicted" into "given" with the argmax of `logits` (computed at the real input),
+    so later passes at other points (paths, noise) keep following the same class."""
+    if mode == "predicted":
+        return "given", chosen_classes(mode, classes, logits)
+    return mode, classes
+
+
+def per_class(values: jax.Array, mode: str) -> jax.Array:
+    """Insert the class axis that "all" mode adds, so (batch, ...) broadcasts against results."""
+    return values[:, None] if mode == "all" else values
+
+
+def rows_of(points: jax.Array) -> jax.Array:
+    """Flatten (batch, samples, ...) points into model rows (batch * samples, ...)."""
+    return points.reshape((-1,) + points.shape[2:])
+
+
+def per_sample(grads: jax.Array, batch: int) -> jax.Array:
+    """Undo `rows_of` on gradients: (batch * samples, ...) -> (batch, samples, ...)."""
+    return grads.reshape((batch, -1) + grads.shape[1:])
+
+
+def sample_axis(values: jax.Array, mode: str) -> jax.Array:
+    """(batch, samples, ...) values lined up with per_sample gradients in either mode."""
+    return values[:, :, None] if mode == "all" else values
+
+
+def feature_sum(attr: jax.Array, mode: str) -> jax.Array:
+    """Sum attributions over the feature axes: (batch,), or (batch, classes) for "all"."""
+    first_feature = 2 if mode == "all" else 1
+    return attr.sum(axis=tuple(range(first_feature, attr.ndim)))

@@ -1,0 +1,238 @@
+"""Input-gradient methods: saliency, integrated gradients, SmoothGrad, expected gradients.
+
+Each is one kernel over a chunk of examples; samples along a path or around the input become
+extra rows of one model batch (batch * samples rows), so a chunk is one forward and one backward
+pass through the model.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_baseline, check_batch_size, check_choice, check_key, check_positive_int
+from . import _engine
+from ._backprop import feature_sum, fix_predicted, per_class, per_sample, pull_back, rows_of, sample_axis
+from ._quadrature import RULES, path_rule
+from ._targets import class_scores, prepare
+
+SALIENCY_MODES = ("grad", "abs", "grad_x_input")
+SMOOTHGRAD_KINDS = ("smooth", "square", "var")
+
+
+def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | None = None) -> jax.Array:
+    """Gradient of the target class score with respect to the input (Simonyan et al., 2014).
+
+    Args:
+      model: a `jaxviz.wrap`ped model.
+      x: a batch of inputs (batch, ...).
+      target: None (the predicted class), an int, one int per example, or "all" (every class,
+        stacked on axis 1).
+      mode: "grad" (signed gradient), "abs" (its magnitude, Captum's `Saliency` default) or
+        "grad_x_input" (gradient times input, Captum's `InputXGradient`).
+      batch_size: examples per compiled chunk (bounds memory); None runs the batch at once.
+
+    Returns:
+      float32 attributions shaped like `x` (or (batch, classes, ...) for target="all").
+
+    >>> import jax.numpy as jnp, jaxviz as jv
+    >>> w = jnp.array([[1.0, -2.0], [0.5, 3.0]])
+    >>> m = jv.wrap(lambda x: x @ w)
+    >>> jv.saliency(m, jnp.ones((1, 2)), target=1)
+    Array([[-2.,  3.]], dtype=float32)
+    """
+    check_choice("mode", mode, SALIENCY_MODES)
+    x, target = prepare(model, x, target)
+
+    def build():
+        def kernel(params, indices, x, classes):
+            logits, vjp = jax.vjp(lambda rows: model.apply(params, rows), x)
+            grads = pull_back(vjp, logits, target.mode, classes)
+            if mode == "abs":
+                return jnp.abs(grads)
+            if mode == "grad_x_input":
+                return grads * per_class(x, target.mode).astype(jnp.float32)
+            return grads
+
+        return kernel
+
+    return _engine.run(
+        model, ("saliency", mode, target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size)
+    )
+
+
+def integrated_gradients(
+    model,
+    x,
+    target=None,
+    *,
+    baseline=0.0,
+    steps: int = 64,
+    method: str = "gausslegendre",
+    batch_size: int | None = None,
+    return_delta: bool = False,
+):
+    """Integrated gradients (Sundararajan et al., 2017): `(x - baseline)` times the average
+    gradient along the straight path from `baseline` to `x`.
+
+    Args:
+      model, x, target, batch_size: as in `saliency`.
+      baseline: a scalar, an array shaped like one example, or one per example.
+      steps: gradient evaluations per example along the path.
+      method: the quadrature: "gausslegendre" (Captum's default, most accurate per step),
+        "riemann_left", "riemann_right", "riemann_middle" or "riemann_trapezoid". The trapezoid
+        rule here integrates correctly (weights 1/(steps-1), halved at the ends); Captum's
+        weights sum to (steps-1)/steps, so its trapezoid attributions are smaller by that factor.
+      return_delta: also return each example's completeness gap
+        `sum(attr) - (f(x) - f(baseline))` for the followed class (per class for "all").
+
+    Returns:
+      float32 attributions shaped like `x` (or (batch, classes, ...) for "all"); with
+      `return_delta`, the pair `(attributions, delta)`.
+    """
+    check_choice("method", method, RULES)
+    steps = check_positive_int("steps", steps)
+    alphas, weights = path_rule(method, steps)
+    x, target = prepare(model, x, target)
+    baseline = check_baseline(baseline, x)
+
+    def build():
+        def kernel(params, indices, x, baseline, classes):
+            def apply(rows):
+                return model.apply(params, rows)
+
+            logits = apply(x)
+            mode, classes = fix_predicted(target.mode, classes, logits)
+            path = jnp.asarray(alphas, jnp.float32).reshape((1, steps) + (1,) * (x.ndim - 1))
+            diff = (x - baseline).astype(jnp.float32)
+            points = (baseline[:, None] + path * diff[:, None]).astype(x.dtype)
+            path_logits, vjp = jax.vjp(apply, rows_of(points))
+            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0])
+            attr = per_class(diff, mode) * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
+            if not return_delta:
+                return attr
+            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, apply(baseline))
+            return attr, feature_sum(attr, mode) - gap
+
+        return kernel
+
+    program = ("integrated_gradients", method, steps, return_delta, target.mode)
+    return _engine.run(
+        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size)
+    )
+
+
+def smoothgrad(
+    model,
+    x,
+    target=None,
+    *,
+    samples: int = 32,
+    noise: float = 0.15,
+    kind: str = "smooth",
+    key=None,
+    batch_size: int | None = None,
+) -> jax.Array:
+    """SmoothGrad (Smilkov et al., 2017): gradients averaged over noisy copies of the input.
+
+    Args:
+      model, x, target, batch_size: as in `saliency`.
+      samples: noisy copies per example.
+      noise: the noise's standard deviation as a fraction of each example's value range
+        (max - min), as in PAIR saliency's `stdev_spread`. Captum's NoiseTunnel takes the
+        absolute standard deviation instead: `noise * (x.max() - x.min())` per example.
+      kind: "smooth" (mean gradient), "square" (mean squared gradient, SmoothGrad-Squared) or
+        "var" (the gradients' variance, VarGrad).
+      key: a `jax.random.key`; the same key gives the same result, whatever the batch_size
+        (each example's noise comes from `fold_in(key, its index)`).
+    """
+    check_choice("kind", kind, SMOOTHGRAD_KINDS)
+    samples = check_positive_int("samples", samples)
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise: expected a non-negative fraction of the input's range, got {noise!r}.")
+    key = check_key(key, "smoothgrad")
+    x, target = prepare(model, x, target)
+
+    def build():
+        def kernel(params, key, indices, x, classes):
+            def apply(rows):
+                return model.apply(params, rows)
+
+            mode, classes = fix_predicted(target.mode, classes, apply(x))
+            draws = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (samples,) + x.shape[1:]))(indices)
+            feature_axes = tuple(range(1, x.ndim))
+            spread = (x.max(feature_axes) - x.min(feature_axes)).astype(jnp.float32)
+            sigma = (noise * spread).reshape((-1, 1) + (1,) * (x.ndim - 1))
+            points = (x[:, None].astype(jnp.float32) + sigma * draws).astype(x.dtype)
+            path_logits, vjp = jax.vjp(apply, rows_of(points))
+            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, samples)), x.shape[0])
+            if kind == "square":
+                return jnp.mean(grads**2, axis=1)
+            if kind == "var":
+                return jnp.var(grads, axis=1)
+            return jnp.mean(grads, axis=1)
+
+        return kernel
+
+    program = ("smoothgrad", samples, float(noise), kind, target.mode)
+    return _engine.run(
+        model, program, build, (x, target.classes), shared=(key,), batch_size=check_batch_size(batch_size)
+    )
+
+
+def expected_gradients(
+    model, x, target=None, *, baselines, samples: int = 32, key=None, batch_size: int | None = None
+) -> jax.Array:
+    """Expected gradients (Erion et al., 2021; Captum's GradientShap): integrated gradients
+    averaged over baselines drawn from a reference set, one random point on each path.
+
+    Each of `samples` draws picks a baseline `b` from `baselines` and `alpha ~ U(0, 1)`, and
+    contributes `grad f(b + alpha (x - b)) * (x - b)`; the result is their mean.
+
+    Args:
+      model, x, target, batch_size: as in `saliency`.
+      baselines: the reference set, (references, ...) with each reference shaped like one example.
+      samples: draws per example.
+      key: a `jax.random.key`; the same key gives the same result.
+    """
+    samples = check_positive_int("samples", samples)
+    key = check_key(key, "expected_gradients")
+    x, target = prepare(model, x, target)
+    baselines = jnp.asarray(baselines, dtype=x.dtype)
+    if baselines.ndim != x.ndim or baselines.shape[1:] != x.shape[1:] or baselines.shape[0] < 1:
+        raise ValueError(
+            f"baselines: expected a set of references shaped (references, {', '.join(map(str, x.shape[1:]))}) "
+            f"like the examples of x, got shape {baselines.shape}."
+        )
+
+    def build():
+        def kernel(params, baselines, key, indices, x, classes):
+            def apply(rows):
+                return model.apply(params, rows)
+
+            mode, classes = fix_predicted(target.mode, classes, apply(x))
+
+            def draw(i):
+                pick, place = jax.random.split(jax.random.fold_in(key, i))
+                return (
+                    jax.random.randint(pick, (samples,), 0, baselines.shape[0]),
+                    jax.random.uniform(place, (samples,)),
+                )
+
+            picks, alphas = jax.vmap(draw)(indices)
+            chosen = baselines[picks]  # (batch, samples, ...)
+            diff = (x[:, None] - chosen).astype(jnp.float32)
+            alphas = alphas.reshape(alphas.shape + (1,) * (x.ndim - 1))
+            points = (chosen + alphas * diff).astype(x.dtype)
+            path_logits, vjp = jax.vjp(apply, rows_of(points))
+            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, samples)), x.shape[0])
+            return jnp.mean(grads * sample_axis(diff, mode), axis=1)
+
+        return kernel
+
+    program = ("expected_gradients", samples, target.mode)
+    return _engine.run(
+        model, program, build, (x, target.classes), shared=(baselines, key), batch_size=check_batch_size(batch_size)
+    )
+
