@@ -15,3 +15,10 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .flow import Diagnosis as Diagnosis
+from .flow import FlowStats as FlowStats
+from .flow import GradientFlow as GradientFlow
+from .flow import Recorder as Recorder
+from .flow import diagnose as diagnose
+from .flow import flow_stats as flow_stats
+from .flow import gradient_flow as gradient_flow

@@ -37,8 +37,8 @@ def test_layers_group_linen_nnx_and_plain_trees():
 
     state = nnx.state(Net(nnx.Rngs(0)), nnx.Param)
     groups = group_layers(state, order=["encoder"])
-    assert groups.names[:3] == ("encoder", "blocks/0", "blocks/1")
-    assert groups.names[-2:] == ("blocks/10", "head")
+    assert groups.names[:3] == ("encoder", "blocks.0", "blocks.1")
+    assert groups.names[-2:] == ("blocks.10", "head")
     assert all(len(ix) == 2 for ix in groups.leaf_indices)  # kernel + bias
 
     assert group_layers([(1.0, 2.0), (3.0, 4.0)]).names == ("0", "1")

@@ -1,7 +1,10 @@
 """Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
 
 from ._diagnose import Diagnosis as Diagnosis
+from ._diagnose import depth_flags as depth_flags
 from ._diagnose import diagnose as diagnose
+from ._gradient_flow import GradientFlow as GradientFlow
+from ._gradient_flow import gradient_flow as gradient_flow
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder
 from ._stats import HIST_BINS as HIST_BINS

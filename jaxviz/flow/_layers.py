@@ -6,13 +6,13 @@ own name, ``kernel``/``bias``/...). This one rule covers the three shapes parame
 * Linen variables ``{"params": {"Dense_0": {"kernel", "bias"}}}``: the ``params`` collection key is
   dropped, giving layer ``Dense_0``;
 * NNX state ``State({"layers": {0: {"kernel": Param}}})``: the trailing ``.value`` attribute of
-  each Variable is dropped, giving layer ``layers/0``;
+  each Variable is dropped, giving layer ``layers.0``;
 * plain optax pytrees: ``{"w1": ..., "b1": ...}`` (leaves straight under the root) make one layer per
   leaf (``w1``, ``b1``); ``[(w, b), (w, b)]`` makes layers ``0`` and ``1``.
 
 Forward order is not in the tree: ``jax.tree_util`` (and so every optax update) rebuilds dicts
 with sorted keys, and NNX state is sorted by name. Layers therefore come in natural order
-(``layers/2`` before ``layers/10``, ``Dense_2`` before ``Dense_10``), which is forward order for
+(``layers.2`` before ``layers.10``, ``Dense_2`` before ``Dense_10``), which is forward order for
 auto-named Linen modules and numbered lists; pass ``order`` (e.g. the wrapped model's ``m.layers``)
 to fix the order of named layers. Layers not named in ``order`` follow in natural order.
 """
@@ -57,7 +57,7 @@ def layer_of(path: tuple[str, ...]) -> str:
     """The layer name for one leaf path (already converted to strings)."""
     path = _strip(path)
     owner = path[:-1] if len(path) > 1 else path
-    return "/".join(owner)
+    return ".".join(owner)
 
 
 def _natural_key(name: str):
