@@ -49,10 +49,11 @@ class Diagnosis:
         return f"{self.layer}: {self.title}. {self.evidence}. Try: {self.suggestion}."
 
 
+# Kinds in the order a person should look at them: broken first, then the flow, then the units.
 _TITLES = {
     "nonfinite": "NaN or inf in the gradient",
-    "vanishing": "vanishing gradient",
     "exploding": "exploding gradient",
+    "vanishing": "vanishing gradient",
     "dead_relu": "dead ReLUs",
     "saturated": "saturated activations",
     "update_ratio_low": "updates too small to learn",
@@ -127,7 +128,37 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
     dead, saturated = rec.field("dead_fraction"), rec.field("saturated_fraction")
     if dead is not None:
         found += _activations(meta, _window_median(dead, window), _window_median(saturated, window), last)
-    return sorted(found, key=lambda d: d.severity != "error")
+    kinds = list(_TITLES)
+    return sorted(found, key=lambda d: (d.severity != "error", kinds.index(d.kind)))
+
+
+@dataclass(frozen=True)
+class DiagnosisGroup:
+    """Diagnoses of one kind, across layers (the same advice applies to all of them)."""
+
+    kind: str
+    title: str
+    severity: str
+    layers: tuple[str, ...]
+    evidence: tuple[str, ...]
+    suggestion: str
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.layers[:4]) + (f" (+{len(self.layers) - 4} more)" if len(self.layers) > 4 else "")
+        first = f"{self.layers[0]}: {self.evidence[0]}" if len(self.layers) > 1 else self.evidence[0]
+        return f"{self.title.capitalize()} in {shown}. {first}. Try: {self.suggestion}."
+
+
+def group_diagnoses(found: list[Diagnosis]) -> list[DiagnosisGroup]:
+    """One entry per kind (in ``diagnose``'s order), listing the layers it was found in."""
+    groups: dict[str, list[Diagnosis]] = {}
+    for d in found:
+        groups.setdefault(d.kind, []).append(d)
+    return [
+        DiagnosisGroup(kind, ds[0].title, ds[0].severity, tuple(d.layer for d in ds),
+                       tuple(d.evidence for d in ds), ds[0].suggestion)
+        for kind, ds in groups.items()
+    ]
 
 
 def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagnosis]:
