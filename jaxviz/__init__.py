@@ -1,5 +1,6 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
+from . import plot as plot
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations

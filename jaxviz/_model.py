@@ -131,7 +131,10 @@ class Model:
         """The part of `tree` (default: `self.params`; pass gradients to get the layer's
         gradients) that belongs to `layer`; `{}` for a layer without parameters."""
         tree = self.params if tree is None else tree
-        for key in self._param_path(layer):
+        path = self._param_path(layer)
+        if path is None:
+            return {}
+        for key in path:
             try:
                 tree = tree[key]
             except (KeyError, IndexError, TypeError):
@@ -210,7 +213,7 @@ def _wrap_function(fn, call_kwargs) -> Model:
         (logits,) = _jaxpr.evaluate(closed, x, on_tag=hook)
         return logits
 
-    return Model("function", (), forward, static_layers=None, param_path=lambda layer: ())
+    return Model("function", (), forward, static_layers=None, param_path=lambda layer: None)
 
 
 # -- flax.nnx -----------------------------------------------------------------------------------------
@@ -222,7 +225,7 @@ def _wrap_nnx(module, call_kwargs) -> Model:
     copy = nnx.merge(*nnx.split(module))
     copy.eval()
     graphdef, params, rest = nnx.split(copy, nnx.Param, ...)
-    paths = _nnx_module_paths(copy)
+    paths = _nnx_module_paths(module)  # the original keeps definition order; copies are sorted
 
     def forward(params, x, hook):
         net = nnx.merge(graphdef, params, rest)
