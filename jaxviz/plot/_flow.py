@@ -14,18 +14,10 @@ from ..flow._gradient_flow import GradientFlow
 from ..flow._recorder import Recorder
 from ..flow._stats import BINS_PER_DECADE, HIST_BINS, HIST_MAX_EXP, HIST_MIN_EXP
 from ..flow._summary import LayerRow
+from ._common import JaxvizFigure, figure_and_axes
 
 FLAG_COLORS = {"vanishing": "#1f77b4", "exploding": "#d62728"}
 _OUTPUT_COLOR, _PARAM_COLOR, _FLAT_COLOR = "#333333", "#f28e2b", "#e6e6e6"
-
-
-def _figure_and_axes(ax: Axes | None, figsize) -> tuple[Figure, Axes]:
-    if ax is None:
-        figure = Figure(figsize=figsize, layout="constrained")
-        return figure, figure.add_subplot()
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}.")
-    return ax.get_figure(), ax
 
 
 def gradient_flow(flow: GradientFlow, *, ax: Axes | None = None) -> Figure:
@@ -37,7 +29,7 @@ def gradient_flow(flow: GradientFlow, *, ax: Axes | None = None) -> Figure:
     """
     if not isinstance(flow, GradientFlow):
         raise TypeError(f"flow: expected the result of jaxviz.gradient_flow, got {type(flow).__name__}.")
-    figure, ax = _figure_and_axes(ax, (max(5.0, 0.55 * len(flow.layers) + 2), 3.6))
+    figure, ax = figure_and_axes(ax, (max(5.0, 0.55 * len(flow.layers) + 2), 3.6))
     order = np.arange(len(flow.layers))[::-1]  # output first
     pos = np.arange(len(order))
     param = flow.param_grad_rms[order]
@@ -83,13 +75,12 @@ def flow_monitor(recorder: Recorder, *, step: int | None = None) -> Figure:
     and gradient histograms of every layer at ``step`` (default: the last), and the diagnoses."""
     if not isinstance(recorder, Recorder):
         raise TypeError(f"recorder: expected a jaxviz.Recorder, got {type(recorder).__name__}.")
-    figure = Figure(figsize=(11, 7.5), layout="constrained")
+    figure = JaxvizFigure(figsize=(11, 7.5), layout="constrained")
     if len(recorder) == 0 or recorder.meta is None:
         figure.text(0.5, 0.5, "Nothing recorded yet: call recorder.add(stats, loss=...) in your loop.", ha="center")
         return figure
     steps, layers = recorder.steps, recorder.layers
-    row = len(steps) - 1 if step is None else int(np.searchsorted(steps, step, side="right") - 1)
-    row = min(max(row, 0), len(steps) - 1)
+    row = len(steps) - 1 if step is None else int(np.argmin(np.abs(steps - step)))  # nearest kept step
     grid = figure.add_gridspec(3, 2, height_ratios=[1, 1.1, 0.45])
     curves, heat = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     whist, ghist = figure.add_subplot(grid[1, 0]), figure.add_subplot(grid[1, 1])
@@ -148,7 +139,7 @@ def model_view(rows: list[LayerRow], *, layer: str | None = None) -> Figure:
     if layer is not None and layer not in names:
         raise ValueError(f"layer: unknown layer {layer!r}; the model's layers are: {', '.join(names)}.")
     chosen = rows[names.index(layer) if layer else 0]
-    figure = Figure(figsize=(10, 0.32 * len(rows) + 1.6), layout="constrained")
+    figure = JaxvizFigure(figsize=(10, 0.32 * len(rows) + 1.6), layout="constrained")
     table_ax, hist_ax = figure.subplots(1, 2, width_ratios=[1.6, 1])
     table_ax.axis("off")
     cells = [[r.name, r.type, "×".join(map(str, r.output_shape)), f"{r.param_count:,}", r.dtype] for r in rows]
@@ -173,7 +164,7 @@ def function(name: str, *, ax: Axes | None = None, **params) -> Figure:
 
     curves = function_curves(name, **params)
     spec = FUNCTIONS[name]
-    figure, ax = _figure_and_axes(ax, (6, 3.6))
+    figure, ax = figure_and_axes(ax, (6, 3.6))
     x, flat = curves["x"], curves["flat"]
     _shade(ax, x, flat)
     ax.plot(x, curves["value"], color="#4e79a7", lw=2, label=f"{name}")
