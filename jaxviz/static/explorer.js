@@ -1,0 +1,1 @@
+var t={render({el:e}){e.textContent="explorer: coming"}};export{t as default};

@@ -1,0 +1,1 @@
+"""anywidget front ends (Python side) and the array-to-buffer payload code."""

@@ -1,0 +1,76 @@
+// Legend (colorbar), tooltip, busy indicator and inline error box.
+
+import { formatNumber, h } from "./dom.js";
+
+export function createColorbar({ role = "colorbar", width = 224 } = {}) {
+  const bar = h("canvas", { className: "jv-colorbar-bar" });
+  bar.width = 256;
+  bar.height = 1;
+  const labels = h("div", { className: "jv-colorbar-labels" });
+  const caption = h("div", { className: "jv-colorbar-caption" });
+  const el = h("div", { className: "jv-colorbar", dataset: { role }, style: { width: `${width}px` } }, [bar, labels, caption]);
+
+  /** Shows the LUT and the value range: [-limit, 0, limit] when centered, [0, limit] otherwise. */
+  function update({ lut, limit, centered, caption: text = "" }) {
+    const ctx = bar.getContext("2d");
+    const img = ctx.createImageData(256, 1);
+    img.data.set(lut.subarray(0, 1024));
+    ctx.putImageData(img, 0, 0);
+    const ticks = centered ? [-limit, 0, limit] : [0, limit];
+    labels.replaceChildren(...ticks.map((v) => h("span", { text: formatNumber(v) })));
+    caption.textContent = text;
+  }
+  return { el, update };
+}
+
+export function createTooltip(container) {
+  const el = h("div", { className: "jv-tooltip", attrs: { role: "tooltip" } });
+  el.hidden = true;
+  container.append(el);
+  return {
+    el,
+    show(text, clientX, clientY) {
+      const box = container.getBoundingClientRect();
+      el.textContent = text;
+      el.hidden = false;
+      el.style.left = `${clientX - box.left + 12}px`;
+      el.style.top = `${clientY - box.top + 12}px`;
+    },
+    hide() {
+      el.hidden = true;
+    },
+  };
+}
+
+export function createBusy() {
+  const el = h("div", { className: "jv-busy", attrs: { role: "status", "aria-live": "polite" }, dataset: { role: "busy" } }, [
+    h("span", { className: "jv-spinner", attrs: { "aria-hidden": "true" } }),
+    h("span", { className: "jv-busy-text", text: "computing…" }),
+  ]);
+  el.hidden = true;
+  return {
+    el,
+    set(busy) {
+      el.hidden = !busy;
+    },
+  };
+}
+
+export function createErrorBox() {
+  const message = h("span", { className: "jv-error-text" });
+  const dismiss = h("button", { className: "jv-error-dismiss", text: "×", attrs: { type: "button", "aria-label": "dismiss" } });
+  const el = h("div", { className: "jv-error", attrs: { role: "alert" }, dataset: { role: "error" } }, [message, dismiss]);
+  el.hidden = true;
+  dismiss.addEventListener("click", () => (el.hidden = true));
+  return {
+    el,
+    show(text) {
+      message.textContent = text;
+      el.hidden = false;
+    },
+    clear() {
+      message.textContent = "";
+      el.hidden = true;
+    },
+  };
+}
