@@ -23,3 +23,7 @@ from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
+from .widgets._flow import FlowMonitor as FlowMonitor
+from .widgets._flow import FunctionExplorer as FunctionExplorer
+from .widgets._flow import GradientFlowView as GradientFlowView
+from .widgets._flow import ModelView as ModelView

@@ -10,14 +10,17 @@ export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const caption = h("div", { className: "jv-colorbar-caption" });
   const el = h("div", { className: "jv-colorbar", dataset: { role }, style: { width: `${width}px` } }, [bar, labels, caption]);
 
-  /** Shows the LUT and the value range: [-limit, 0, limit] when centered, [0, limit] otherwise. */
-  function update({ lut, limit, centered, caption: text = "" }) {
+  /**
+   * Shows the LUT and the value range: [-limit, 0, limit] when centered, [0, limit] otherwise;
+   * `tickLabels` (strings, spread evenly) replaces those for scales that are not 0-based.
+   */
+  function update({ lut, limit, centered, caption: text = "", tickLabels }) {
     const ctx = bar.getContext("2d");
     const img = ctx.createImageData(256, 1);
     img.data.set(lut.subarray(0, 1024));
     ctx.putImageData(img, 0, 0);
-    const ticks = centered ? [-limit, 0, limit] : [0, limit];
-    labels.replaceChildren(...ticks.map((v) => h("span", { text: formatNumber(v) })));
+    const ticks = tickLabels ?? (centered ? [-limit, 0, limit] : [0, limit]).map(formatNumber);
+    labels.replaceChildren(...ticks.map((v) => h("span", { text: v })));
     caption.textContent = text;
   }
   return { el, update };

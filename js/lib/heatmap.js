@@ -44,12 +44,14 @@ export function createHeatmap({ role, size = 224, label = "" }) {
 
   /**
    * map: {data: Float32Array, shape: [h, w]} or null; image: {data: Uint8Array, shape: [H, W, 4]}
-   * or null. Returns the scale limit used (so a legend can show it).
+   * or null; fit: optional {width, height} display box. Returns the scale limit used (so a
+   * legend can show it).
    */
-  function draw({ map = null, image = null, lut, sign = "all", clip = 100, diverging = true, alpha = 1, limit }) {
+  function draw({ map = null, image = null, lut, sign = "all", clip = 100, diverging = true, alpha = 1, limit, fit }) {
     const ref = image ?? map;
     if (!ref) return null;
-    const { width, height } = displaySize(ref.shape[0], ref.shape[1], size);
+    // `fit: {width, height}` stretches a non-square map (layers x steps) to a given box.
+    const { width, height } = fit ?? displaySize(ref.shape[0], ref.shape[1], size);
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
     const ctx = canvas.getContext("2d");
