@@ -150,8 +150,10 @@ class FlowMonitor(_ClientSideWidget):
             self.pushes += 1
 
     def close(self) -> None:
-        self.recorder.unsubscribe(self._listener)
-        self._unhook()
+        """Stop following the recorder and close the widget."""
+        if hasattr(self, "_unhook"):  # not when __init__ stopped at a bad argument
+            self.recorder.unsubscribe(self._listener)
+            self._unhook()
         super().close()
 
     def plot(self):

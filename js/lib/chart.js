@@ -9,7 +9,7 @@ export function niceTicks(lo, hi, count = 5) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => 1.5 * s >= raw);
   const ticks = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
@@ -21,7 +21,7 @@ export function logTicks(lo, hi, count = 6) {
   const last = Math.floor(Math.log10(hi) + 1e-9);
   const every = Math.max(1, Math.ceil((last - first + 1) / count));
   const ticks = [];
-  for (let e = first; e <= last; e += every) ticks.push(10 ** e);
+  for (let e = first; e <= last; e += every) ticks.push(Number(`1e${e}`));
   return ticks;
 }
 

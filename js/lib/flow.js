@@ -14,7 +14,7 @@ export function resampleColumns(values, rows, steps, cols) {
   let j = 0;
   for (let c = 0; c < cols; c++) {
     const t = first + ((c + 0.5) * span) / cols - 0.5;
-    while (j + 1 < n && Math.abs(steps[j + 1] - t) <= Math.abs(steps[j] - t)) j++;
+    while (j + 1 < n && Math.abs(steps[j + 1] - t) < Math.abs(steps[j] - t)) j++;
     for (let r = 0; r < rows; r++) out[r * cols + c] = values[r * n + j];
   }
   return out;
