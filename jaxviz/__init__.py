@@ -1,5 +1,6 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
+from . import flow as flow
 from . import plot as plot
 from ._model import Model as Model
 from ._model import wrap as wrap

@@ -2,7 +2,9 @@
 
 from ._diagnose import Diagnosis as Diagnosis
 from ._diagnose import depth_flags as depth_flags
+from ._diagnose import DiagnosisGroup as DiagnosisGroup
 from ._diagnose import diagnose as diagnose
+from ._diagnose import group_diagnoses as group_diagnoses
 from ._gradient_flow import GradientFlow as GradientFlow
 from ._gradient_flow import gradient_flow as gradient_flow
 from ._layers import group_layers as group_layers

@@ -8,7 +8,7 @@ import { lutFromPayload } from "../lib/colormap.js";
 import { createSelect, createSlider, createToggle } from "../lib/controls.js";
 import { h, isolateKeys } from "../lib/dom.js";
 import { createColorbar } from "../lib/feedback.js";
-import { resampleColumns, signedLogTicks, unitScale } from "../lib/flow.js";
+import { nearestIndex, resampleColumns, signedLogTicks, unitScale } from "../lib/flow.js";
 import { createHeatmap } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
 
@@ -231,7 +231,9 @@ function render({ model, el }) {
     layerSelect.setOptions(names.map((n) => ({ value: n, label: n })));
     if (layer) layerSelect.set(layer);
     slider.setRange({ min: 0, max: Math.max(0, hs.length - 1) });
-    if (follow) slider.set(Math.max(0, hs.length - 1));
+    // Following: stay on the newest step. Otherwise keep the chosen step (the spread of steps
+    // with histograms changes as training goes on).
+    slider.set(follow ? Math.max(0, hs.length - 1) : nearestIndex(hs, model.get("step")));
     status.textContent = steps.length
       ? `step ${steps[steps.length - 1]} · ${steps.length} steps kept · ${names.length} layers`
       : "waiting for recorder.add(...)";
