@@ -26,8 +26,8 @@ from ._payload import array_payload, colormap_lut
 
 HEAT_FIELDS = {
     "grad_norm": "gradient norm",
-    "update_ratio": "update / parameter ratio",
-    "param_norm": "parameter norm",
+    "update_ratio": "update/param ratio",
+    "param_norm": "param norm",
 }
 
 

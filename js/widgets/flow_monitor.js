@@ -12,7 +12,7 @@ import { nearestIndex, resampleColumns, signedLogTicks, unitScale } from "../lib
 import { createHeatmap } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
 
-const HISTORY_COLS = 360;
+const HISTORY_COLS = 320;
 const METRIC_COLORS = ["#1971c2", "#e8590c", "#2f9e44", "#ae3ec9", "#868e96"];
 
 function rowLabels(names, selected, onPick) {
@@ -41,7 +41,7 @@ function render({ model, el }) {
   const status = h("span", { className: "jv-flow-sub", dataset: { role: "status" } });
   const title = h("div", { className: "jv-flow-title" }, [h("span", { text: "Training monitor" }), status]);
 
-  const metrics = createChart({ role: "metrics", width: 360, height: 210, label: "metric curves" });
+  const metrics = createChart({ role: "metrics", width: 330, height: 210, label: "metric curves" });
   const history = createHeatmap({ role: "history", label: "log gradient norm per layer and step" });
   const historyLabels = h("div", { className: "jv-flow-rowlabels" });
   const historyCursor = h("div", { className: "jv-flow-cursor" });
@@ -80,7 +80,7 @@ function render({ model, el }) {
   const gradLabels = h("div", { className: "jv-flow-rowlabels" });
   const weightAxis = h("div", { className: "jv-flow-axis" });
   const gradAxis = h("div", { className: "jv-flow-axis" });
-  const layerChart = createChart({ role: "layer-histogram", width: 330, height: 200, label: "histograms of the chosen layer" });
+  const layerChart = createChart({ role: "layer-histogram", width: 300, height: 200, label: "histograms of the chosen layer" });
   const diagnoses = h("ul", { className: "jv-flow-diagnoses", dataset: { role: "diagnoses" } });
 
   const histPanel = (caption, map, labels, axis) =>
@@ -95,8 +95,8 @@ function render({ model, el }) {
       h("div", { className: "jv-flow-panel" }, [h("div", { className: "jv-flow-caption", text: "metrics" }), metrics.el]),
       h("div", { className: "jv-flow-panel" }, [
         h("div", { className: "jv-flow-caption", text: "per layer and step (log scale; older steps thinned)" }),
-        h("div", { className: "jv-flow-grid" }, [historyLabels, historyBox, h("span"), historyAxis]),
-        h("div", { className: "jv-flow-row" }, [fieldToggle.el, colorbar.el]),
+        fieldToggle.el,
+        h("div", { className: "jv-flow-grid" }, [historyLabels, historyBox, h("span"), historyAxis, h("span"), colorbar.el]),
       ]),
     ]),
     h("div", { className: "jv-flow-row" }, [slider.el, layerSelect.el]),
@@ -177,7 +177,8 @@ function render({ model, el }) {
     if (!hs.length) return;
     const i = Math.min(slider.get(), hs.length - 1);
     const axisSpec = signedLogTicks(model.get("hist_axis"));
-    const fit = { width: 300, height: mapHeight() };
+    const mapTicks = signedLogTicks(model.get("hist_axis"), [-4, 0]); // fewer labels on the narrow maps
+    const fit = { width: 220, height: mapHeight() };
     for (const [map, trait, labels, axis] of [[weights, "param_hist", weightLabels, weightAxis], [grads, "grad_hist", gradLabels, gradAxis]]) {
       const counts = take(fromPayload(model.get(trait)), i);
       const share = Float32Array.from(counts.data, (v) => v / 255);
@@ -186,7 +187,7 @@ function render({ model, el }) {
       labels.replaceChildren(...rowLabels(names, layer, pickLayer));
       axis.style.width = `${fit.width}px`;
       axis.replaceChildren(
-        ...axisSpec.ticks.map((t) => h("span", { text: t.label, style: { left: `${(t.value / axisSpec.bins) * 100}%` } })),
+        ...mapTicks.ticks.map((t) => h("span", { text: t.label, style: { left: `${(t.value / mapTicks.bins) * 100}%` } })),
       );
     }
     const j = Math.max(0, names.indexOf(layer));
@@ -204,7 +205,7 @@ function render({ model, el }) {
         { x: xs, y: gRow, label: "gradients", color: "#e8590c", width: 1.6 },
       ],
       x: { min: 0, max: bins, ticks: axisSpec.ticks, label: "value (signed, log-spaced bins)" },
-      y: { min: 0, max: 1.35 * Math.max(1e-6, ...wRow, ...gRow), label: "share of values" },
+      y: { min: 0, max: 1.6 * Math.max(1e-6, ...wRow, ...gRow), label: "share of values" },
       legendLeft: true,
     });
     placeCursor();

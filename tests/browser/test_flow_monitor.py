@@ -47,6 +47,7 @@ def test_monitor_updates_during_training_and_slider_moves(open_notebook):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(LOOP)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     page = open_notebook("lab", nb, name="flow-monitor.ipynb")
+    page.page.set_viewport_size({"width": 1400, "height": 1700})  # the whole monitor in view
     page.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
