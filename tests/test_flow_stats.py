@@ -7,6 +7,7 @@ from flax import nnx
 
 from jaxviz.flow import (
     HIST_BINS,
+    HIST_SAMPLE,
     Recorder,
     diagnose,
     flow_stats,
@@ -86,6 +87,20 @@ def test_histogram_bins_agree_with_numpy_on_the_documented_edges():
     hist = np.asarray(s.grad_hist[0])
     assert hist[-1] == 1 and hist[0] == 1 and hist[HIST_BINS // 2] == 1 and hist.sum() == 3
     assert int(s.nonfinite[0]) == 2
+
+
+def test_large_layers_are_histogrammed_from_a_fixed_sample():
+    rng = np.random.default_rng(1)
+    big = jnp.asarray(rng.normal(size=(300, 100)), jnp.float32)  # 30,000 values > HIST_SAMPLE
+    s1 = jax.jit(flow_stats)({"a": big}, {"a": big})
+    assert int(s1.grad_hist[0].sum()) == HIST_SAMPLE
+    np.testing.assert_allclose(s1.grad_norm[0], np.linalg.norm(np.asarray(big)), rtol=1e-5)  # exact
+    # the sample's share per bin follows the whole layer's closely
+    whole = np.histogram(np.asarray(big).ravel(), bins=histogram_edges())[0] / big.size
+    assert np.abs(np.asarray(s1.grad_hist[0]) / HIST_SAMPLE - whole).max() < 0.02
+    # the same positions every step: the negated layer gives exactly the mirrored histogram
+    s2 = jax.jit(flow_stats)({"a": -big}, {"a": big})
+    np.testing.assert_array_equal(np.asarray(s2.grad_hist[0]), np.asarray(s1.grad_hist[0])[::-1])
 
 
 def test_dead_and_saturated_fractions():

@@ -10,6 +10,7 @@ from ._gradient_flow import gradient_flow as gradient_flow
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder
 from ._stats import HIST_BINS as HIST_BINS
+from ._stats import HIST_SAMPLE as HIST_SAMPLE
 from ._stats import FlowStats as FlowStats
 from ._stats import flow_stats as flow_stats
 from ._stats import histogram_edges as histogram_edges

@@ -10,6 +10,11 @@ weight 1e-1), so the bins are *signed log-magnitude* bins: ``BINS_PER_DECADE`` b
 ``|value|`` from ``10**HIST_MIN_EXP`` to ``10**HIST_MAX_EXP`` on each side of zero, mirrored for
 negative values, with one centre bin for ``|value| < 10**HIST_MIN_EXP`` (zeros included). Values
 beyond ``10**HIST_MAX_EXP`` land in the outermost bins. ``histogram_edges()`` gives the edges.
+
+A layer with more than ``HIST_SAMPLE`` values is histogrammed from a fixed random sample of that
+many (the same positions every step, so steps stay comparable): binning every weight of a large
+layer on every step would cost a sizable share of a training step, and a distribution's shape is
+clear from a few thousand values. Norms, ratios and NaN counts always use every value.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ HIST_MAX_EXP = 2
 BINS_PER_DECADE = 3
 _SIDE_BINS = (HIST_MAX_EXP - HIST_MIN_EXP) * BINS_PER_DECADE
 HIST_BINS = 2 * _SIDE_BINS + 1
+HIST_SAMPLE = 4096
 
 ActivationKind = Literal["relu", "sigmoid", "tanh"]
 ACTIVATION_KINDS = ("relu", "sigmoid", "tanh")
@@ -47,8 +53,16 @@ def histogram_edges() -> np.ndarray:
     return np.concatenate([-mags[::-1], mags])
 
 
+def _sample_positions(size: int) -> np.ndarray:
+    """HIST_SAMPLE fixed positions out of ``size`` (a static constant, seeded by the size)."""
+    return np.sort(np.random.default_rng(size).choice(size, HIST_SAMPLE, replace=False)).astype(np.int32)
+
+
 def _histogram(values: jax.Array) -> jax.Array:
-    v = jnp.ravel(values).astype(jnp.float32)
+    v = jnp.ravel(values)
+    if v.size > HIST_SAMPLE:
+        v = v[_sample_positions(v.size)]
+    v = v.astype(jnp.float32)
     mag = jnp.abs(v)
     level = jnp.floor((jnp.log10(jnp.maximum(mag, 1e-30)) - HIST_MIN_EXP) * BINS_PER_DECADE)
     level = jnp.clip(level, 0, _SIDE_BINS - 1).astype(jnp.int32)
@@ -75,7 +89,8 @@ class FlowStats:
       param_norm: L2 norm of the layer's parameters.
       update_ratio: ||update|| / ||param|| (Karpathy's rule of thumb: around 1e-3 is healthy).
       nonfinite: number of NaN/inf values in the layer's gradient.
-      grad_hist / param_hist: counts in the fixed signed log-magnitude bins, ``(layers, HIST_BINS)``.
+      grad_hist / param_hist: counts in the fixed signed log-magnitude bins, ``(layers, HIST_BINS)``,
+        of at most ``HIST_SAMPLE`` values per layer.
       dead_fraction: per activation, fraction of units (last axis) that output exactly 0 for every
         example in the batch (a dead ReLU).
       saturated_fraction: per activation, fraction of values where the derivative is below a tenth
