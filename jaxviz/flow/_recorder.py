@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ._stats import FlowStats
@@ -79,37 +80,56 @@ class Recorder:
             listener(self)
 
     def flush(self) -> None:
-        """Fetch buffered steps to the host (one transfer for the whole batch)."""
+        """Fetch buffered steps to the host: each field of all of them stacked on the device and
+        copied in one transfer (per-step, per-field copies would cost more than a small step)."""
         if not self._pending:
             return
-        pending, self._pending = jax.device_get(self._pending), []
-        for step, stats, metrics in pending:
-            self._store(step, stats, metrics)
+        pending, self._pending = self._pending, []
+        steps = np.array([step for step, _, _ in pending], np.int64)
+        rows = {}
+        with_stats = [i for i, (_, stats, _) in enumerate(pending) if stats is not None]
+        group = [pending[i][1] for i in with_stats]
+        for stats in group:
+            self._check_meta(stats)
+        metric_names = list(dict.fromkeys(name for _, _, metrics in pending for name in metrics))
+        given = {name: np.array([name in m for _, _, m in pending]) for name in metric_names}
+        values = {name: [m.get(name, np.nan) for _, _, m in pending] for name in metric_names}
+        stacked, metrics = jax.device_get(_stack(group, values))
+        if with_stats:
+            for name in _ARRAY_FIELDS:
+                value = getattr(stacked, name)
+                if value is not None:
+                    column = np.full((len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype)
+                    column[with_stats] = value
+                    rows[name] = column
+        metrics = {name: np.asarray(v, np.float64) for name, v in metrics.items()}
+        for name, column in metrics.items():
+            bad = np.flatnonzero(given[name] & ~np.isfinite(column))
+            if bad.size:
+                self.first_nonfinite_metrics.setdefault(name, (int(steps[bad[0]]), float(column[bad[0]])))
+        self._store(steps, rows, metrics)
         self.version += 1
 
-    def _store(self, step: int, stats: FlowStats | None, metrics: dict) -> None:
-        if stats is not None:
-            self._check_meta(stats)
-        if self._size == self.capacity:
-            self._thin()
-        row = self._size
-        self._steps[row] = step
-        if stats is not None:
-            for name in _ARRAY_FIELDS:
-                value = getattr(stats, name)
-                if value is not None:
-                    self._column(self._fields, name, np.shape(value), np.asarray(value).dtype)[row] = value
-        for name, value in metrics.items():
-            value = float(np.asarray(value))
-            self._column(self._metrics, name, (), np.float64)[row] = value
-            if not np.isfinite(value):
-                self.first_nonfinite_metrics.setdefault(name, (step, value))
-        self._size += 1
+    def _store(self, steps: np.ndarray, rows: dict[str, np.ndarray], metrics: dict[str, np.ndarray]) -> None:
+        """Append a batch of rows, thinning whenever the store is full."""
+        start = 0
+        while start < len(steps):
+            if self._size == self.capacity:
+                self._thin()
+            count = min(self.capacity - self._size, len(steps) - start)
+            target = slice(self._size, self._size + count)
+            source = slice(start, start + count)
+            self._steps[target] = steps[source]
+            for name, values in rows.items():
+                self._column(self._fields, name, values.shape[1:], values.dtype)[target] = values[source]
+            for name, values in metrics.items():
+                self._column(self._metrics, name, (), np.float64)[target] = values[source]
+            self._size += count
+            start += count
 
     def _column(self, table: dict, name: str, shape: tuple, dtype) -> np.ndarray:
         if name not in table:
-            fill = np.nan if np.issubdtype(dtype, np.floating) else 0
-            table[name] = np.full((self.capacity, *shape), fill, dtype=dtype)
+            table[name] = np.full((self.capacity, *shape), _fill(dtype), dtype=dtype)
         return table[name]
 
     def _check_meta(self, stats: FlowStats) -> None:
@@ -180,6 +200,18 @@ class Recorder:
 
     def unsubscribe(self, listener: Callable[[Recorder], None]) -> None:
         self._listeners = [x for x in self._listeners if x is not listener]
+
+
+@jax.jit
+def _stack(stats: list, metrics: dict[str, list]):
+    """Every buffered step's fields stacked in one compiled call (one transfer per field after)."""
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *stats) if stats else None
+    return stacked, {name: jnp.stack([jnp.asarray(v, jnp.float32) for v in vs]) for name, vs in metrics.items()}
+
+
+def _fill(dtype) -> float:
+    """What a row holds where a step gave no value: NaN for floats, 0 for counts."""
+    return np.nan if np.issubdtype(dtype, np.floating) else 0
 
 
 def throttled(fn: Callable[[Recorder], None], interval_s: float) -> Callable[[Recorder], None]:
