@@ -58,18 +58,22 @@ def _sample_positions(size: int) -> np.ndarray:
     return np.sort(np.random.default_rng(size).choice(size, HIST_SAMPLE, replace=False)).astype(np.int32)
 
 
-def _histogram(values: jax.Array) -> jax.Array:
-    v = jnp.ravel(values)
-    if v.size > HIST_SAMPLE:
-        v = v[_sample_positions(v.size)]
-    v = v.astype(jnp.float32)
+def _histograms(layers: list[jax.Array]) -> jax.Array:
+    """(len(layers), HIST_BINS) counts, all layers binned by one bincount (few ops: cheap on CPU)."""
+    samples = []
+    for values in layers:
+        v = jnp.ravel(values)
+        samples.append(v[_sample_positions(v.size)] if v.size > HIST_SAMPLE else v)
+    owner = np.concatenate([np.full(v.size, i, np.int32) for i, v in enumerate(samples)])
+    v = jnp.concatenate([v.astype(jnp.float32) for v in samples])
     mag = jnp.abs(v)
     level = jnp.floor((jnp.log10(jnp.maximum(mag, 1e-30)) - HIST_MIN_EXP) * BINS_PER_DECADE)
     level = jnp.clip(level, 0, _SIDE_BINS - 1).astype(jnp.int32)
     tiny = mag < 10.0**HIST_MIN_EXP
     index = jnp.where(tiny, _SIDE_BINS, jnp.where(v > 0, _SIDE_BINS + 1 + level, _SIDE_BINS - 1 - level))
-    index = jnp.where(jnp.isfinite(v), index, HIST_BINS)  # NaN/inf go to a dropped overflow slot
-    return jnp.bincount(index, length=HIST_BINS + 1)[:HIST_BINS].astype(jnp.int32)
+    index = jnp.where(jnp.isfinite(v), owner * HIST_BINS + index, len(layers) * HIST_BINS)  # NaN/inf: dropped
+    counts = jnp.bincount(index, length=len(layers) * HIST_BINS + 1)[:-1]
+    return counts.reshape(len(layers), HIST_BINS).astype(jnp.int32)
 
 
 @jax.tree_util.register_dataclass
@@ -197,8 +201,8 @@ def flow_stats(
         grad_norm=jnp.sqrt(_per_layer(g_leaves, groups, _sq_norm)),
         param_norm=param_norm,
         nonfinite=_per_layer(g_leaves, groups, lambda ls: sum(jnp.sum(~jnp.isfinite(x)) for x in ls)),
-        grad_hist=_per_layer(g_leaves, groups, lambda ls: _histogram(_concat(ls))),
-        param_hist=_per_layer(p_leaves, groups, lambda ls: _histogram(_concat(ls))),
+        grad_hist=_histograms([_concat([g_leaves[i] for i in idx]) for idx in groups.leaf_indices]),
+        param_hist=_histograms([_concat([p_leaves[i] for i in idx]) for idx in groups.leaf_indices]),
     )
     if updates is not None:
         u_leaves = jax.tree_util.tree_leaves(updates)
