@@ -37,7 +37,10 @@ def test_flow_views_render_and_respond(open_notebook):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     page = open_notebook("lab", nb, name="flow-views.ipynb")
     page.page.set_viewport_size({"width": 1400, "height": 1600})
-    page.run_all()
+    try:
+        page.run_all()
+    finally:
+        page.screenshot("flow-views-after-run-all")
 
     flow_root = page.widget("jaxviz-gradient-flow")
     chart = page.canvas(flow_root.locator("[data-role=gradient-flow]"))
