@@ -1,7 +1,9 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
+from typing import TYPE_CHECKING
+
 from . import flow as flow
-from . import plot as plot
+from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations
@@ -17,6 +19,16 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .explain._features import channel_backprojection as channel_backprojection
+from .explain._features import peak_patches as peak_patches
+from .explain._features import receptive_field as receptive_field
+from .explain._features import top_activating as top_activating
+from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._projection import kmeans as kmeans
+from .explain._projection import layer_embeddings as layer_embeddings
+from .explain._projection import layer_projections as layer_projections
+from .explain._projection import pca as pca
+from .explain._projection import tsne as tsne
 from .flow import Diagnosis as Diagnosis
 from .flow import FlowStats as FlowStats
 from .flow import GradientFlow as GradientFlow
@@ -24,7 +36,38 @@ from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
-from .widgets._flow import FlowMonitor as FlowMonitor
-from .widgets._flow import FunctionExplorer as FunctionExplorer
-from .widgets._flow import GradientFlowView as GradientFlowView
-from .widgets._flow import ModelView as ModelView
+
+if TYPE_CHECKING:
+    from . import plot as plot
+    from .widgets._explorer import Explorer as Explorer
+    from .widgets._flow import FlowMonitor as FlowMonitor
+    from .widgets._flow import FunctionExplorer as FunctionExplorer
+    from .widgets._flow import GradientFlowView as GradientFlowView
+    from .widgets._flow import ModelView as ModelView
+    from .widgets._layers import LayerExplorer as LayerExplorer
+    from .widgets._layers import Projector as Projector
+
+# matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
+# they load on first use, so `import jaxviz` and a first explanation start fast.
+_LAZY = {
+    "plot": (".plot", None),
+    "Explorer": (".widgets._explorer", "Explorer"),
+    "FlowMonitor": (".widgets._flow", "FlowMonitor"),
+    "FunctionExplorer": (".widgets._flow", "FunctionExplorer"),
+    "GradientFlowView": (".widgets._flow", "GradientFlowView"),
+    "ModelView": (".widgets._flow", "ModelView"),
+    "LayerExplorer": (".widgets._layers", "LayerExplorer"),
+    "Projector": (".widgets._layers", "Projector"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxviz' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

@@ -11,16 +11,18 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def check_input(model, x, argument: str = "x") -> jax.Array:
-    """`x` as a JAX array the model takes: floating, finite, batched, giving (batch, classes)."""
+def check_input(model, x, argument: str = "x") -> np.ndarray:
+    """`x` as a host array the model takes: floating, finite, batched, giving (batch, classes).
+
+    Checks run in NumPy: eager device ops would compile a small program for every new shape."""
     if isinstance(x, jax.core.Tracer):
         raise TypeError(
             f"{argument}: jaxviz functions compile themselves; call them on concrete arrays, not "
             "inside jax.jit / vmap / grad."
         )
     try:
-        x = jnp.asarray(x)
-    except TypeError as err:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as err:
         raise TypeError(f"{argument}: expected an array, got {type(x).__name__}.") from err
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
@@ -30,8 +32,9 @@ def check_input(model, x, argument: str = "x") -> jax.Array:
         )
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"{argument}: expected a batch with a leading example axis, got shape {x.shape}.")
-    if not bool(jnp.isfinite(x).all()):
-        bad = int(jnp.size(x) - jnp.isfinite(x).sum())
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(finite.size - finite.sum())
         raise ValueError(f"{argument}: contains {bad} NaN or infinite value(s); explanations need finite inputs.")
     out = model_signature(model, x, argument)[1]
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
@@ -119,11 +122,11 @@ def check_key(key, method: str) -> jax.Array:
     raise TypeError(f"key: expected a jax.random.key(...), got {type(key).__name__} of shape {key.shape}.")
 
 
-def check_baseline(baseline, x: jax.Array, argument: str = "baseline") -> jax.Array:
+def check_baseline(baseline, x: np.ndarray, argument: str = "baseline") -> np.ndarray:
     """A baseline broadcast to `x`: a scalar, an array shaped like one example, or one per example."""
-    baseline = jnp.asarray(baseline, dtype=x.dtype)
+    baseline = np.asarray(baseline).astype(x.dtype)
     try:
-        shape = jnp.broadcast_shapes(baseline.shape, x.shape)
+        shape = np.broadcast_shapes(baseline.shape, x.shape)
     except ValueError:
         shape = None
     if shape != x.shape:
@@ -131,6 +134,6 @@ def check_baseline(baseline, x: jax.Array, argument: str = "baseline") -> jax.Ar
             f"{argument}: shape {baseline.shape} does not broadcast to the input's shape {x.shape}; "
             f"use a scalar, an array shaped like one example {x.shape[1:]}, or one per example {x.shape}."
         )
-    if not bool(jnp.isfinite(baseline).all()):
+    if not np.isfinite(baseline).all():
         raise ValueError(f"{argument}: contains NaN or infinite values.")
-    return jnp.broadcast_to(baseline, x.shape)
+    return np.broadcast_to(baseline, x.shape)

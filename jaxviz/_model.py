@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from . import _jaxpr
 from ._checks import check_input, check_layers
+from ._compile_cache import compile_cache
 
 Hook = Callable[[str, jax.Array], jax.Array] | None
 Forward = Callable[[Any, jax.Array, Hook], jax.Array]
@@ -82,7 +83,8 @@ class Model:
 
     def __call__(self, x) -> jax.Array:
         x = check_input(self, x)
-        return self._logits(self.params, x)
+        with compile_cache():
+            return self._logits(self.params, x)
 
     # -- structure -------------------------------------------------------------------------------
 

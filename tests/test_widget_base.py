@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+from pathlib import Path
 
 import jax.numpy as jnp
 import matplotlib
@@ -10,11 +11,10 @@ import numpy as np
 import pytest
 import traitlets
 
+from jaxviz import _display
 from jaxviz.widgets._base import JaxvizWidget, static_asset
 from jaxviz.widgets._html import PAGE_MIME
 from jaxviz.widgets._payload import (
-    DEFAULT_DIVERGING,
-    DEFAULT_SEQUENTIAL,
     array_payload,
     colormap_catalog,
     colormap_lut,
@@ -45,16 +45,16 @@ def test_colormap_lut_is_matplotlibs_table():
     assert lut.shape == (256, 4) and lut.dtype == np.uint8
     want = matplotlib.colormaps["viridis"]([0.0, 1.0], bytes=True)
     np.testing.assert_array_equal(lut[[0, 255]], want)
-    with pytest.raises(ValueError, match="cmap must be a matplotlib colormap name, got 'nope'"):
+    with pytest.raises(ValueError, match="cmap: expected a matplotlib colormap name.*got 'nope'"):
         colormap_lut("nope")
 
 
-def test_colormap_catalog_marks_diverging_maps():
-    catalog = colormap_catalog()
-    assert DEFAULT_DIVERGING in catalog["diverging"]
-    assert DEFAULT_SEQUENTIAL in catalog["names"] and DEFAULT_SEQUENTIAL not in catalog["diverging"]
+def test_colormap_catalog_carries_every_signs_default():
+    catalog = colormap_catalog(("magma",))
+    assert catalog["defaults"] == _display.DEFAULT_COLORMAPS
+    assert set(catalog["names"]) == {"magma", *_display.DEFAULT_COLORMAPS.values()}
     assert set(catalog["luts"]) == set(catalog["names"])
-    assert catalog["luts"]["gray"]["shape"] == [256, 4]
+    assert catalog["luts"]["magma"]["shape"] == [256, 4]
 
 
 class Squares(JaxvizWidget):
@@ -142,3 +142,44 @@ def test_to_html_stores_the_requested_states_and_escapes_markup(tmp_path):
     assert block["compute_traits"] == ["n"]
     assert "_esm" not in block["state"] and block["state"]["n"] == 2
     assert static_asset("page.js").read_text() in text
+
+
+DISPLAY_CASES = Path(__file__).resolve().parents[1] / "js" / "test" / "display_cases.json"
+
+
+def display_cases() -> list[dict]:
+    """Sign/scale/normalize results of jaxviz._display that js/lib/scale.js must reproduce."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "gaussian": rng.normal(size=40).astype(np.float32),
+        "outlier": np.array([0.1, -0.2, 0.3, 0.0, 0.0, 25.0, -0.05, 0.4], np.float32),
+        "one_sign": np.array([0.0, 1.0, 2.0, 3.0], np.float32),
+        "zeros": np.zeros(3, np.float32),
+    }
+    cases = []
+    for name, values in arrays.items():
+        for sign in _display.SIGNS:
+            for clip in (99.0, 100.0, 50.0):
+                scale = _display.attribution_scale(values, sign=sign, clip_percentile=clip)
+                normalized = _display.normalize_attribution(values, sign=sign, scale=scale)
+                cases.append({
+                    "name": name, "sign": sign, "clip": clip, "values": values.tolist(),
+                    "scale": scale, "normalized": normalized.tolist(),
+                })  # fmt: skip
+    return cases
+
+
+def test_js_display_cases_are_current():
+    # If _display changed on purpose: python tests/test_widget_base.py, then npm test.
+    stored = json.loads(DISPLAY_CASES.read_text())
+    fresh = display_cases()
+    assert [(c["name"], c["sign"], c["clip"]) for c in stored] == [
+        (c["name"], c["sign"], c["clip"]) for c in fresh
+    ]
+    for s, f in zip(stored, fresh, strict=True):
+        np.testing.assert_allclose(s["scale"], f["scale"], rtol=1e-6)
+        np.testing.assert_allclose(s["normalized"], f["normalized"], rtol=1e-6, atol=1e-7)
+
+
+if __name__ == "__main__":
+    DISPLAY_CASES.write_text(json.dumps(display_cases()) + "\n")

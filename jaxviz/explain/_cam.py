@@ -38,7 +38,10 @@ def gradcam(
       upsample: resize the map to the input's spatial size (x.shape[1:1 + spatial axes]);
         False gives the map at the layer's resolution (Captum's `LayerGradCam` output).
       interpolation: "bilinear" (default), "nearest" (what Captum's `LayerAttribution.interpolate`
-        and `GuidedGradCam` use by default) or "bicubic".
+        and `GuidedGradCam` use by default) or "bicubic", as in `jax.image.resize` (pixel
+        centres). Upsampling by an integer factor, "bilinear" and "nearest" give exactly torch's
+        `interpolate` (align_corners=False); for other factors "nearest" is torch's
+        "nearest-exact". "bicubic" uses Keys' a = -0.5, torch's a = -0.75.
       relu: keep only positive evidence, as in the paper. Captum's `LayerGradCam` defaults to
         `relu_attributions=False`; pass relu=False to match it.
 

@@ -16,6 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import _jaxpr
+from .._compile_cache import compile_cache
+
 Kernel = Callable[..., Any]
 
 
@@ -36,25 +39,26 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = jax.jit(build())
+        compiled = model.programs[program] = jax.jit(_jaxpr.with_fast_pool_gradients(build()))
     total = per_example[0].shape[0]
     devices = jax.devices()
     chunk = _chunk_size(total, batch_size, len(devices))
     padded = -(-total // chunk) * chunk
-    indices = jnp.arange(padded, dtype=jnp.int32)
-    per_example = tuple(_pad(a, padded) for a in per_example)
+    # Chunks are cut on the host: slicing device arrays would compile one tiny program per offset.
+    indices = np.arange(padded, dtype=np.int32)
+    per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
     place = _placer(devices)
-    outputs = [
-        compiled(
-            model.params,
-            *shared,
-            place(indices[start : start + chunk]),
-            *(place(a[start : start + chunk]) for a in per_example),
-        )
-        for start in range(0, padded, chunk)
-    ]
-    joined = outputs[0] if len(outputs) == 1 else jax.tree.map(lambda *parts: jnp.concatenate(parts), *outputs)
-    return jax.tree.map(lambda a: a[:total], joined)
+    with compile_cache():
+        outputs = [
+            compiled(
+                model.params,
+                *shared,
+                place(indices[start : start + chunk]),
+                *(place(a[start : start + chunk]) for a in per_example),
+            )
+            for start in range(0, padded, chunk)
+        ]
+    return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
 def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
@@ -62,15 +66,15 @@ def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
     return -(-chunk // devices) * devices
 
 
-def _pad(array: jax.Array, size: int) -> jax.Array:
+def _pad(array: np.ndarray, size: int) -> np.ndarray:
     missing = size - array.shape[0]
     if missing == 0:
         return array
-    return jnp.concatenate([array, jnp.repeat(array[-1:], missing, axis=0)])
+    return np.concatenate([array, np.repeat(array[-1:], missing, axis=0)])
 
 
-def _placer(devices) -> Callable[[jax.Array], jax.Array]:
+def _placer(devices) -> Callable[[np.ndarray], jax.Array]:
     if len(devices) == 1:
-        return lambda a: a
+        return jax.device_put
     batch = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
     return lambda a: jax.device_put(a, batch)

@@ -37,7 +37,9 @@ def occlusion(
 
     Returns:
       float32 attributions shaped like `x` (or (batch, classes, ...) for target="all").
-      Features no window reaches get 0.
+      Windows start every `stride` positions until one reaches the end; when the stride does
+      not divide evenly, that last window is clipped at the edge (as in Captum), so with
+      stride <= window every feature is covered. Features no window reaches get 0.
     """
     x, target = prepare(model, x, target)
     example = x.shape[1:]
@@ -46,7 +48,7 @@ def occlusion(
     if any(w > n for w, n in zip(window, example, strict=True)):
         raise ValueError(f"window: {window} is larger than one example {example}.")
     starts = np.array(
-        list(itertools.product(*(range(0, n - w + 1, s) for n, w, s in zip(example, window, stride, strict=True)))),
+        list(itertools.product(*(range(0, min(n - w + s, n), s) for n, w, s in zip(example, window, stride, strict=True)))),
         dtype=np.int32,
     )
 

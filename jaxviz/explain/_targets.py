@@ -18,12 +18,12 @@ from .._checks import check_input
 
 class Target(NamedTuple):
     mode: str  # "given" | "predicted" | "all"
-    classes: jax.Array  # int32 (batch,), used in "given" mode
+    classes: np.ndarray  # int32 (batch,), used in "given" mode
 
 
 def resolve_target(target, batch: int, num_classes: int) -> Target:
     """Validate `target` against a batch of `batch` examples and `num_classes` classes."""
-    placeholder = jnp.zeros((batch,), jnp.int32)
+    placeholder = np.zeros((batch,), np.int32)
     if target is None:
         return Target("predicted", placeholder)
     if isinstance(target, str):
@@ -45,7 +45,7 @@ def resolve_target(target, batch: int, num_classes: int) -> Target:
             f"target: class {int(bad[0])} is out of range; the model has {num_classes} classes "
             f"(0 to {num_classes - 1})."
         )
-    return Target("given", jnp.asarray(classes, jnp.int32))
+    return Target("given", classes.astype(np.int32))
 
 
 def chosen_classes(mode: str, classes: jax.Array, logits: jax.Array) -> jax.Array:
@@ -69,7 +69,7 @@ def class_scores(mode: str, classes: jax.Array, logits: jax.Array) -> jax.Array:
     return jnp.take_along_axis(logits, classes[:, None], axis=1)[:, 0]
 
 
-def prepare(model, x, target) -> tuple[jax.Array, Target]:
+def prepare(model, x, target) -> tuple[np.ndarray, Target]:
     """Validate the input and the target together: the checked `x` and its `Target`."""
     x = check_input(model, x)
     return x, resolve_target(target, x.shape[0], model.output_shape(x).shape[1])

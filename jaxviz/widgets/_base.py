@@ -35,7 +35,7 @@ def readable_error(error: BaseException) -> str:
 
 
 class JaxvizWidget(anywidget.AnyWidget):
-    """Shared machinery of jaxviz widgets; subclasses set ``_esm``, ``_css``, ``_compute_traits``."""
+    """Shared machinery of jaxviz widgets (see the module docstring for what subclasses set)."""
 
     _request_id = traitlets.Int(0).tag(sync=True)
     _reply = traitlets.Dict({"id": 0, "seq": 0, "error": None}).tag(sync=True)

@@ -57,12 +57,12 @@ def page_html(
         allow_nan=False,
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<style>body.jv-standalone{margin:16px;background:Canvas;color:CanvasText;"
         "color-scheme:light dark;font-family:system-ui,sans-serif}</style>\n"
-        "</head>\n<body class=\"jv-standalone\">\n"
+        '</head>\n<body class="jv-standalone">\n'
         f'<script type="{PAGE_MIME}">{_script_safe(block)}</script>\n'
         f'<script type="module">{runtime}</script>\n'
         "</body>\n</html>\n"

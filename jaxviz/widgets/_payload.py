@@ -12,15 +12,16 @@ from typing import Any, Literal
 import matplotlib
 import numpy as np
 
+from .._display import DEFAULT_COLORMAPS
+
 PayloadDtype = Literal["float32", "uint8"]
 _DTYPES: dict[str, type[np.generic]] = {"float32": np.float32, "uint8": np.uint8}
 
-# Colormaps the widgets offer, colorblind-safe ones first. The front end learns from
-# `diverging` which ones have a meaningful middle (zero sits there).
-DIVERGING_COLORMAPS = ("RdBu_r", "PuOr_r", "coolwarm", "BrBG")
-SEQUENTIAL_COLORMAPS = ("viridis", "cividis", "magma", "inferno", "gray")
-DEFAULT_DIVERGING = "RdBu_r"
-DEFAULT_SEQUENTIAL = "magma"
+# Colormaps the widgets offer: the colorblind-safe default for each sign first (one place:
+# jaxviz._display), then a few other perceptually uniform or diverging choices.
+WIDGET_COLORMAPS = tuple(
+    dict.fromkeys([*DEFAULT_COLORMAPS.values(), "PuOr_r", "coolwarm", "cividis", "magma", "gray"])
+)
 
 
 def array_payload(array: Any, dtype: PayloadDtype = "float32") -> dict[str, Any]:
@@ -64,23 +65,29 @@ def colormap_lut(name: str) -> np.ndarray:
         cmap = matplotlib.colormaps[name]
     except KeyError:
         raise ValueError(
-            f"cmap must be a matplotlib colormap name, got {name!r}; e.g. one of "
-            f"{list(DIVERGING_COLORMAPS + SEQUENTIAL_COLORMAPS)}"
+            f"cmap: expected a matplotlib colormap name, e.g. one of {list(WIDGET_COLORMAPS)}, "
+            f"got {name!r}."
         ) from None
     return cmap(np.linspace(0.0, 1.0, 256), bytes=True)
 
 
-def colormap_catalog(names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """LUT payloads for the widgets' colormap menu: ``{"names", "diverging", "luts"}``."""
-    names = tuple(names or DIVERGING_COLORMAPS + SEQUENTIAL_COLORMAPS)
+def colormap_catalog(names: tuple[str, ...] = WIDGET_COLORMAPS) -> dict[str, Any]:
+    """LUT payloads for a widget's colormap menu: ``{"names", "defaults", "luts"}``, where
+    ``defaults`` maps each sign to its default colormap."""
+    names = tuple(dict.fromkeys([*names, *DEFAULT_COLORMAPS.values()]))
     return {
         "names": list(names),
-        "diverging": [n for n in names if n.removesuffix("_r") in _DIVERGING_BASES],
+        "defaults": dict(DEFAULT_COLORMAPS),
         "luts": {n: array_payload(colormap_lut(n), "uint8") for n in names},
     }
 
 
-_DIVERGING_BASES = {
-    "RdBu", "PuOr", "coolwarm", "BrBG", "bwr", "seismic", "PiYG", "PRGn", "RdGy", "RdYlBu",
-    "RdYlGn", "Spectral", "berlin", "managua", "vanimo",
-}  # fmt: skip
+def image_payload(images: Any) -> dict[str, Any]:
+    """A batch of input images as the browser draws them: uint8 RGBA (n, H, W, 4), each image
+    shown as `_display.display_image` decides (the look of the static plots)."""
+    from .. import _display
+
+    shown = [_display.display_image(image, name="x") for image in np.asarray(images)]
+    rgb = np.stack([s if s.ndim == 3 else np.repeat(s[..., None], 3, -1) for s in shown])
+    alpha = np.ones(rgb.shape[:-1] + (1,), np.float32)
+    return array_payload(np.concatenate([rgb, alpha], -1) * 255, "uint8")

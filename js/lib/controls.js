@@ -35,6 +35,20 @@ export function createSlider({ name, label, min, max, step = 1, value, format = 
   };
 }
 
+/** A slider over a list of names (layers, say): the readout shows the name, onInput gets it. */
+export function createNameSlider({ name, label, names, value, onInput }) {
+  const slider = createSlider({
+    name,
+    label,
+    min: 0,
+    max: names.length - 1,
+    value: Math.max(0, names.indexOf(value)),
+    format: (i) => names[i] ?? "",
+    onInput: (i) => onInput?.(names[i]),
+  });
+  return { ...slider, setName: (n) => slider.set(names.indexOf(n)) };
+}
+
 /** options: [{value, label}] (label shown as text). */
 export function createSelect({ name, label, options, value, onChange }) {
   const select = h("select", { className: "jv-select", attrs: { "aria-label": label }, dataset: { control: name } });

@@ -1,6 +1,7 @@
 // Legend (colorbar), tooltip, busy indicator and inline error box.
 
 import { formatNumber, h } from "./dom.js";
+import { colorbarTicks } from "./scale.js";
 
 export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const bar = h("canvas", { className: "jv-colorbar-bar" });
@@ -11,15 +12,15 @@ export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const el = h("div", { className: "jv-colorbar", dataset: { role }, style: { width: `${width}px` } }, [bar, labels, caption]);
 
   /**
-   * Shows the LUT and the value range: [-limit, 0, limit] when centered, [0, limit] otherwise;
-   * `tickLabels` (strings, spread evenly) replaces those for scales that are not 0-based.
+   * Shows the LUT and its ticks in attribution units for `sign` and `scale`; `tickLabels`
+   * (strings, spread evenly) replaces them for scales that are not attributions (log10 norms).
    */
-  function update({ lut, limit, centered, caption: text = "", tickLabels }) {
+  function update({ lut, sign, scale, caption: text = "", tickLabels }) {
     const ctx = bar.getContext("2d");
     const img = ctx.createImageData(256, 1);
     img.data.set(lut.subarray(0, 1024));
     ctx.putImageData(img, 0, 0);
-    const ticks = tickLabels ?? (centered ? [-limit, 0, limit] : [0, limit]).map(formatNumber);
+    const ticks = tickLabels ?? colorbarTicks(sign, scale).map(formatNumber);
     labels.replaceChildren(...ticks.map((v) => h("span", { text: v })));
     caption.textContent = text;
   }

@@ -3,12 +3,12 @@
 // and composites.
 
 import { applyColormap } from "./colormap.js";
-import { normalize } from "./scale.js";
+import { DEFAULT_CLIP, normalize } from "./scale.js";
 
-/** RGBA pixels of `values` (length h * w) through `lut`, and the limit used. */
-export function heatmapRGBA(values, lut, { sign = "all", clip = 100, diverging = true, limit } = {}) {
-  const { t, limit: used } = normalize(values, { sign, clip, diverging, limit });
-  return { rgba: applyColormap(t, lut), limit: used };
+/** RGBA pixels of `values` (length h * w) through `lut`, and the scale used. */
+export function heatmapRGBA(values, lut, { sign = "absolute", clip = DEFAULT_CLIP, scale } = {}) {
+  const { t, scale: used } = normalize(values, { sign, clip, scale });
+  return { rgba: applyColormap(t, lut), scale: used };
 }
 
 function pixelCanvas(rgba, width, height) {
@@ -44,10 +44,11 @@ export function createHeatmap({ role, size = 224, label = "" }) {
 
   /**
    * map: {data: Float32Array, shape: [h, w]} or null; image: {data: Uint8Array, shape: [H, W, 4]}
-   * or null; fit: optional {width, height} display box. Returns the scale limit used (so a
-   * legend can show it).
+   * or null (drawn under the map, the map at opacity `alpha`); fit: optional {width, height}
+   * display box. Returns the scale used (so a colorbar can label it); pass `scale` to share one
+   * across maps.
    */
-  function draw({ map = null, image = null, lut, sign = "all", clip = 100, diverging = true, alpha = 1, limit, fit }) {
+  function draw({ map = null, image = null, lut, sign = "absolute", clip = DEFAULT_CLIP, alpha = 1, scale, fit }) {
     const ref = image ?? map;
     if (!ref) return null;
     // `fit: {width, height}` stretches a non-square map (layers x steps) to a given box.
@@ -64,8 +65,8 @@ export function createHeatmap({ role, size = 224, label = "" }) {
     let used = null;
     if (map) {
       const [h, w] = map.shape;
-      const drawn = heatmapRGBA(map.data, lut, { sign, clip, diverging, limit });
-      used = drawn.limit;
+      const drawn = heatmapRGBA(map.data, lut, { sign, clip, scale });
+      used = drawn.scale;
       // A coarse map (Grad-CAM at 7x7) is interpolated; a full-resolution one stays crisp.
       ctx.imageSmoothingEnabled = !!image && (h < image.shape[0] || w < image.shape[1]);
       ctx.globalAlpha = image ? alpha : 1;

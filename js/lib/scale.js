@@ -1,58 +1,70 @@
-// How attribution values become colormap positions. The same rules as jaxviz/_display.py
-// (the Python side uses them for the static PNG twin):
-//   sign filter: "all" keeps values, "positive" keeps max(v, 0), "negative" keeps min(v, 0),
-//                "absolute" takes |v|;
-//   limit:       the `clip` percentile of |filtered value| (100 = the max), so a few outliers do
-//                not wash out the map;
-//   diverging:   t = 0.5 + 0.5 * v / limit (zero sits in the colormap's middle);
-//   sequential:  t = |v| / limit, except sign "all", which spans [-limit, limit] linearly.
+// How attribution values become colormap positions: the JS twin of jaxviz/_display.py (signed_part,
+// attribution_scale, normalize_attribution), which the static plots use. The test vectors in
+// test/display_cases.json are computed by _display itself (tests/test_widget_base.py keeps them
+// current), so both sides agree.
+//   sign:  "all" keeps values (diverging around 0); "positive" / "negative" keep the magnitude of
+//          that sign's part (0 elsewhere); "absolute" takes |v|.
+//   scale: the `clip` percentile of the nonzero magnitudes shown (100 = their max; 0 if none), so
+//          a few outliers do not wash out the map.
+//   normalized: shown / scale clipped to [-1, 1] for "all", [0, 1] otherwise; the colormap spans
+//          that range (so t = (n + 1) / 2 for "all", t = n otherwise).
 
-export const SIGNS = ["all", "positive", "negative", "absolute"];
+export const SIGNS = ["positive", "negative", "absolute", "all"];
+export const DEFAULT_CLIP = 99;
 
-export function signFilter(v, sign) {
+export function signedPart(v, sign) {
   switch (sign) {
     case "all":
       return v;
     case "positive":
       return v > 0 ? v : 0;
     case "negative":
-      return v < 0 ? v : 0;
+      return v < 0 ? -v : 0;
     case "absolute":
       return Math.abs(v);
     default:
-      throw new RangeError(`sign must be one of ${SIGNS.join(", ")}; got ${sign}`);
+      throw new RangeError(`sign: expected one of ${SIGNS.join(", ")}, got ${sign}`);
   }
 }
 
-/** numpy.percentile (linear interpolation) of |values|, q in [0, 100]. */
-export function percentileAbs(values, q) {
-  if (values.length === 0) return 0;
-  const mags = Float32Array.from(values, Math.abs).sort();
-  const pos = (Math.min(Math.max(q, 0), 100) / 100) * (mags.length - 1);
+/** numpy.percentile (linear interpolation) of sorted values, q in [0, 100]. */
+function percentileSorted(sorted, q) {
+  const pos = (Math.min(Math.max(q, 0), 100) / 100) * (sorted.length - 1);
   const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, mags.length - 1);
-  return mags[lo] + (mags[hi] - mags[lo]) * (pos - lo);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-export function filtered(values, sign) {
-  return Float32Array.from(values, (v) => signFilter(v, sign));
-}
-
-/** The value that maps to the end of the colormap: the clip-th percentile of |filtered values|. */
-export function scaleLimit(values, { sign = "all", clip = 100 } = {}) {
-  return percentileAbs(filtered(values, sign), clip);
-}
-
-/** Colormap positions in [0, 1] for every value; `limit` defaults to scaleLimit(values). */
-export function normalize(values, { sign = "all", clip = 100, diverging = true, limit } = {}) {
-  const f = filtered(values, sign);
-  const lim = limit ?? percentileAbs(f, clip);
-  const safe = lim > 0 ? lim : 1;
-  const centered = diverging || sign === "all";
-  const t = new Float32Array(f.length);
-  for (let i = 0; i < f.length; i++) {
-    const r = Math.max(-1, Math.min(1, f[i] / safe));
-    t[i] = centered ? 0.5 + 0.5 * r : Math.abs(r);
+/** The magnitude that maps to full color, over one map or several (a shared scale). */
+export function attributionScale(values, { sign = "absolute", clip = DEFAULT_CLIP } = {}) {
+  const maps = Array.isArray(values) ? values : [values];
+  const mags = [];
+  for (const map of maps) {
+    for (let i = 0; i < map.length; i++) {
+      const m = Math.abs(signedPart(map[i], sign));
+      if (m > 0) mags.push(m);
+    }
   }
-  return { t, limit: lim };
+  if (mags.length === 0) return 0;
+  return percentileSorted(Float64Array.from(mags).sort(), clip);
+}
+
+/** Colormap positions in [0, 1]; `scale` defaults to attributionScale(values). */
+export function normalize(values, { sign = "absolute", clip = DEFAULT_CLIP, scale } = {}) {
+  const used = scale ?? attributionScale(values, { sign, clip });
+  const low = sign === "all" ? -1 : 0;
+  const t = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const shown = signedPart(values[i], sign);
+    const n = used > 0 ? Math.min(1, Math.max(low, shown / used)) : 0;
+    t[i] = (n - low) / (1 - low);
+  }
+  return { t, scale: used };
+}
+
+/** Colorbar tick values in attribution units, as jv.plot's colorbars label them. */
+export function colorbarTicks(sign, scale) {
+  if (sign === "all") return [-scale, 0, scale];
+  const f = sign === "negative" ? -scale : scale;
+  return [0, f / 2, f];
 }

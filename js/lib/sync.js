@@ -44,6 +44,7 @@ export function createRequester(model, { onBusy = () => {}, onReply = () => {} }
   };
 }
 
+
 /** Subscribes `callback` to changes of each trait; returns an unsubscribe function. */
 export function onChange(model, names, callback) {
   for (const n of names) model.on(`change:${n}`, callback);

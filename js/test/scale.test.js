@@ -1,71 +1,53 @@
 import { describe, expect, it } from "vitest";
 import { applyColormap, lutIndex } from "../lib/colormap.js";
 import { heatmapRGBA } from "../lib/heatmap.js";
-import { normalize, percentileAbs, scaleLimit, signFilter } from "../lib/scale.js";
+import { attributionScale, colorbarTicks, normalize, signedPart } from "../lib/scale.js";
+import cases from "./display_cases.json";
+
+// Computed by jaxviz/_display.py (tests/test_widget_base.py checks the file is current).
 
 // A LUT whose red channel is the index and alpha is 255: colors reveal the positions.
 const rampLut = new Uint8Array(1024);
 for (let i = 0; i < 256; i++) rampLut.set([i, 0, 255 - i, 255], i * 4);
 
-describe("signFilter", () => {
-  it.each([
-    ["all", -2, -2],
-    ["positive", -2, 0],
-    ["positive", 3, 3],
-    ["negative", 3, 0],
-    ["negative", -3, -3],
-    ["absolute", -3, 3],
-  ])("%s of %d is %d", (sign, v, want) => expect(signFilter(v, sign)).toBe(want));
+describe("agreement with jaxviz/_display.py", () => {
+  it("has cases for every sign", () => {
+    expect(new Set(cases.map((c) => c.sign))).toEqual(new Set(["all", "positive", "negative", "absolute"]));
+  });
 
+  it.each(cases.map((c) => [`${c.name} sign=${c.sign} clip=${c.clip}`, c]))("%s", (_, c) => {
+    const values = Float32Array.from(c.values);
+    const scale = attributionScale(values, { sign: c.sign, clip: c.clip });
+    expect(scale).toBeCloseTo(c.scale, 5);
+    const { t } = normalize(values, { sign: c.sign, clip: c.clip });
+    const low = c.sign === "all" ? -1 : 0;
+    const want = c.normalized.map((n) => (n - low) / (1 - low));
+    t.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+  });
+});
+
+describe("signedPart", () => {
   it("names the allowed signs for a bad one", () => {
-    expect(() => signFilter(1, "both")).toThrow(/all, positive, negative, absolute; got both/);
+    expect(() => signedPart(1, "both")).toThrow(/positive, negative, absolute, all, got both/);
   });
 });
 
-describe("percentileAbs", () => {
-  it("matches numpy.percentile's linear interpolation", () => {
-    // numpy.percentile([1, 2, 3, 4], 90) == 3.7
-    expect(percentileAbs([-1, 2, -3, 4], 90)).toBeCloseTo(3.7, 6);
-    expect(percentileAbs([5, -9, 1], 100)).toBe(9);
-    expect(percentileAbs([5, -9, 1], 0)).toBe(1);
-  });
-});
-
-describe("normalize", () => {
-  it("centres zero in a diverging scale and maps +-limit to the ends", () => {
-    const { t, limit } = normalize(Float32Array.of(-4, 0, 2, 4), { sign: "all" });
-    expect(limit).toBe(4);
-    expect(Array.from(t)).toEqual([0, 0.5, 0.75, 1]);
+describe("scales", () => {
+  it("shares one scale across maps when given several", () => {
+    const a = Float32Array.of(1, 2);
+    const b = Float32Array.of(8);
+    expect(attributionScale([a, b], { sign: "absolute", clip: 100 })).toBe(8);
   });
 
-  it("clips outliers at the percentile limit", () => {
-    const values = Float32Array.from({ length: 101 }, (_, i) => i); // 0..100
-    const { t, limit } = normalize(values, { sign: "all", clip: 50 });
-    expect(limit).toBe(50);
-    expect(t[100]).toBe(1); // 100 is beyond the limit: clipped to the end
-    expect(t[25]).toBeCloseTo(0.75, 6);
+  it("labels colorbar ticks in attribution units, negated for sign negative", () => {
+    expect(colorbarTicks("all", 2)).toEqual([-2, 0, 2]);
+    expect(colorbarTicks("negative", 2)).toEqual([0, -1, -2]);
+    expect(colorbarTicks("absolute", 2)).toEqual([0, 1, 2]);
   });
 
-  it("maps the magnitude to [0, 1] for a filtered sign on a sequential colormap", () => {
-    const { t } = normalize(Float32Array.of(-4, -2, 1), { sign: "negative", diverging: false });
-    expect(Array.from(t)).toEqual([1, 0.5, 0]);
-  });
-
-  it("keeps a filtered sign on the matching half of a diverging colormap", () => {
-    const { t } = normalize(Float32Array.of(-4, 2, 4), { sign: "positive", diverging: true });
-    expect(Array.from(t)).toEqual([0.5, 0.75, 1]);
-  });
-
-  it("does not divide by zero for an all-zero map", () => {
-    const { t, limit } = normalize(new Float32Array(3), { sign: "all" });
-    expect(limit).toBe(0);
-    expect(Array.from(t)).toEqual([0.5, 0.5, 0.5]);
-  });
-
-  it("uses a given limit (a scale shared across maps)", () => {
-    const { t } = normalize(Float32Array.of(1), { limit: 2 });
-    expect(t[0]).toBe(0.75);
-    expect(scaleLimit(Float32Array.of(1, -3), { sign: "positive" })).toBe(1);
+  it("gives zeros for an all-zero map, at the colormap's low end or middle", () => {
+    expect(Array.from(normalize(new Float32Array(2), { sign: "absolute" }).t)).toEqual([0, 0]);
+    expect(Array.from(normalize(new Float32Array(2), { sign: "all" }).t)).toEqual([0.5, 0.5]);
   });
 });
 
@@ -80,8 +62,8 @@ describe("colormap", () => {
   });
 
   it("heatmapRGBA colors the largest value with the LUT's last entry", () => {
-    const { rgba, limit } = heatmapRGBA(Float32Array.of(-1, 0, 1), rampLut, { sign: "all" });
-    expect(limit).toBe(1);
+    const { rgba, scale } = heatmapRGBA(Float32Array.of(-1, 0, 1), rampLut, { sign: "all", clip: 100 });
+    expect(scale).toBe(1);
     expect([rgba[0], rgba[4], rgba[8]]).toEqual([0, 128, 255]);
   });
 });

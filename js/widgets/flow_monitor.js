@@ -127,7 +127,7 @@ function render({ model, el }) {
     const resampled = resampleColumns(values.data, names.length, steps, HISTORY_COLS);
     const { t, lo, hi } = unitScale(resampled);
     const fit = { width: HISTORY_COLS, height: mapHeight() };
-    history.draw({ map: { data: t, shape: [names.length, HISTORY_COLS] }, lut: magma, sign: "positive", diverging: false, limit: 1, fit });
+    history.draw({ map: { data: t, shape: [names.length, HISTORY_COLS] }, lut: magma, sign: "positive", scale: 1, fit });
     historyLabels.style.height = `${fit.height}px`;
     historyLabels.replaceChildren(...rowLabels(names, layer, pickLayer));
     const first = steps[0];
@@ -138,7 +138,7 @@ function render({ model, el }) {
       ),
     );
     historyAxis.style.width = `${fit.width}px`;
-    colorbar.update({ lut: magma, limit: 1, centered: false, caption: `${entry.label} (log10)`, tickLabels: [lo, (lo + hi) / 2, hi].map((v) => v.toFixed(1)) });
+    colorbar.update({ lut: magma, sign: "positive", scale: 1, caption: `${entry.label} (log10)`, tickLabels: [lo, (lo + hi) / 2, hi].map((v) => v.toFixed(1)) });
     fieldToggle.el.replaceChildren(
       ...Object.entries(fields).map(([key, f]) => {
         const b = h("button", { className: "jv-toggle-button", text: f.label, attrs: { type: "button", "aria-pressed": String(key === field) }, dataset: { value: key } });
@@ -182,7 +182,7 @@ function render({ model, el }) {
     for (const [map, trait, labels, axis] of [[weights, "param_hist", weightLabels, weightAxis], [grads, "grad_hist", gradLabels, gradAxis]]) {
       const counts = take(fromPayload(model.get(trait)), i);
       const share = Float32Array.from(counts.data, (v) => v / 255);
-      map.draw({ map: { data: share, shape: counts.shape }, lut: greys, sign: "positive", diverging: false, fit });
+      map.draw({ map: { data: share, shape: counts.shape }, lut: greys, sign: "positive", clip: 100, fit });
       labels.style.height = `${fit.height}px`;
       labels.replaceChildren(...rowLabels(names, layer, pickLayer));
       axis.style.width = `${fit.width}px`;

@@ -98,10 +98,18 @@ class JupyterServer:
         self.log = open(home / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter", APPS[app][0], "--no-browser",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0", "--ServerApp.allow_root=True", f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+                sys.executable,
+                "-m",
+                "jupyter",
+                APPS[app][0],
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.allow_root=True",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.news_url=",
             ],  # fmt: skip
             env=env,
             cwd=root,

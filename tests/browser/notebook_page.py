@@ -48,8 +48,7 @@ class NotebookPage:
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         self.accept_kernel_dialog()
         self.page.wait_for_function(
-            "() => document.querySelector('.jp-Notebook') && !document.querySelector("
-            "'.jp-Dialog')",
+            "() => document.querySelector('.jp-Notebook') && !document.querySelector('.jp-Dialog')",
             timeout=30_000,
         )
 
@@ -71,7 +70,9 @@ class NotebookPage:
 
     def cell_errors(self) -> list[str]:
         """Text of every error output in the notebook."""
-        return self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_text_contents()
+        return self.page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        ).all_text_contents()
 
     def widget_errors(self) -> list[str]:
         """Uncaught page errors raised in widget code (anywidget, ipywidgets, bundles from blob:).
@@ -79,7 +80,9 @@ class NotebookPage:
         The apps' own start-up errors (Notebook 7 logs one about a settings schema) are not the
         widgets' and are left out.
         """
-        return [e for e in self.errors if any(k in e for k in ("blob:", "anywidget", "jupyter-widgets"))]
+        return [
+            e for e in self.errors if any(k in e for k in ("blob:", "anywidget", "jupyter-widgets"))
+        ]
 
     # -- kernel ----------------------------------------------------------------------------------
 
@@ -123,14 +126,6 @@ class NotebookPage:
         got = locator.evaluate(_CANVAS_JS)
         rgba = np.frombuffer(base64.b64decode(got["rgba"]), dtype=np.uint8)
         return rgba.reshape(got["height"], got["width"], 4)
-
-    def set_range(self, locator, value: float) -> None:
-        """Moves a range input to `value` as a person would (an input event per move)."""
-        locator.evaluate(
-            "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); "
-            "el.dispatchEvent(new Event('change', {bubbles: true})); }",
-            value,
-        )
 
     def screenshot(self, name: str, locator=None) -> Path:
         path = self.artifacts / f"{name}.png"

@@ -11,7 +11,8 @@ class Probe(anywidget.AnyWidget):
     _esm = """
     export default { render({ model, el }) {
       el.classList.add("probe-root");
-      const slider = Object.assign(document.createElement("input"), {type: "range", min: 0, max: 10});
+      const slider = Object.assign(
+        document.createElement("input"), {type: "range", min: 0, max: 10});
       slider.dataset.control = "value";
       const canvas = Object.assign(document.createElement("canvas"), {width: 4, height: 4});
       canvas.dataset.role = "swatch";
@@ -21,11 +22,16 @@ class Probe(anywidget.AnyWidget):
         ctx.fillStyle = `rgb(${25 * model.get("value")}, 0, 0)`;
         ctx.fillRect(0, 0, 4, 4);
       };
-      slider.addEventListener("input", () => { model.set("value", Number(slider.value)); model.save_changes(); });
+      slider.addEventListener("input", () => {
+        model.set("value", Number(slider.value));
+        model.save_changes();
+      });
       model.on("change:value", draw);
       draw();
       // Like jaxviz's isolateKeys: keep arrow keys from the notebook's shortcuts.
-      window.addEventListener("keydown", (e) => { if (e.target === slider) e.stopImmediatePropagation(); }, true);
+      window.addEventListener("keydown", (e) => {
+        if (e.target === slider) e.stopImmediatePropagation();
+      }, true);
       el.append(slider, canvas);
     } };
     """
@@ -39,7 +45,11 @@ probe
 @pytest.mark.parametrize("app", ["lab", "notebook"])
 def test_harness_drives_a_widget_and_reads_python_state(open_notebook, app):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     page = open_notebook(app, nb, name=f"probe-{app}.ipynb")
     page.run_all()
     root = page.widget("probe-root")

@@ -1,0 +1,46 @@
+"""Alternating wall-clock timing of competing implementations in one process."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+
+def use_all_cores_in_torch() -> int:
+    """Give PyTorch one thread per core, as XLA's CPU backend has; returns the count."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    return cores
+
+
+def alternate(
+    candidates: dict[str, Callable[[], object]],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    budget_s: float = float("inf"),
+    min_repeats: int = 2,
+) -> dict[str, float]:
+    """Median seconds per call of each candidate, run in turn (AB, BA, AB, ...).
+
+    Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
+    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. Once
+    `min_repeats` counted rounds are done and `budget_s` seconds have passed, no round starts.
+    """
+    names = list(candidates)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    start = time.perf_counter()
+    for round_ in range(warmup + repeats):
+        if round_ >= warmup + min_repeats and time.perf_counter() - start > budget_s:
+            break
+        for name in names if round_ % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            candidates[name]()
+            elapsed = time.perf_counter() - start
+            if round_ >= warmup:
+                times[name].append(elapsed)
+    return {name: statistics.median(t) for name, t in times.items()}

@@ -1,0 +1,86 @@
+"""JAX's persistent compilation cache, turned on for jaxviz's own programs.
+
+A new Python process otherwise recompiles every explanation it runs (a few hundred ms each on a
+CPU). jaxviz keeps its compiled programs in ``$XDG_CACHE_HOME/jaxviz/jax`` (``~/.cache/jaxviz/jax``)
+so the second process loads them from disk instead. ``JAXVIZ_NO_COMPILE_CACHE=1`` turns it off.
+
+JAX has one compilation cache per process, with a global directory, so jaxviz cannot give its
+programs a cache of their own. It does the least surprising thing it can, once, the first time it
+compiles (not at import):
+
+- the user set ``jax_compilation_cache_dir`` (or ``JAX_COMPILATION_CACHE_DIR``): that cache is
+  used as is, and jaxviz's programs are added to it;
+- the user turned JAX's cache off (``jax_enable_compilation_cache=False``) or set
+  ``JAXVIZ_NO_COMPILE_CACHE``: nothing changes;
+- otherwise jaxviz points JAX at its own directory and raises the global minimum compile time to
+  infinity, so the user's own programs are still never written to disk (as before); only while
+  jaxviz compiles is that minimum lowered to zero, thread-locally. To use a cache of your own,
+  set ``jax_compilation_cache_dir`` before the first jaxviz call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+from jax._src import config as jax_config_states  # the thread-local handles of the two thresholds
+from jax.experimental.compilation_cache import compilation_cache as jax_compilation_cache
+
+DISABLE_ENV = "JAXVIZ_NO_COMPILE_CACHE"
+
+_lock = threading.Lock()
+_active: bool | None = None  # decided on first use: whether jaxviz's programs are cached
+
+
+def cache_dir() -> Path:
+    """The directory jaxviz gives JAX for its compiled programs (XDG_CACHE_HOME respected)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxviz" / "jax"
+
+
+def _disabled_by_env() -> bool:
+    return os.environ.get(DISABLE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _turn_on() -> bool:
+    if _disabled_by_env() or not jax.config.jax_enable_compilation_cache:
+        return False
+    if jax.config.jax_compilation_cache_dir is None:
+        path = cache_dir()
+        # The cache is trusted code: keep it writable by this user only.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", math.inf)
+        # JAX decides once per process, at its first compile, whether a cache is used; the user
+        # may have compiled before jaxviz did, so let it decide again now that there is one.
+        jax_compilation_cache.reset_cache()
+    return True
+
+
+def _ensure_decided() -> bool:
+    global _active
+    with _lock:
+        if _active is None:
+            _active = _turn_on()
+        return _active
+
+
+@contextlib.contextmanager
+def compile_cache() -> Iterator[None]:
+    """Programs compiled inside this context go to the persistent cache, however small.
+
+    Usable as a decorator too (``@compile_cache()``) on functions that call jitted programs.
+    """
+    if not _ensure_decided():
+        yield
+        return
+    with (
+        jax_config_states.persistent_cache_min_compile_time_secs(0.0),
+        jax_config_states.persistent_cache_min_entry_size_bytes(-1),
+    ):
+        yield

@@ -1,0 +1,111 @@
+"""The zoo's pretrained models: which architecture, which dataset, where the weights are."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+from flax import nnx, serialization
+
+from .._model import Model, wrap
+from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
+from ._models import CancerMLP, DigitsCNN, ShapesCNN
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = "manifest.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    description: str
+    dataset: str
+    module: type[nnx.Module]
+
+
+MODELS: dict[str, ModelSpec] = {
+    "digits-cnn": ModelSpec("2-conv CNN on 8x8 digits (10 classes)", "digits", DigitsCNN),
+    "shapes-cnn": ModelSpec(
+        "3-conv CNN on 32x32 shapes, conv3 at 8x8 for Grad-CAM vs masks (4 classes)",
+        "shapes",
+        ShapesCNN,
+    ),
+    "cancer-mlp": ModelSpec(
+        "3-layer MLP on 30 breast-cancer features (2 classes)", "breast-cancer", CancerMLP
+    ),
+}
+
+
+def weights_path(name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    return weights_dir / f"{name}.msgpack"
+
+
+def weights_bytes(module: nnx.Module) -> bytes:
+    """The module's state as msgpack (plain nested dicts of arrays: no pickle, no code)."""
+    return serialization.msgpack_serialize(nnx.to_pure_dict(nnx.state(module)))
+
+
+def restore_module(name: str, weights_dir: Path = WEIGHTS_DIR) -> nnx.Module:
+    """Build the named architecture without initializing it, then fill in the saved weights."""
+    spec = MODELS[_check_name("load", name, MODELS)]
+    abstract = nnx.eval_shape(lambda: spec.module(rngs=nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    saved = serialization.msgpack_restore(weights_path(name, weights_dir).read_bytes())
+    expected = nnx.to_pure_dict(state)
+    expected_shapes = jax.tree.map(lambda v: v.shape, expected)
+    saved_shapes = jax.tree.map(lambda v: v.shape, saved)
+    if saved_shapes != expected_shapes:
+        raise ValueError(
+            f"load: the weights file for {name!r} does not match its architecture "
+            f"(saved {saved_shapes}, expected {expected_shapes}); retrain it with "
+            f"`python -m jaxviz.zoo.train {name}`"
+        )
+    nnx.replace_by_pure_dict(state, saved)
+    return nnx.merge(graphdef, state)
+
+
+def manifest(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
+    """What the training script recorded for each shipped model (accuracy, hash, machine)."""
+    path = weights_dir / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def names(kind: str = "models") -> dict[str, str]:
+    """What the zoo holds, each with a one-line description.
+
+    Args:
+      kind: ``"models"`` (for :func:`load`), ``"datasets"`` (for :func:`dataset`) or
+        ``"photos"`` (for :func:`photo`).
+
+    >>> import jaxviz as jv
+    >>> sorted(jv.zoo.names())
+    ['cancer-mlp', 'digits-cnn', 'shapes-cnn']
+    """
+    listings = {
+        "models": {name: spec.description for name, spec in MODELS.items()},
+        "datasets": {name: description for name, (description, _) in DATASETS.items()},
+        "photos": dict(PHOTOS),
+    }
+    if kind not in listings:
+        raise ValueError(f"names: kind must be one of {sorted(listings)}, got {kind!r}")
+    return listings[kind]
+
+
+def load(name: str) -> tuple[Model, Dataset]:
+    """Load a pretrained model and its dataset, offline, in one line.
+
+    Args:
+      name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``).
+
+    Returns:
+      ``(model, data)``: the model wrapped with :func:`jaxviz.wrap` (its layers are named as in
+      ``jaxviz/zoo/_models.py``, e.g. ``conv1``) and the :class:`Dataset` it was trained on.
+
+    >>> import jaxviz as jv
+    >>> model, data = jv.zoo.load("digits-cnn")
+    >>> model(data.x_test[:2]).shape
+    (2, 10)
+    """
+    module = restore_module(name)
+    return wrap(module), dataset(MODELS[name].dataset)

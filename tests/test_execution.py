@@ -1,0 +1,130 @@
+"""Execution: chunked = whole batch = per example, no recompiles for new data, sharding, bf16."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import jaxviz as jv
+
+
+def test_chunked_equals_whole_batch_equals_per_example(cnn, images):
+    key = jax.random.key(5)
+    calls = {
+        "ig": lambda x, **kw: jv.integrated_gradients(cnn, x, target=2, steps=16, **kw),
+        "smoothgrad": lambda x, **kw: jv.smoothgrad(cnn, x, target=2, samples=4, key=key, **kw),
+        "gradcam": lambda x, **kw: jv.gradcam(cnn, x, target="all", layer="conv2", **kw),
+        "occlusion": lambda x, **kw: jv.occlusion(cnn, x, target=2, window=4, stride=4, **kw),
+    }
+    for name, call in calls.items():
+        whole = call(images)
+        np.testing.assert_allclose(call(images, batch_size=4), whole, rtol=1e-5, atol=1e-5, err_msg=name)
+        if name != "smoothgrad":  # noise is keyed by the example's position in the batch
+            single = jnp.concatenate([call(images[i : i + 1]) for i in range(len(images))])
+            np.testing.assert_allclose(single, whole, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+class CompileCounter:
+    """Counts XLA compilations through jax.monitoring."""
+
+    def __init__(self):
+        self.count = 0
+        jax.monitoring.register_event_duration_secs_listener(self._on_event)
+
+    def _on_event(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+_counter = CompileCounter()
+
+
+def test_new_targets_inputs_and_baselines_never_recompile(cnn, images):
+    def run(x, target, baseline):
+        return jv.integrated_gradients(cnn, x, target=target, baseline=baseline, steps=8, batch_size=4)
+
+    inputs = [images * 2, images + 1, images[::-1], images * 3]
+    targets = [jnp.array([4, 3, 2, 1, 0, 0]), jnp.arange(6) % 5]
+    baselines = [jnp.full(images.shape[1:], -0.2, jnp.float32), jnp.ones(images.shape[1:], jnp.float32)]
+    run(images, 1, 0.0)
+    run(images, targets[1], baselines[1])  # warm the other call paths
+    jv.gradcam(cnn, images, target=1, layer="conv2")
+    before = _counter.count
+    run(inputs[0], 3, 0.5)
+    run(inputs[1], targets[0], baselines[0])
+    run(inputs[2], 0, 0.1)
+    gradcam_first = _counter.count
+    jv.gradcam(cnn, inputs[3], target=4, layer="conv2")
+    after_gradcam = _counter.count
+    assert before == gradcam_first, f"{gradcam_first - before} recompilations for new data"
+    assert gradcam_first == after_gradcam, "gradcam recompiled for a new target"
+
+
+def test_a_new_batch_size_reuses_the_chunk_program(cnn, images):
+    smaller = [images[:4], images[:3]]
+    jv.saliency(cnn, images, target=1, batch_size=2)
+    jv.saliency(cnn, images[:5], target=1, batch_size=2)  # warm the eager padding for odd sizes
+    before = _counter.count
+    for x in smaller:  # padded into the same chunks
+        jv.saliency(cnn, x, target=1, batch_size=2)
+    assert _counter.count == before
+
+
+SHARDED = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    import jax, jax.numpy as jnp, numpy as np
+    import jaxviz as jv
+    from conftest import cnn_weights, nnx_cnn
+    assert jax.device_count() == 4, jax.devices()
+    m = jv.wrap(nnx_cnn(cnn_weights()))
+    x = jax.random.normal(jax.random.key(42), (6, 8, 8, 3))
+    out = dict(
+        ig=jv.integrated_gradients(m, x, target="all", steps=16, batch_size=3),
+        smoothgrad=jv.smoothgrad(m, x, samples=4, key=jax.random.key(5)),
+        gradcam=jv.gradcam(m, x, layer="conv2"),
+    )
+    np.savez({path!r}, **{{k: np.asarray(v) for k, v in out.items()}})
+    """
+)
+
+
+def test_sharded_over_four_devices_equals_one_device(cnn, images, tmp_path):
+    path = tmp_path / "sharded.npz"
+    script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600)
+    sharded = np.load(path)
+    np.testing.assert_allclose(sharded["ig"], jv.integrated_gradients(cnn, images, target="all", steps=16), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sharded["smoothgrad"], jv.smoothgrad(cnn, images, samples=4, key=jax.random.key(5)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sharded["gradcam"], jv.gradcam(cnn, images, layer="conv2"), rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_models_and_inputs_accumulate_in_float32(images):
+    from conftest import NnxCNN, cnn_weights, nnx_cnn
+
+    weights = cnn_weights()
+    reference = jv.wrap(nnx_cnn(weights))
+    half = NnxCNN(nnx.Rngs(0))
+    for name, layer in weights.items():
+        getattr(half, name).kernel = nnx.Param(layer["kernel"].astype(jnp.bfloat16))
+        getattr(half, name).bias = nnx.Param(layer["bias"].astype(jnp.bfloat16))
+    m = jv.wrap(half)
+    x = images.astype(jnp.bfloat16)
+    assert m(x).dtype == jnp.bfloat16
+    attr, delta = jv.integrated_gradients(m, x, target=1, steps=32, return_delta=True)
+    assert attr.dtype == jnp.float32 and delta.dtype == jnp.float32
+    expected = jv.integrated_gradients(reference, images, target=1, steps=32)
+    assert np.abs(attr - expected).max() < 0.05 * np.abs(expected).max()
+    gap = m(x)[:, 1].astype(jnp.float32) - m(jnp.zeros_like(x))[:, 1].astype(jnp.float32)
+    assert np.median(np.abs(delta) / np.abs(gap)) < 0.05
+    for method in (jv.saliency, jv.guided_backprop):
+        assert method(m, x).dtype == jnp.float32
+    assert jv.gradcam(m, x, layer="conv2").dtype == jnp.float32
