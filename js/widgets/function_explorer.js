@@ -74,7 +74,7 @@ function render({ model, el }) {
       slider.set(row);
       slider.el.querySelector(".jv-label").textContent = spec.param;
     }
-    slider.el.hidden = !spec.param;
+    slider.el.style.display = spec.param ? "" : "none"; // .jv-field's display beats [hidden]
     const value = take(fromPayload(spec.value), row).data;
     const derivative = take(fromPayload(spec.derivative), row).data;
     const flat = take(fromPayload(spec.flat), row).data;
