@@ -82,6 +82,11 @@ def _fmt(x: float) -> str:
     return f"{x:.2g}"
 
 
+def _times(x: float) -> str:
+    """A ratio as people say it: "1,100x", "35x", "2.5x"."""
+    return f"{x:,.0f}x" if x >= 10 else f"{x:.2g}x"
+
+
 def _window_median(a: np.ndarray, window: int) -> np.ndarray:
     recent = a[-window:]
     with warnings.catch_warnings():  # an all-NaN column (e.g. a NaN layer) has no median: NaN
@@ -197,7 +202,7 @@ def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
         if flag == "vanishing":
             evidence = (
                 f"gradient per parameter (RMS) is {_fmt(rms[j])}, "
-                f"{_fmt(downstream_max[j] / max(rms[j], 1e-300))}x smaller than in a later layer "
+                f"{_times(downstream_max[j] / max(rms[j], 1e-300))} smaller than in a later layer "
                 f"({_fmt(downstream_max[j])})"
             )
             if rms[j] == 0:
@@ -227,7 +232,7 @@ def _growth(meta: FlowStats, grad_norm: np.ndarray, steps: np.ndarray, window: i
         if early[j] > 0 and late[j] > GROWTH_RATIO * early[j]:
             out.append(Diagnosis(
                 "exploding", layer, int(steps[-1]),
-                f"gradient norm grew {_fmt(late[j] / early[j])}x, from {_fmt(early[j])} (steps "
+                f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} (steps "
                 f"{int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last {window} steps)",
                 "lower the learning rate, clip gradients (optax.clip_by_global_norm), or add "
                 "normalization layers",
