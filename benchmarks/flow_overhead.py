@@ -25,7 +25,6 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -56,7 +55,9 @@ def _run(step, params, opt_state, steps, recorder=None, plain=None, every=1):
 
 def bench(depth: int, width: int, batch: int, steps: int, repeats: int) -> dict[str, float]:
     x, y = toy_classification(jax.random.key(0), n=batch)
-    params = mlp_params(jax.random.key(1), [16] + [width] * depth + [4], weight_std=lambda n: np.sqrt(2 / n))
+    params = mlp_params(
+        jax.random.key(1), [16] + [width] * depth + [4], weight_std=lambda n: np.sqrt(2 / n)
+    )
     optimizer = optax.sgd(0.01)
     opt_state = optimizer.init(params)
     plain = make_train_step("relu", optimizer, x, y, record=False)
@@ -73,7 +74,9 @@ def bench(depth: int, width: int, batch: int, steps: int, repeats: int) -> dict[
         monitor.close()
         recorder = jv.Recorder()
         monitor = jv.FlowMonitor(recorder, interval_s=0.5)
-        times["every 10th"].append(_run(recorded, params, opt_state, steps, recorder, plain, every=10))
+        times["every 10th"].append(
+            _run(recorded, params, opt_state, steps, recorder, plain, every=10)
+        )
         monitor.close()
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -83,7 +86,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {args.steps} steps x {args.repeats} repeats\n")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {args.steps} steps x {args.repeats} repeats\n"
+    )
     header = f"{'model':<38} {'plain ms/step':>14} {'recording':>16} {'+ monitor':>16} {'every 10th':>16}"
     print(header)
     print("-" * len(header))

@@ -66,7 +66,9 @@ def test_stats_match_hand_computed_norms_and_ratios():
         g, p = flat(grads), flat(params)
         np.testing.assert_allclose(s.grad_norm[j], np.linalg.norm(g), rtol=1e-5)
         np.testing.assert_allclose(s.param_norm[j], np.linalg.norm(p), rtol=1e-5)
-        np.testing.assert_allclose(s.update_ratio[j], 0.01 * np.linalg.norm(g) / np.linalg.norm(p), rtol=1e-5)
+        np.testing.assert_allclose(
+            s.update_ratio[j], 0.01 * np.linalg.norm(g) / np.linalg.norm(p), rtol=1e-5
+        )
         assert int(s.grad_hist[j].sum()) == g.size
     assert s.dead_fraction is None and s.saturated_fraction is None
 
@@ -80,7 +82,9 @@ def test_histogram_bins_agree_with_numpy_on_the_documented_edges():
     centres[HIST_BINS // 2] = 0.0
     values = rng.choice(centres, size=500)
     s = flow_stats({"a": jnp.asarray(values)}, {"a": jnp.asarray(values)})
-    expected = np.histogram(values, bins=np.concatenate([edges[:HIST_BINS // 2 + 1], edges[HIST_BINS // 2 + 1:]]))[0]
+    expected = np.histogram(
+        values, bins=np.concatenate([edges[: HIST_BINS // 2 + 1], edges[HIST_BINS // 2 + 1 :]])
+    )[0]
     np.testing.assert_array_equal(s.grad_hist[0], expected)
     # Out-of-range magnitudes clamp to the outer bins; NaN/inf are counted apart, not binned.
     s = flow_stats({"a": jnp.array([1e9, -1e9, 1e-20, jnp.nan, jnp.inf])}, {"a": jnp.ones(5)})
@@ -108,7 +112,9 @@ def test_dead_and_saturated_fractions():
     sig = jnp.array([[0.01, 0.5], [0.99, 0.5]])  # 2 of 4 values where sigmoid' < 0.025
     tanh = jnp.array([[0.99, -0.1, 0.0, -0.97]])  # |a| > 0.9487 for 2 of 4
     p = {"w": jnp.ones(2)}
-    s = flow_stats(p, p, activations={"r": ("relu", relu), "s": ("sigmoid", sig), "t": ("tanh", tanh)})
+    s = flow_stats(
+        p, p, activations={"r": ("relu", relu), "s": ("sigmoid", sig), "t": ("tanh", tanh)}
+    )
     np.testing.assert_allclose(s.dead_fraction, [0.5, 0.0, 0.25])
     np.testing.assert_allclose(s.saturated_fraction, [0.0, 0.5, 0.5])
     assert s.activation_kinds == ("relu", "sigmoid", "tanh")
@@ -217,7 +223,11 @@ def test_diagnostics_fire_on_deep_sigmoid_net():
     assert ("vanishing", "dense_0") in kinds
     assert any(k == "saturated" for k, _ in kinds)
     text = str(next(d for d in found if d.kind == "vanishing"))
-    assert text.startswith("dense_0: vanishing gradient.") and "smaller than" in text and "Try:" in text
+    assert (
+        text.startswith("dense_0: vanishing gradient.")
+        and "smaller than" in text
+        and "Try:" in text
+    )
 
 
 def test_diagnostics_quiet_on_healthy_relu_net():
@@ -226,7 +236,10 @@ def test_diagnostics_quiet_on_healthy_relu_net():
 
 def test_diagnostics_nonfinite_dead_relu_and_update_ratio():
     p = {"dense_0": {"kernel": jnp.ones((2, 2))}, "dense_1": {"kernel": jnp.ones((2, 2))}}
-    g = {"dense_0": {"kernel": jnp.array([[jnp.nan, 1.0], [1.0, 1.0]])}, "dense_1": {"kernel": jnp.ones((2, 2))}}
+    g = {
+        "dense_0": {"kernel": jnp.array([[jnp.nan, 1.0], [1.0, 1.0]])},
+        "dense_1": {"kernel": jnp.ones((2, 2))},
+    }
     u = jax.tree.map(lambda a: 1e-8 * jnp.ones_like(a), p)
     dead = jnp.array([[0.0, 0.0, 0.0, 1.0]])
     rec = Recorder(capacity=8)

@@ -53,7 +53,11 @@ def test_function_table_covers_every_parameter_value():
     elu = table["elu"]
     assert elu["param"] == "alpha" and elu["value"].shape == (len(elu["grid"]), len(X))
     row = int(np.argmin(np.abs(elu["grid"] - 0.6)))
-    np.testing.assert_allclose(elu["value"][row], function_curves("elu", x=X, alpha=float(elu["grid"][row]))["value"], atol=1e-6)
+    np.testing.assert_allclose(
+        elu["value"][row],
+        function_curves("elu", x=X, alpha=float(elu["grid"][row]))["value"],
+        atol=1e-6,
+    )
     assert table["relu"]["value"].shape == (1, len(X))
     with pytest.raises(ValueError, match="name"):
         function_curves("swish")
@@ -80,7 +84,11 @@ def test_model_summary_rows():
     ]
     conv_out = np.asarray(jv.activations(jv.wrap(Mixed(nnx.Rngs(0))), x, "conv"))
     assert rows[0].histogram.sum() == conv_out.size
-    np.testing.assert_allclose([rows[0].mean, rows[0].min, rows[0].max], [conv_out.mean(), conv_out.min(), conv_out.max()], rtol=1e-5)
+    np.testing.assert_allclose(
+        [rows[0].mean, rows[0].min, rows[0].max],
+        [conv_out.mean(), conv_out.min(), conv_out.max()],
+        rtol=1e-5,
+    )
 
     def fn(x):
         return checkpoint_name(jnp.concatenate([x, -x], axis=1), "both")
@@ -98,7 +106,14 @@ def test_static_twins_draw_what_they_claim():
     flow = jv.gradient_flow(jv.wrap(fn, example=jnp.ones((2, 3))), jnp.ones((2, 3)))
     fig = jv.plot.gradient_flow(flow)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["s5", "s4", "s3", "s2", "s1", "s0"]  # output first
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "s5",
+        "s4",
+        "s3",
+        "s2",
+        "s1",
+        "s0",
+    ]  # output first
     flagged = [t.get_text() for t in ax.texts]
     assert flagged.count("vanishing") == sum(f == "vanishing" for f in flow.flags) > 0
 
@@ -113,7 +128,9 @@ def test_static_twins_draw_what_they_claim():
     assert nearest != 5 and f"gradients at step {nearest} (share of values per bin)" in [
         a.get_title() for a in jv.plot.flow_monitor(rec, step=5).axes
     ]
-    assert any("No problems" in t.get_text() or "in " in t.get_text() for a in fig.axes for t in a.texts)
+    assert any(
+        "No problems" in t.get_text() or "in " in t.get_text() for a in fig.axes for t in a.texts
+    )
 
     fig = jv.plot.function("relu")
     assert fig.axes[0].get_xlabel() == "x (pre-activation)"

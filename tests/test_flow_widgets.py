@@ -43,7 +43,9 @@ def test_monitor_payload_matches_the_recorder():
     assert out["layers"] == ["a", "b"]
     # b never gets a gradient, so it never moves: its update ratio (0) is far under the band
     assert [(d["kind"], d["layers"]) for d in out["diagnoses"]] == [("update_ratio_low", ("b",))]
-    np.testing.assert_allclose(payload_array(out["metrics"]["loss"]), rec.metrics["loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        payload_array(out["metrics"]["loss"]), rec.metrics["loss"], rtol=1e-6
+    )
 
 
 def test_monitor_pushes_are_throttled():

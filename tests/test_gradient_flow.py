@@ -22,7 +22,9 @@ class Net(nnx.Module):
 
 def _by_hand(net, x, objective):
     """Norms of d objective / d layer output and / d layer params, with jax.grad on explicit math."""
-    weights = {n: (getattr(net, n).kernel[...], getattr(net, n).bias[...]) for n in ("l1", "l2", "out")}
+    weights = {
+        n: (getattr(net, n).kernel[...], getattr(net, n).bias[...]) for n in ("l1", "l2", "out")
+    }
 
     def forward(weights, deltas):
         h = x @ weights["l1"][0] + weights["l1"][1] + deltas["l1"]
@@ -30,7 +32,11 @@ def _by_hand(net, x, objective):
         logits = jax.nn.sigmoid(h) @ weights["out"][0] + weights["out"][1] + deltas["out"]
         return objective(logits)
 
-    deltas = {"l1": jnp.zeros((len(x), 8)), "l2": jnp.zeros((len(x), 8)), "out": jnp.zeros((len(x), 3))}
+    deltas = {
+        "l1": jnp.zeros((len(x), 8)),
+        "l2": jnp.zeros((len(x), 8)),
+        "out": jnp.zeros((len(x), 3)),
+    }
     g_weights, g_deltas = jax.grad(forward, argnums=(0, 1))(weights, deltas)
     norm = lambda t: float(jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree.leaves(t))))  # noqa: E731
     return (
@@ -57,7 +63,9 @@ def test_per_layer_numbers_match_jax_grad_by_hand(net_and_x):
     np.testing.assert_allclose(flow.param_grad_norm, param_g, rtol=1e-5)
     np.testing.assert_allclose(flow.param_norm, param_n, rtol=1e-5)
     np.testing.assert_array_equal(flow.param_count, [48, 72, 27])
-    np.testing.assert_allclose(flow.output_grad_rms, np.array(out_g) / np.sqrt([48, 48, 18]), rtol=1e-5)
+    np.testing.assert_allclose(
+        flow.output_grad_rms, np.array(out_g) / np.sqrt([48, 48, 18]), rtol=1e-5
+    )
     # the output layer's gradient is the one-hot seed: norm sqrt(batch)
     np.testing.assert_allclose(flow.output_grad_norm[-1], np.sqrt(len(x)), rtol=1e-6)
 

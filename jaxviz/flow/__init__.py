@@ -1,8 +1,8 @@
 """Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
 
 from ._diagnose import Diagnosis as Diagnosis
-from ._diagnose import depth_flags as depth_flags
 from ._diagnose import DiagnosisGroup as DiagnosisGroup
+from ._diagnose import depth_flags as depth_flags
 from ._diagnose import diagnose as diagnose
 from ._diagnose import group_diagnoses as group_diagnoses
 from ._gradient_flow import GradientFlow as GradientFlow

@@ -34,7 +34,9 @@ SATURATED_FRACTION_LIMIT = 0.25
 class Diagnosis:
     """One finding: which problem, where, the evidence, and what to try."""
 
-    kind: str  # "nonfinite" | "vanishing" | "exploding" | "dead_relu" | "saturated" | "update_ratio"
+    kind: (
+        str  # "nonfinite" | "vanishing" | "exploding" | "dead_relu" | "saturated" | "update_ratio"
+    )
     layer: str
     step: int
     evidence: str
@@ -132,7 +134,9 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
         found += _update_ratio(meta, _window_median(ratio, window), last)
     dead, saturated = rec.field("dead_fraction"), rec.field("saturated_fraction")
     if dead is not None:
-        found += _activations(meta, _window_median(dead, window), _window_median(saturated, window), last)
+        found += _activations(
+            meta, _window_median(dead, window), _window_median(saturated, window), last
+        )
     kinds = list(_TITLES)
     return sorted(found, key=lambda d: (d.severity != "error", kinds.index(d.kind)))
 
@@ -149,8 +153,12 @@ class DiagnosisGroup:
     suggestion: str
 
     def __str__(self) -> str:
-        shown = ", ".join(self.layers[:4]) + (f" (+{len(self.layers) - 4} more)" if len(self.layers) > 4 else "")
-        first = f"{self.layers[0]}: {self.evidence[0]}" if len(self.layers) > 1 else self.evidence[0]
+        shown = ", ".join(self.layers[:4]) + (
+            f" (+{len(self.layers) - 4} more)" if len(self.layers) > 4 else ""
+        )
+        first = (
+            f"{self.layers[0]}: {self.evidence[0]}" if len(self.layers) > 1 else self.evidence[0]
+        )
         return f"{self.title.capitalize()} in {shown}. {first}. Try: {self.suggestion}."
 
 
@@ -160,8 +168,14 @@ def group_diagnoses(found: list[Diagnosis]) -> list[DiagnosisGroup]:
     for d in found:
         groups.setdefault(d.kind, []).append(d)
     return [
-        DiagnosisGroup(kind, ds[0].title, ds[0].severity, tuple(d.layer for d in ds),
-                       tuple(d.evidence for d in ds), ds[0].suggestion)
+        DiagnosisGroup(
+            kind,
+            ds[0].title,
+            ds[0].severity,
+            tuple(d.layer for d in ds),
+            tuple(d.evidence for d in ds),
+            ds[0].suggestion,
+        )
         for kind, ds in groups.items()
     ]
 
@@ -173,22 +187,30 @@ def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagno
         hits = np.flatnonzero(counts[:, j] > 0)
         if hits.size:
             first = hits[0]
-            out.append(Diagnosis(
-                "nonfinite", layer, int(steps[first]),
-                f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf at step "
-                f"{int(steps[first])} (and in {hits.size} recorded step(s) in all)",
-                "lower the learning rate, clip gradients (optax.clip_by_global_norm), and look for "
-                "log(0), division by zero or overflow in the loss (compute it from logits)",
-                "error",
-            ))
+            out.append(
+                Diagnosis(
+                    "nonfinite",
+                    layer,
+                    int(steps[first]),
+                    f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf at step "
+                    f"{int(steps[first])} (and in {hits.size} recorded step(s) in all)",
+                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), and look for "
+                    "log(0), division by zero or overflow in the loss (compute it from logits)",
+                    "error",
+                )
+            )
     return out
 
 
 def _metric_nonfinite(rec: Recorder) -> list[Diagnosis]:
     return [
         Diagnosis(
-            "nonfinite", f"metric {name!r}", step, f"{name} became {value} at step {step}",
-            "lower the learning rate, clip gradients, and compute the loss from logits", "error",
+            "nonfinite",
+            f"metric {name!r}",
+            step,
+            f"{name} became {value} at step {step}",
+            "lower the learning rate, clip gradients, and compute the loss from logits",
+            "error",
         )
         for name, (step, value) in rec.first_nonfinite_metrics.items()
     ]
@@ -196,7 +218,9 @@ def _metric_nonfinite(rec: Recorder) -> list[Diagnosis]:
 
 def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
     out = []
-    downstream_max = [np.nanmax(rms[i + 1 :]) if i + 1 < len(rms) else np.nan for i in range(len(rms))]
+    downstream_max = [
+        np.nanmax(rms[i + 1 :]) if i + 1 < len(rms) else np.nan for i in range(len(rms))
+    ]
     for j, flag in enumerate(depth_flags(rms)):
         layer = meta.layers[j]
         if flag == "vanishing":
@@ -207,36 +231,51 @@ def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
             )
             if rms[j] == 0:
                 evidence = "the gradient is exactly zero: this layer does not affect the loss"
-            out.append(Diagnosis(
-                "vanishing", layer, step, evidence,
-                "use ReLU-family activations instead of sigmoid/tanh, He/Glorot initialization, "
-                "normalization layers (LayerNorm/BatchNorm), residual connections, or fewer layers",
-            ))
+            out.append(
+                Diagnosis(
+                    "vanishing",
+                    layer,
+                    step,
+                    evidence,
+                    "use ReLU-family activations instead of sigmoid/tanh, He/Glorot initialization, "
+                    "normalization layers (LayerNorm/BatchNorm), residual connections, or fewer layers",
+                )
+            )
         elif flag == "exploding":
-            out.append(Diagnosis(
-                "exploding", layer, step,
-                f"gradient per parameter (RMS) is {_fmt(rms[j])}, over {DEPTH_RATIO:.0f}x the "
-                f"later layers' ({_fmt(np.nanmin(rms[j + 1 :]))})",
-                "use a smaller initialization scale, normalization layers, gradient clipping "
-                "(optax.clip_by_global_norm), or a lower learning rate",
-            ))
+            out.append(
+                Diagnosis(
+                    "exploding",
+                    layer,
+                    step,
+                    f"gradient per parameter (RMS) is {_fmt(rms[j])}, over {DEPTH_RATIO:.0f}x the "
+                    f"later layers' ({_fmt(np.nanmin(rms[j + 1 :]))})",
+                    "use a smaller initialization scale, normalization layers, gradient clipping "
+                    "(optax.clip_by_global_norm), or a lower learning rate",
+                )
+            )
     return out
 
 
-def _growth(meta: FlowStats, grad_norm: np.ndarray, steps: np.ndarray, window: int) -> list[Diagnosis]:
+def _growth(
+    meta: FlowStats, grad_norm: np.ndarray, steps: np.ndarray, window: int
+) -> list[Diagnosis]:
     if len(grad_norm) < 2 * window:
         return []
     early, late = _window_median(grad_norm[:window], window), _window_median(grad_norm, window)
     out = []
     for j, layer in enumerate(meta.layers):
         if early[j] > 0 and late[j] > GROWTH_RATIO * early[j]:
-            out.append(Diagnosis(
-                "exploding", layer, int(steps[-1]),
-                f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} (steps "
-                f"{int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last {window} steps)",
-                "lower the learning rate, clip gradients (optax.clip_by_global_norm), or add "
-                "normalization layers",
-            ))
+            out.append(
+                Diagnosis(
+                    "exploding",
+                    layer,
+                    int(steps[-1]),
+                    f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} (steps "
+                    f"{int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last {window} steps)",
+                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), or add "
+                    "normalization layers",
+                )
+            )
     return out
 
 
@@ -247,36 +286,54 @@ def _update_ratio(meta: FlowStats, ratio: np.ndarray, step: int) -> list[Diagnos
         if not np.isfinite(r) or meta.sizes[j] == 0:
             continue
         if r < UPDATE_RATIO_LOW:
-            out.append(Diagnosis(
-                "update_ratio_low", layer, step,
-                f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
-                "raise the learning rate, or fix the vanishing gradient that feeds this layer",
-            ))
+            out.append(
+                Diagnosis(
+                    "update_ratio_low",
+                    layer,
+                    step,
+                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
+                    "raise the learning rate, or fix the vanishing gradient that feeds this layer",
+                )
+            )
         elif r > UPDATE_RATIO_HIGH:
-            out.append(Diagnosis(
-                "update_ratio_high", layer, step,
-                f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
-                "lower the learning rate or clip gradients",
-            ))
+            out.append(
+                Diagnosis(
+                    "update_ratio_high",
+                    layer,
+                    step,
+                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
+                    "lower the learning rate or clip gradients",
+                )
+            )
     return out
 
 
-def _activations(meta: FlowStats, dead: np.ndarray, saturated: np.ndarray, step: int) -> list[Diagnosis]:
+def _activations(
+    meta: FlowStats, dead: np.ndarray, saturated: np.ndarray, step: int
+) -> list[Diagnosis]:
     out = []
     for j, (name, kind) in enumerate(zip(meta.activation_names, meta.activation_kinds)):
         if kind == "relu" and dead[j] > DEAD_FRACTION_LIMIT:
-            out.append(Diagnosis(
-                "dead_relu", name, step,
-                f"{dead[j]:.0%} of its units output 0 for every example in the batch",
-                "lower the learning rate, use He initialization, LeakyReLU/GELU, or check for large "
-                "negative biases",
-            ))
+            out.append(
+                Diagnosis(
+                    "dead_relu",
+                    name,
+                    step,
+                    f"{dead[j]:.0%} of its units output 0 for every example in the batch",
+                    "lower the learning rate, use He initialization, LeakyReLU/GELU, or check for large "
+                    "negative biases",
+                )
+            )
         if kind in ("sigmoid", "tanh") and saturated[j] > SATURATED_FRACTION_LIMIT:
-            out.append(Diagnosis(
-                "saturated", name, step,
-                f"{saturated[j]:.0%} of its {kind} outputs sit where the slope is under a tenth "
-                "of its peak, so little gradient passes",
-                "normalize the inputs, use Glorot initialization or normalization layers, or "
-                "switch to a ReLU-family activation",
-            ))
+            out.append(
+                Diagnosis(
+                    "saturated",
+                    name,
+                    step,
+                    f"{saturated[j]:.0%} of its {kind} outputs sit where the slope is under a tenth "
+                    "of its peak, so little gradient passes",
+                    "normalize the inputs, use Glorot initialization or normalization layers, or "
+                    "switch to a ReLU-family activation",
+                )
+            )
     return out

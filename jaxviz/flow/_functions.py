@@ -50,37 +50,65 @@ def _softplus(x, beta):
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
-        Function("sigmoid", "activation", lambda x: jax.nn.sigmoid(x), (), "σ(x) = 1 / (1 + e^(−x))"),
+        Function(
+            "sigmoid", "activation", lambda x: jax.nn.sigmoid(x), (), "σ(x) = 1 / (1 + e^(−x))"
+        ),
         Function("tanh", "activation", lambda x: jnp.tanh(x), (), "tanh(x)"),
         Function("relu", "activation", lambda x: jax.nn.relu(x), (), "max(0, x)"),
         Function(
-            "leaky_relu", "activation", lambda x, slope: jnp.where(x >= 0, x, slope * x),
-            (Param("slope", 0.1, 0.0, 0.5, 0.05),), "x if x ≥ 0 else slope·x",
+            "leaky_relu",
+            "activation",
+            lambda x, slope: jnp.where(x >= 0, x, slope * x),
+            (Param("slope", 0.1, 0.0, 0.5, 0.05),),
+            "x if x ≥ 0 else slope·x",
         ),
         Function(
-            "elu", "activation", lambda x, alpha: jax.nn.elu(x, alpha),
-            (Param("alpha", 1.0, 0.2, 2.0, 0.2),), "x if x > 0 else α(eˣ − 1)",
+            "elu",
+            "activation",
+            lambda x, alpha: jax.nn.elu(x, alpha),
+            (Param("alpha", 1.0, 0.2, 2.0, 0.2),),
+            "x if x > 0 else α(eˣ − 1)",
         ),
         Function("gelu", "activation", lambda x: jax.nn.gelu(x, approximate=False), (), "x·Φ(x)"),
         Function(
-            "softplus", "activation", _softplus, (Param("beta", 1.0, 0.5, 5.0, 0.5),), "log(1 + e^(βx)) / β"
+            "softplus",
+            "activation",
+            _softplus,
+            (Param("beta", 1.0, 0.5, 5.0, 0.5),),
+            "log(1 + e^(βx)) / β",
         ),
         Function(
-            "mse", "loss", lambda z, target: (z - target) ** 2,
-            (Param("target", 0.0, -2.0, 2.0, 0.5),), "(ŷ − y)²", "prediction ŷ",
+            "mse",
+            "loss",
+            lambda z, target: (z - target) ** 2,
+            (Param("target", 0.0, -2.0, 2.0, 0.5),),
+            "(ŷ − y)²",
+            "prediction ŷ",
         ),
         Function(
-            "cross_entropy", "loss", lambda z, target: jax.nn.softplus(z) - target * z,
-            (Param("target", 1.0, 0.0, 1.0, 0.1),), "−y·log σ(z) − (1 − y)·log(1 − σ(z))", "logit z",
+            "cross_entropy",
+            "loss",
+            lambda z, target: jax.nn.softplus(z) - target * z,
+            (Param("target", 1.0, 0.0, 1.0, 0.1),),
+            "−y·log σ(z) − (1 − y)·log(1 − σ(z))",
+            "logit z",
         ),
         Function(
-            "hinge", "loss", lambda z, target: jax.nn.relu(1 - target * z),
-            (Param("target", 1.0, -1.0, 1.0, 2.0),), "max(0, 1 − y·z),  y = ±1", "score z",
+            "hinge",
+            "loss",
+            lambda z, target: jax.nn.relu(1 - target * z),
+            (Param("target", 1.0, -1.0, 1.0, 2.0),),
+            "max(0, 1 − y·z),  y = ±1",
+            "score z",
         ),
         Function(
-            "huber", "loss",
-            lambda z, delta: jnp.where(jnp.abs(z) <= delta, 0.5 * z**2, delta * (jnp.abs(z) - 0.5 * delta)),
-            (Param("delta", 1.0, 0.25, 3.0, 0.25),), "½r² if |r| ≤ δ else δ(|r| − δ/2)",
+            "huber",
+            "loss",
+            lambda z, delta: jnp.where(
+                jnp.abs(z) <= delta, 0.5 * z**2, delta * (jnp.abs(z) - 0.5 * delta)
+            ),
+            (Param("delta", 1.0, 0.25, 3.0, 0.25),),
+            "½r² if |r| ≤ δ else δ(|r| − δ/2)",
             "residual r = ŷ − y",
         ),
     )
@@ -116,13 +144,20 @@ def function_curves(name: str, x=None, **params) -> dict[str, np.ndarray]:
     known = {p.name: p.default for p in spec.params}
     unknown = set(params) - set(known)
     if unknown:
-        raise ValueError(f"params: {name} takes {sorted(known) or 'no parameters'}, got {sorted(unknown)}.")
+        raise ValueError(
+            f"params: {name} takes {sorted(known) or 'no parameters'}, got {sorted(unknown)}."
+        )
     values = {**known, **params}
     x = np.linspace(-6.0, 6.0, 401) if x is None else np.asarray(x, np.float32)
     f = lambda t: spec.fn(t, **values)  # noqa: E731
     xs = jnp.asarray(x, jnp.float32)
     value, derivative = np.asarray(jax.vmap(f)(xs)), np.asarray(jax.vmap(jax.grad(f))(xs))
-    return {"x": np.asarray(x), "value": value, "derivative": derivative, "flat": flat_region(derivative)}
+    return {
+        "x": np.asarray(x),
+        "value": value,
+        "derivative": derivative,
+        "flat": flat_region(derivative),
+    }
 
 
 def function_table(x=None) -> dict[str, dict]:

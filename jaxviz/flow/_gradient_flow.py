@@ -61,14 +61,18 @@ class GradientFlow:
 
 def _norm(tree) -> jax.Array:
     leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.sqrt(sum((jnp.sum(jnp.square(a.astype(jnp.float32))) for a in leaves), jnp.float32(0)))
+    return jnp.sqrt(
+        sum((jnp.sum(jnp.square(a.astype(jnp.float32))) for a in leaves), jnp.float32(0))
+    )
 
 
 def _size(tree) -> int:
     return int(sum(np.size(a) for a in jax.tree_util.tree_leaves(tree)))
 
 
-def gradient_flow(model, x, target=None, loss: Callable[[jax.Array], jax.Array] | None = None) -> GradientFlow:
+def gradient_flow(
+    model, x, target=None, loss: Callable[[jax.Array], jax.Array] | None = None
+) -> GradientFlow:
     """How the gradient of an objective flows back through every layer, for the batch ``x``.
 
     Args:
@@ -83,9 +87,13 @@ def gradient_flow(model, x, target=None, loss: Callable[[jax.Array], jax.Array] 
       A ``GradientFlow`` (numpy, forward order); ``.plot()`` draws it.
     """
     if loss is not None and target is not None:
-        raise ValueError("target: give either target (a logit to follow) or loss (a function of the logits), not both.")
+        raise ValueError(
+            "target: give either target (a logit to follow) or loss (a function of the logits), not both."
+        )
     if loss is not None and not callable(loss):
-        raise TypeError(f"loss: expected a function loss(logits) -> scalar, got {type(loss).__name__}.")
+        raise TypeError(
+            f"loss: expected a function loss(logits) -> scalar, got {type(loss).__name__}."
+        )
     if isinstance(target, str):
         raise ValueError(
             f"target: gradient flow follows one scalar objective; expected None, an int or an int "
@@ -104,7 +112,9 @@ def gradient_flow(model, x, target=None, loss: Callable[[jax.Array], jax.Array] 
     if loss is not None:
         objective = "loss(logits)"
     else:
-        objective = {"predicted": "predicted-class logit", "given": "target logit"}[resolved.mode] + ", summed over the batch"
+        objective = {"predicted": "predicted-class logit", "given": "target logit"}[
+            resolved.mode
+        ] + ", summed over the batch"
     counts = np.array([_size(model.layer_params(name)) for name in layers])
     output_rms = stats["output_grad_norm"] / np.sqrt([np.prod(shapes[n].shape) for n in layers])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -117,7 +127,8 @@ def gradient_flow(model, x, target=None, loss: Callable[[jax.Array], jax.Array] 
         output_grad_norm=stats["output_grad_norm"],
         output_grad_rms=output_rms,
         output_grad_max=stats["output_grad_max"],
-        activation_rms=stats["activation_norm"] / np.sqrt([np.prod(shapes[n].shape) for n in layers]),
+        activation_rms=stats["activation_norm"]
+        / np.sqrt([np.prod(shapes[n].shape) for n in layers]),
         param_count=counts,
         param_grad_norm=np.where(no_params, np.nan, stats["param_grad_norm"]),
         param_grad_rms=param_rms,
@@ -130,7 +141,9 @@ def _check_loss(loss, logits: jax.ShapeDtypeStruct) -> None:
     try:
         out = jax.eval_shape(loss, logits)
     except Exception as err:  # the user's function failed on abstract logits: say so plainly
-        raise ValueError(f"loss: calling it on logits of shape {logits.shape} failed: {err}") from None
+        raise ValueError(
+            f"loss: calling it on logits of shape {logits.shape} failed: {err}"
+        ) from None
     if getattr(out, "shape", None) != ():
         raise ValueError(
             f"loss: expected a scalar from loss(logits), got shape {getattr(out, 'shape', type(out))}; "
@@ -150,11 +163,15 @@ def _build(model, shapes, mode: str, loss):
             return class_scores(given, chosen, logits).sum(), acts
 
         taps = zero_taps(shapes, x.shape[0])
-        (param_grads, tap_grads), acts = jax.grad(objective, argnums=(0, 1), has_aux=True)(params, taps)
+        (param_grads, tap_grads), acts = jax.grad(objective, argnums=(0, 1), has_aux=True)(
+            params, taps
+        )
         per_layer = lambda fn: jnp.stack([fn(name) for name in layers])  # noqa: E731
         return {
             "output_grad_norm": per_layer(lambda n: _norm(tap_grads[n])),
-            "output_grad_max": per_layer(lambda n: jnp.max(jnp.abs(tap_grads[n].astype(jnp.float32)))),
+            "output_grad_max": per_layer(
+                lambda n: jnp.max(jnp.abs(tap_grads[n].astype(jnp.float32)))
+            ),
             "activation_norm": per_layer(lambda n: _norm(acts[n])),
             "param_grad_norm": per_layer(lambda n: _norm(model.layer_params(n, tree=param_grads))),
             "param_norm": per_layer(lambda n: _norm(model.layer_params(n, tree=params))),

@@ -70,7 +70,9 @@ class Recorder:
         Arrays may still be on the device; nothing here waits for them.
         """
         if stats is not None and not isinstance(stats, FlowStats):
-            raise TypeError(f"stats: expected the FlowStats from flow_stats(), got {type(stats).__name__}.")
+            raise TypeError(
+                f"stats: expected the FlowStats from flow_stats(), got {type(stats).__name__}."
+            )
         step = self._next_step if step is None else int(step)
         self._next_step = step + 1
         self._pending.append((step, stats, metrics))
@@ -99,18 +101,24 @@ class Recorder:
             for name in _ARRAY_FIELDS:
                 value = getattr(stacked, name)
                 if value is not None:
-                    column = np.full((len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype)
+                    column = np.full(
+                        (len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype
+                    )
                     column[with_stats] = value
                     rows[name] = column
         metrics = {name: np.asarray(v, np.float64) for name, v in metrics.items()}
         for name, column in metrics.items():
             bad = np.flatnonzero(given[name] & ~np.isfinite(column))
             if bad.size:
-                self.first_nonfinite_metrics.setdefault(name, (int(steps[bad[0]]), float(column[bad[0]])))
+                self.first_nonfinite_metrics.setdefault(
+                    name, (int(steps[bad[0]]), float(column[bad[0]]))
+                )
         self._store(steps, rows, metrics)
         self.version += 1
 
-    def _store(self, steps: np.ndarray, rows: dict[str, np.ndarray], metrics: dict[str, np.ndarray]) -> None:
+    def _store(
+        self, steps: np.ndarray, rows: dict[str, np.ndarray], metrics: dict[str, np.ndarray]
+    ) -> None:
         """Append a batch of rows, thinning whenever the store is full."""
         start = 0
         while start < len(steps):
@@ -121,7 +129,9 @@ class Recorder:
             source = slice(start, start + count)
             self._steps[target] = steps[source]
             for name, values in rows.items():
-                self._column(self._fields, name, values.shape[1:], values.dtype)[target] = values[source]
+                self._column(self._fields, name, values.shape[1:], values.dtype)[target] = values[
+                    source
+                ]
             for name, values in metrics.items():
                 self._column(self._metrics, name, (), np.float64)[target] = values[source]
             self._size += count
@@ -135,7 +145,10 @@ class Recorder:
     def _check_meta(self, stats: FlowStats) -> None:
         if self._meta is None:
             self._meta = stats
-        elif (stats.layers, stats.activation_names) != (self._meta.layers, self._meta.activation_names):
+        elif (stats.layers, stats.activation_names) != (
+            self._meta.layers,
+            self._meta.activation_names,
+        ):
             raise ValueError(
                 f"stats: layers {stats.layers} / activations {stats.activation_names} differ from "
                 f"the first recorded step's {self._meta.layers} / {self._meta.activation_names}; "
@@ -206,7 +219,9 @@ class Recorder:
 def _stack(stats: list, metrics: dict[str, list]):
     """Every buffered step's fields stacked in one compiled call (one transfer per field after)."""
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *stats) if stats else None
-    return stacked, {name: jnp.stack([jnp.asarray(v, jnp.float32) for v in vs]) for name, vs in metrics.items()}
+    return stacked, {
+        name: jnp.stack([jnp.asarray(v, jnp.float32) for v in vs]) for name, vs in metrics.items()
+    }
 
 
 def _fill(dtype) -> float:

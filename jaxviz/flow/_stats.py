@@ -55,7 +55,9 @@ def histogram_edges() -> np.ndarray:
 
 def _sample_positions(size: int) -> np.ndarray:
     """HIST_SAMPLE fixed positions out of ``size`` (a static constant, seeded by the size)."""
-    return np.sort(np.random.default_rng(size).choice(size, HIST_SAMPLE, replace=False)).astype(np.int32)
+    return np.sort(np.random.default_rng(size).choice(size, HIST_SAMPLE, replace=False)).astype(
+        np.int32
+    )
 
 
 def _histograms(layers: list[jax.Array]) -> jax.Array:
@@ -70,8 +72,12 @@ def _histograms(layers: list[jax.Array]) -> jax.Array:
     level = jnp.floor((jnp.log10(jnp.maximum(mag, 1e-30)) - HIST_MIN_EXP) * BINS_PER_DECADE)
     level = jnp.clip(level, 0, _SIDE_BINS - 1).astype(jnp.int32)
     tiny = mag < 10.0**HIST_MIN_EXP
-    index = jnp.where(tiny, _SIDE_BINS, jnp.where(v > 0, _SIDE_BINS + 1 + level, _SIDE_BINS - 1 - level))
-    index = jnp.where(jnp.isfinite(v), owner * HIST_BINS + index, len(layers) * HIST_BINS)  # NaN/inf: dropped
+    index = jnp.where(
+        tiny, _SIDE_BINS, jnp.where(v > 0, _SIDE_BINS + 1 + level, _SIDE_BINS - 1 - level)
+    )
+    index = jnp.where(
+        jnp.isfinite(v), owner * HIST_BINS + index, len(layers) * HIST_BINS
+    )  # NaN/inf: dropped
     counts = jnp.bincount(index, length=len(layers) * HIST_BINS + 1)[:-1]
     return counts.reshape(len(layers), HIST_BINS).astype(jnp.int32)
 
@@ -200,9 +206,13 @@ def flow_stats(
     stats = dict(
         grad_norm=jnp.sqrt(_per_layer(g_leaves, groups, _sq_norm)),
         param_norm=param_norm,
-        nonfinite=_per_layer(g_leaves, groups, lambda ls: sum(jnp.sum(~jnp.isfinite(x)) for x in ls)),
+        nonfinite=_per_layer(
+            g_leaves, groups, lambda ls: sum(jnp.sum(~jnp.isfinite(x)) for x in ls)
+        ),
         grad_hist=_histograms([_concat([g_leaves[i] for i in idx]) for idx in groups.leaf_indices]),
-        param_hist=_histograms([_concat([p_leaves[i] for i in idx]) for idx in groups.leaf_indices]),
+        param_hist=_histograms(
+            [_concat([p_leaves[i] for i in idx]) for idx in groups.leaf_indices]
+        ),
     )
     if updates is not None:
         u_leaves = jax.tree_util.tree_leaves(updates)

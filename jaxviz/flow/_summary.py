@@ -47,11 +47,15 @@ def model_summary(model, x) -> list[LayerRow]:
         a = np.asarray(acts[name], np.float32)
         finite = a[np.isfinite(a)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        counts = np.histogram(finite, bins=ACTIVATION_BINS, range=(lo, hi if hi > lo else lo + 1))[0]
+        counts = np.histogram(finite, bins=ACTIVATION_BINS, range=(lo, hi if hi > lo else lo + 1))[
+            0
+        ]
         rows.append(
             LayerRow(
                 name=name,
-                type=model.layer_types.get(name, "named value" if model.kind == "function" else "?"),
+                type=model.layer_types.get(
+                    name, "named value" if model.kind == "function" else "?"
+                ),
                 output_shape=tuple(spec.shape),
                 dtype=str(spec.dtype),
                 param_count=int(sum(np.size(p) for p in leaves)),

@@ -55,9 +55,16 @@ def _shares(counts: np.ndarray) -> np.ndarray:
 def monitor_payload(recorder: Recorder, *, max_hist_steps: int = 64) -> dict[str, Any]:
     """The FlowMonitor's trait values for the recorder's current contents."""
     if len(recorder) == 0 or recorder.meta is None:
-        return {"layers": [], "steps": array_payload(np.zeros(0)), "metrics": {}, "fields": {},
-                "hist_steps": array_payload(np.zeros(0)), "param_hist": array_payload(np.zeros((0, 0, 0)), "uint8"),
-                "grad_hist": array_payload(np.zeros((0, 0, 0)), "uint8"), "diagnoses": []}
+        return {
+            "layers": [],
+            "steps": array_payload(np.zeros(0)),
+            "metrics": {},
+            "fields": {},
+            "hist_steps": array_payload(np.zeros(0)),
+            "param_hist": array_payload(np.zeros((0, 0, 0)), "uint8"),
+            "grad_hist": array_payload(np.zeros((0, 0, 0)), "uint8"),
+            "diagnoses": [],
+        }
     steps = recorder.steps
     fields = {
         name: {"label": label, "data": array_payload(_log10(recorder.field(name)).T)}
@@ -125,13 +132,19 @@ class FlowMonitor(_ClientSideWidget):
     step = traitlets.Int(-1).tag(sync=True)
     pushes = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, recorder: Recorder, *, interval_s: float = 0.5, max_hist_steps: int = 64, **kwargs):
+    def __init__(
+        self, recorder: Recorder, *, interval_s: float = 0.5, max_hist_steps: int = 64, **kwargs
+    ):
         if not isinstance(recorder, Recorder):
             raise TypeError(f"recorder: expected a jaxviz.Recorder, got {type(recorder).__name__}.")
         if not (isinstance(interval_s, int | float) and interval_s >= 0):
             raise ValueError(f"interval_s: expected seconds >= 0, got {interval_s!r}.")
         super().__init__(
-            hist_axis={"min_exp": HIST_MIN_EXP, "max_exp": HIST_MAX_EXP, "bins_per_decade": BINS_PER_DECADE},
+            hist_axis={
+                "min_exp": HIST_MIN_EXP,
+                "max_exp": HIST_MAX_EXP,
+                "bins_per_decade": BINS_PER_DECADE,
+            },
             luts=_luts("magma", "Greys"),
             **kwargs,
         )
@@ -145,7 +158,9 @@ class FlowMonitor(_ClientSideWidget):
     def update(self) -> None:
         """Send the recorder's current contents to the browser now."""
         with self.hold_sync():
-            for name, value in monitor_payload(self.recorder, max_hist_steps=self.max_hist_steps).items():
+            for name, value in monitor_payload(
+                self.recorder, max_hist_steps=self.max_hist_steps
+            ).items():
                 setattr(self, name, value)
             self.pushes += 1
 
@@ -204,7 +219,9 @@ class GradientFlowView(_ClientSideWidget):
 
     def __init__(self, flow: GradientFlow, **kwargs):
         if not isinstance(flow, GradientFlow):
-            raise TypeError(f"flow: expected the result of jaxviz.gradient_flow, got {type(flow).__name__}.")
+            raise TypeError(
+                f"flow: expected the result of jaxviz.gradient_flow, got {type(flow).__name__}."
+            )
         super().__init__(flow=flow_payload(flow), **kwargs)
         self._result = flow
 
@@ -228,7 +245,9 @@ class ModelView(_ClientSideWidget):
 
     def __init__(self, model, x, **kwargs):
         rows = model_summary(model, x)
-        super().__init__(rows=[_row_payload(r) for r in rows], layer=rows[0].name if rows else "", **kwargs)
+        super().__init__(
+            rows=[_row_payload(r) for r in rows], layer=rows[0].name if rows else "", **kwargs
+        )
         self._rows = rows
 
     def plot(self):
@@ -264,16 +283,26 @@ class FunctionExplorer(_ClientSideWidget):
         x = np.linspace(-6.0, 6.0, 401)
         payload = {
             name: {
-                "kind": t["kind"], "formula": t["formula"], "x_label": t["x_label"], "param": t["param"],
-                "default": t["default"], "grid": [float(g) for g in t["grid"]],
-                "value": array_payload(t["value"]), "derivative": array_payload(t["derivative"]),
+                "kind": t["kind"],
+                "formula": t["formula"],
+                "x_label": t["x_label"],
+                "param": t["param"],
+                "default": t["default"],
+                "grid": [float(g) for g in t["grid"]],
+                "value": array_payload(t["value"]),
+                "derivative": array_payload(t["derivative"]),
                 "flat": array_payload(t["flat"].astype(np.uint8), "uint8"),
             }
             for name, t in table.items()
         }
         default = table[function]["default"]
-        super().__init__(x=array_payload(x), functions=payload, function=function,
-                         param=0.0 if default is None else default, **kwargs)
+        super().__init__(
+            x=array_payload(x),
+            functions=payload,
+            function=function,
+            param=0.0 if default is None else default,
+            **kwargs,
+        )
 
     def plot(self):
         from ..plot._flow import function

@@ -44,8 +44,14 @@ def _loop_running(page) -> bool:
 
 
 def test_monitor_updates_during_training_and_slider_moves(open_notebook):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(LOOP)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(LOOP)]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     page = open_notebook("lab", nb, name="flow-monitor.ipynb")
     page.page.set_viewport_size({"width": 1400, "height": 1700})  # the whole monitor in view
     page.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -56,7 +62,8 @@ def test_monitor_updates_during_training_and_slider_moves(open_notebook):
     weights = root.locator("[data-role=weight-histograms]")
     page.page.wait_for_function(
         "el => /^step (\\d+)/.test(el.textContent) && Number(el.textContent.match(/^step (\\d+)/)[1]) > 20",
-        arg=root.locator("[data-role=status]").element_handle(), timeout=120_000,
+        arg=root.locator("[data-role=status]").element_handle(),
+        timeout=120_000,
     )
     first_step, first_pixels = _last_step(root), page.canvas(history)
     page.page.wait_for_timeout(2500)
@@ -85,9 +92,12 @@ def test_monitor_updates_during_training_and_slider_moves(open_notebook):
     )
     page.page.wait_for_function(
         f"el => el.textContent.startsWith('step {STEPS - 1} ')",
-        arg=root.locator("[data-role=status]").element_handle(), timeout=30_000,
+        arg=root.locator("[data-role=status]").element_handle(),
+        timeout=30_000,
     )
-    assert page.kernel_eval("monitor.step") == "0"  # the slider's choice reached Python after the loop
+    assert (
+        page.kernel_eval("monitor.step") == "0"
+    )  # the slider's choice reached Python after the loop
     assert page.kernel_eval("int(rec.steps[-1])") == str(STEPS - 1)
     diagnoses = root.locator("[data-role=diagnoses] li").all_inner_texts()
     assert any("Vanishing gradient" in d or "Saturated activations" in d for d in diagnoses)

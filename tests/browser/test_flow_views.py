@@ -36,7 +36,11 @@ def _changed(a, b) -> int:
 
 def test_flow_views_render_and_respond(open_notebook):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     page = open_notebook("lab", nb, name="flow-views.ipynb")
     page.page.set_viewport_size({"width": 1400, "height": 1600})
     # Run all from the menu; each widget showing up means its cell ran (run_all's wait also looks
@@ -48,7 +52,10 @@ def test_flow_views_render_and_respond(open_notebook):
     chart = page.canvas(flow_root.locator("[data-role=gradient-flow]"))
     assert (chart[..., 3] > 0).sum() > 1000  # something is drawn
     flagged = int(page.kernel_eval("sum(f == 'vanishing' for f in flow.flags)"))
-    assert flagged > 0 and f"{flagged} layer(s) flagged" in flow_root.locator("[data-role=summary]").inner_text()
+    assert (
+        flagged > 0
+        and f"{flagged} layer(s) flagged" in flow_root.locator("[data-role=summary]").inner_text()
+    )
     page.screenshot("gradient-flow-view", flow_root)
 
     view = page.widget("jaxviz-model-view")
