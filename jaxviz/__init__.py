@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from . import flow as flow
 from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
@@ -28,10 +29,21 @@ from .explain._projection import layer_embeddings as layer_embeddings
 from .explain._projection import layer_projections as layer_projections
 from .explain._projection import pca as pca
 from .explain._projection import tsne as tsne
+from .flow import Diagnosis as Diagnosis
+from .flow import FlowStats as FlowStats
+from .flow import GradientFlow as GradientFlow
+from .flow import Recorder as Recorder
+from .flow import diagnose as diagnose
+from .flow import flow_stats as flow_stats
+from .flow import gradient_flow as gradient_flow
 
 if TYPE_CHECKING:
     from . import plot as plot
     from .widgets._explorer import Explorer as Explorer
+    from .widgets._flow import FlowMonitor as FlowMonitor
+    from .widgets._flow import FunctionExplorer as FunctionExplorer
+    from .widgets._flow import GradientFlowView as GradientFlowView
+    from .widgets._flow import ModelView as ModelView
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
 
@@ -40,6 +52,10 @@ if TYPE_CHECKING:
 _LAZY = {
     "plot": (".plot", None),
     "Explorer": (".widgets._explorer", "Explorer"),
+    "FlowMonitor": (".widgets._flow", "FlowMonitor"),
+    "FunctionExplorer": (".widgets._flow", "FunctionExplorer"),
+    "GradientFlowView": (".widgets._flow", "GradientFlowView"),
+    "ModelView": (".widgets._flow", "ModelView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
 }

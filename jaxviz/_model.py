@@ -46,6 +46,8 @@ class Model:
         self._traced: dict[tuple, tuple[dict[str, jax.ShapeDtypeStruct], jax.ShapeDtypeStruct]] = {}
         self._last_traced: tuple | None = None
         self.programs: dict[tuple, Callable] = {}  # compiled explanation programs, see explain/_engine.py
+        # {layer: class name of the module behind it} (NNX at wrap time, Linen once traced)
+        self.layer_types: dict[str, str] = {}
         self._logits = jax.jit(self.apply)
 
     def __repr__(self) -> str:
@@ -234,9 +236,11 @@ def _wrap_nnx(module, call_kwargs) -> Model:
                 _attach_probe(_walk(net, path), name, hook)
         return net(x, **call_kwargs)
 
-    return Model(
+    model = Model(
         "nnx", params, forward, static_layers=tuple(paths), param_path=lambda layer: paths.get(layer, (layer,))
     )
+    model.layer_types.update({name: type(_walk(copy, path)).__name__ for name, path in paths.items()})
+    return model
 
 
 def _nnx_module_paths(module) -> dict[str, tuple]:
@@ -309,18 +313,21 @@ def _wrap_linen(module, variables, call_kwargs) -> Model:
             path = context.module.path
             if hook is None or not path or context.method_name != "__call__" or not isinstance(out, jax.Array):
                 return out
+            layer_types.setdefault(".".join(path), type(context.module).__name__)
             return hook(".".join(path), out)
 
         with nn.intercept_methods(intercept):
             return module.apply({"params": params, **variables}, x, **call_kwargs)
 
-    return Model(
+    model = Model(
         "linen",
         params,
         forward,
         static_layers=tuple(_param_owner_names(params)),
         param_path=lambda layer: tuple(layer.split(".")),
     )
+    layer_types = model.layer_types  # filled by `forward` as traces see each module
+    return model
 
 
 def _param_owner_names(tree, prefix=()) -> list[str]:

@@ -7,6 +7,12 @@ from ._image import attribution as attribution
 from ._image import grid as grid
 from ._image import image as image
 
+# Gradient flow: one-shot flow, the training monitor, model structure, function explorer.
+from ._flow import flow_monitor as flow_monitor
+from ._flow import function as function
+from ._flow import gradient_flow as gradient_flow
+from ._flow import model_view as model_view
+
 # Layer explorer: activation grids, channel details, top examples, projections.
 from ._layers import activation_grid as activation_grid
 from ._layers import activation_overlay as activation_overlay

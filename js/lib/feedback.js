@@ -11,14 +11,17 @@ export function createColorbar({ role = "colorbar", width = 224 } = {}) {
   const caption = h("div", { className: "jv-colorbar-caption" });
   const el = h("div", { className: "jv-colorbar", dataset: { role }, style: { width: `${width}px` } }, [bar, labels, caption]);
 
-  /** Shows the LUT and its ticks in attribution units for `sign` and `scale`. */
-  function update({ lut, sign, scale, caption: text = "" }) {
+  /**
+   * Shows the LUT and its ticks in attribution units for `sign` and `scale`; `tickLabels`
+   * (strings, spread evenly) replaces them for scales that are not attributions (log10 norms).
+   */
+  function update({ lut, sign, scale, caption: text = "", tickLabels }) {
     const ctx = bar.getContext("2d");
     const img = ctx.createImageData(256, 1);
     img.data.set(lut.subarray(0, 1024));
     ctx.putImageData(img, 0, 0);
-    const ticks = colorbarTicks(sign, scale);
-    labels.replaceChildren(...ticks.map((v) => h("span", { text: formatNumber(v) })));
+    const ticks = tickLabels ?? colorbarTicks(sign, scale).map(formatNumber);
+    labels.replaceChildren(...ticks.map((v) => h("span", { text: v })));
     caption.textContent = text;
   }
   return { el, update };

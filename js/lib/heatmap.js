@@ -44,13 +44,15 @@ export function createHeatmap({ role, size = 224, label = "" }) {
 
   /**
    * map: {data: Float32Array, shape: [h, w]} or null; image: {data: Uint8Array, shape: [H, W, 4]}
-   * or null (drawn under the map, the map at opacity `alpha`). Returns the scale used (so a
-   * colorbar can label it); pass `scale` to share one across maps.
+   * or null (drawn under the map, the map at opacity `alpha`); fit: optional {width, height}
+   * display box. Returns the scale used (so a colorbar can label it); pass `scale` to share one
+   * across maps.
    */
-  function draw({ map = null, image = null, lut, sign = "absolute", clip = DEFAULT_CLIP, alpha = 1, scale }) {
+  function draw({ map = null, image = null, lut, sign = "absolute", clip = DEFAULT_CLIP, alpha = 1, scale, fit }) {
     const ref = image ?? map;
     if (!ref) return null;
-    const { width, height } = displaySize(ref.shape[0], ref.shape[1], size);
+    // `fit: {width, height}` stretches a non-square map (layers x steps) to a given box.
+    const { width, height } = fit ?? displaySize(ref.shape[0], ref.shape[1], size);
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
     const ctx = canvas.getContext("2d");

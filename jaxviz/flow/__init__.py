@@ -1,0 +1,16 @@
+"""Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
+
+from ._diagnose import Diagnosis as Diagnosis
+from ._diagnose import DiagnosisGroup as DiagnosisGroup
+from ._diagnose import depth_flags as depth_flags
+from ._diagnose import diagnose as diagnose
+from ._diagnose import group_diagnoses as group_diagnoses
+from ._gradient_flow import GradientFlow as GradientFlow
+from ._gradient_flow import gradient_flow as gradient_flow
+from ._layers import group_layers as group_layers
+from ._recorder import Recorder as Recorder
+from ._stats import HIST_BINS as HIST_BINS
+from ._stats import HIST_SAMPLE as HIST_SAMPLE
+from ._stats import FlowStats as FlowStats
+from ._stats import flow_stats as flow_stats
+from ._stats import histogram_edges as histogram_edges

@@ -1,0 +1,242 @@
+"""Host-side store of per-step ``FlowStats`` with bounded memory.
+
+``Recorder.add`` keeps the device arrays it is given and fetches them to the host in batches
+(every ``fetch_every`` steps, or when someone reads), so recording never blocks the train loop on
+each step. Storage is a fixed set of preallocated numpy arrays with ``capacity`` rows: when they
+fill up, the older half is thinned to every second row. The most recent ``capacity // 2`` steps are
+always kept at full resolution, older ones at progressively coarser spacing (every 2nd, 4th, ...),
+and memory never grows past ``capacity`` rows however many steps are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._stats import FlowStats
+
+_ARRAY_FIELDS = (
+    "grad_norm",
+    "param_norm",
+    "nonfinite",
+    "grad_hist",
+    "param_hist",
+    "update_ratio",
+    "dead_fraction",
+    "saturated_fraction",
+)
+
+
+class Recorder:
+    """Keeps training statistics and scalar metrics for any number of steps in bounded memory.
+
+    Args:
+      capacity: rows kept at most (even, >= 8). Each row is one recorded step.
+      fetch_every: steps buffered on the device before one batched transfer to the host.
+
+    >>> rec = Recorder(capacity=64)
+    >>> for step in range(1000):
+    ...     rec.add(stats, loss=loss)          # doctest: +SKIP
+    >>> rec.steps, rec.field("grad_norm")    # doctest: +SKIP
+    """
+
+    def __init__(self, capacity: int = 1024, fetch_every: int = 32):
+        if not isinstance(capacity, int) or capacity < 8 or capacity % 2:
+            raise ValueError(f"capacity: expected an even int >= 8, got {capacity!r}.")
+        if not isinstance(fetch_every, int) or fetch_every < 1:
+            raise ValueError(f"fetch_every: expected an int >= 1, got {fetch_every!r}.")
+        self.capacity = capacity
+        self.fetch_every = fetch_every
+        self._pending: list[tuple[int, FlowStats | None, dict]] = []
+        self._size = 0
+        self._next_step = 0
+        self._steps = np.zeros(capacity, np.int64)
+        self._fields: dict[str, np.ndarray] = {}
+        self._metrics: dict[str, np.ndarray] = {}
+        self._meta: FlowStats | None = None
+        # {metric: (step, value)} of the first NaN/inf seen; NaN in the table also means "not given".
+        self.first_nonfinite_metrics: dict[str, tuple[int, float]] = {}
+        self._listeners: list[Callable[[Recorder], None]] = []
+        self.version = 0  # bumps whenever stored data changes; lets viewers skip redundant work
+
+    # ---- writing -------------------------------------------------------------------------
+    def add(self, stats: FlowStats | None = None, *, step: int | None = None, **metrics) -> None:
+        """Record one step: its ``FlowStats`` (from ``flow_stats``) and scalar metrics (loss=...).
+
+        Arrays may still be on the device; nothing here waits for them.
+        """
+        if stats is not None and not isinstance(stats, FlowStats):
+            raise TypeError(
+                f"stats: expected the FlowStats from flow_stats(), got {type(stats).__name__}."
+            )
+        step = self._next_step if step is None else int(step)
+        self._next_step = step + 1
+        self._pending.append((step, stats, metrics))
+        if len(self._pending) >= self.fetch_every:
+            self.flush()
+        for listener in self._listeners:
+            listener(self)
+
+    def flush(self) -> None:
+        """Fetch buffered steps to the host: each field of all of them stacked on the device and
+        copied in one transfer (per-step, per-field copies would cost more than a small step)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        steps = np.array([step for step, _, _ in pending], np.int64)
+        rows = {}
+        with_stats = [i for i, (_, stats, _) in enumerate(pending) if stats is not None]
+        group = [pending[i][1] for i in with_stats]
+        for stats in group:
+            self._check_meta(stats)
+        metric_names = list(dict.fromkeys(name for _, _, metrics in pending for name in metrics))
+        given = {name: np.array([name in m for _, _, m in pending]) for name in metric_names}
+        values = {name: [m.get(name, np.nan) for _, _, m in pending] for name in metric_names}
+        stacked, metrics = jax.device_get(_stack(group, values))
+        if with_stats:
+            for name in _ARRAY_FIELDS:
+                value = getattr(stacked, name)
+                if value is not None:
+                    column = np.full(
+                        (len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype
+                    )
+                    column[with_stats] = value
+                    rows[name] = column
+        metrics = {name: np.asarray(v, np.float64) for name, v in metrics.items()}
+        for name, column in metrics.items():
+            bad = np.flatnonzero(given[name] & ~np.isfinite(column))
+            if bad.size:
+                self.first_nonfinite_metrics.setdefault(
+                    name, (int(steps[bad[0]]), float(column[bad[0]]))
+                )
+        self._store(steps, rows, metrics)
+        self.version += 1
+
+    def _store(
+        self, steps: np.ndarray, rows: dict[str, np.ndarray], metrics: dict[str, np.ndarray]
+    ) -> None:
+        """Append a batch of rows, thinning whenever the store is full."""
+        start = 0
+        while start < len(steps):
+            if self._size == self.capacity:
+                self._thin()
+            count = min(self.capacity - self._size, len(steps) - start)
+            target = slice(self._size, self._size + count)
+            source = slice(start, start + count)
+            self._steps[target] = steps[source]
+            for name, values in rows.items():
+                self._column(self._fields, name, values.shape[1:], values.dtype)[target] = values[
+                    source
+                ]
+            for name, values in metrics.items():
+                self._column(self._metrics, name, (), np.float64)[target] = values[source]
+            self._size += count
+            start += count
+
+    def _column(self, table: dict, name: str, shape: tuple, dtype) -> np.ndarray:
+        if name not in table:
+            table[name] = np.full((self.capacity, *shape), _fill(dtype), dtype=dtype)
+        return table[name]
+
+    def _check_meta(self, stats: FlowStats) -> None:
+        if self._meta is None:
+            self._meta = stats
+        elif (stats.layers, stats.activation_names) != (
+            self._meta.layers,
+            self._meta.activation_names,
+        ):
+            raise ValueError(
+                f"stats: layers {stats.layers} / activations {stats.activation_names} differ from "
+                f"the first recorded step's {self._meta.layers} / {self._meta.activation_names}; "
+                "use one Recorder per model."
+            )
+
+    def _thin(self) -> None:
+        half = self.capacity // 2
+        keep = np.concatenate([np.arange(0, half, 2), np.arange(half, self.capacity)])
+        for table in (self._fields, self._metrics):
+            for name, column in table.items():
+                column[: len(keep)] = column[keep]
+        self._steps[: len(keep)] = self._steps[keep]
+        self._size = len(keep)
+
+    # ---- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        self.flush()
+        return self._size
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The recorded step numbers, oldest first."""
+        self.flush()
+        return self._steps[: self._size].copy()
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        self.flush()
+        return self._meta.layers if self._meta else ()
+
+    @property
+    def meta(self) -> FlowStats | None:
+        """The first recorded ``FlowStats`` (for its static fields: layers, sizes, activations)."""
+        self.flush()
+        return self._meta
+
+    def field(self, name: str) -> np.ndarray | None:
+        """A stats field over the recorded steps, ``(steps, layers, ...)``; None if never given."""
+        if name not in _ARRAY_FIELDS:
+            raise ValueError(f"name: expected one of {_ARRAY_FIELDS}, got {name!r}.")
+        self.flush()
+        column = self._fields.get(name)
+        return None if column is None else column[: self._size]
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Scalar metrics by name, aligned with ``steps`` (NaN where a step did not give one)."""
+        self.flush()
+        return {name: column[: self._size] for name, column in self._metrics.items()}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored rows' arrays (preallocated, so fixed once all fields exist)."""
+        tables = (*self._fields.values(), *self._metrics.values(), self._steps)
+        return int(sum(a.nbytes for a in tables))
+
+    # ---- live viewers ----------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[Recorder], None]) -> None:
+        """Call ``listener(recorder)`` after every ``add`` (listeners throttle themselves)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Recorder], None]) -> None:
+        self._listeners = [x for x in self._listeners if x is not listener]
+
+
+@jax.jit
+def _stack(stats: list, metrics: dict[str, list]):
+    """Every buffered step's fields stacked in one compiled call (one transfer per field after)."""
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *stats) if stats else None
+    return stacked, {
+        name: jnp.stack([jnp.asarray(v, jnp.float32) for v in vs]) for name, vs in metrics.items()
+    }
+
+
+def _fill(dtype) -> float:
+    """What a row holds where a step gave no value: NaN for floats, 0 for counts."""
+    return np.nan if np.issubdtype(dtype, np.floating) else 0
+
+
+def throttled(fn: Callable[[Recorder], None], interval_s: float) -> Callable[[Recorder], None]:
+    """Wrap a listener so it runs at most once per ``interval_s`` seconds of wall time."""
+    last = [-float("inf")]
+
+    def listener(recorder: Recorder) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= interval_s:
+            last[0] = now
+            fn(recorder)
+
+    return listener

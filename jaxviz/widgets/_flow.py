@@ -1,0 +1,312 @@
+"""Widgets of the gradient-flow views: the live training monitor, one-shot gradient flow, the model
+structure, and the function explorer.
+
+All four send everything their controls can reach in one go (every recorded step's histograms up
+to a cap, every layer's activation statistics, every parameter value of every function), so the
+browser switches views without asking the kernel, which matters while a training loop keeps the
+kernel busy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from ..flow._diagnose import diagnose, group_diagnoses
+from ..flow._functions import function_table
+from ..flow._gradient_flow import GradientFlow
+from ..flow._recorder import Recorder, throttled
+from ..flow._stats import BINS_PER_DECADE, HIST_MAX_EXP, HIST_MIN_EXP
+from ..flow._summary import model_summary
+from ._base import JaxvizWidget, static_asset
+from ._payload import array_payload, colormap_lut
+
+HEAT_FIELDS = {
+    "grad_norm": "gradient norm",
+    "update_ratio": "update/param ratio",
+    "param_norm": "param norm",
+}
+
+
+def _log10(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(values.astype(np.float64))
+    finite = out[np.isfinite(out)]
+    floor = finite.min() - 1 if finite.size else 0.0
+    return np.where(np.isneginf(out), floor, out)  # an exactly-zero norm sits below the smallest
+
+
+def hist_rows(count: int, limit: int) -> np.ndarray:
+    """At most ``limit`` record indices spread evenly over ``count``, always with the last one."""
+    if count <= limit:
+        return np.arange(count)
+    return np.unique(np.round(np.linspace(0, count - 1, limit)).astype(int))
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Histogram counts as uint8 shares of each layer's values (sqrt-scaled so sparse bins show)."""
+    total = np.maximum(counts.sum(axis=-1, keepdims=True), 1)
+    return np.rint(255 * np.sqrt(counts / total))
+
+
+def monitor_payload(recorder: Recorder, *, max_hist_steps: int = 64) -> dict[str, Any]:
+    """The FlowMonitor's trait values for the recorder's current contents."""
+    if len(recorder) == 0 or recorder.meta is None:
+        return {
+            "layers": [],
+            "steps": array_payload(np.zeros(0)),
+            "metrics": {},
+            "fields": {},
+            "hist_steps": array_payload(np.zeros(0)),
+            "param_hist": array_payload(np.zeros((0, 0, 0)), "uint8"),
+            "grad_hist": array_payload(np.zeros((0, 0, 0)), "uint8"),
+            "diagnoses": [],
+        }
+    steps = recorder.steps
+    fields = {
+        name: {"label": label, "data": array_payload(_log10(recorder.field(name)).T)}
+        for name, label in HEAT_FIELDS.items()
+        if recorder.field(name) is not None
+    }
+    rows = hist_rows(len(steps), max_hist_steps)
+    return {
+        "layers": list(recorder.layers),
+        "steps": array_payload(steps),
+        "metrics": {name: array_payload(values) for name, values in recorder.metrics.items()},
+        "fields": fields,
+        "hist_steps": array_payload(steps[rows]),
+        "param_hist": array_payload(_shares(recorder.field("param_hist")[rows]), "uint8"),
+        "grad_hist": array_payload(_shares(recorder.field("grad_hist")[rows]), "uint8"),
+        "diagnoses": [asdict(g) for g in group_diagnoses(diagnose(recorder))],
+    }
+
+
+def _luts(*names: str) -> dict[str, Any]:
+    return {name: array_payload(colormap_lut(name), "uint8") for name in names}
+
+
+class _ClientSideWidget(JaxvizWidget):
+    """A widget whose controls never need the kernel: everything is sent up front."""
+
+    def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+class FlowMonitor(_ClientSideWidget):
+    """Live view of a ``Recorder`` while a model trains.
+
+    Shows the metric curves, a layers x steps heat map of log10 gradient norms (or update ratios,
+    or parameter norms), a step slider with every layer's weight and gradient histograms at that
+    step, and the diagnoses. It redraws at most every ``interval_s`` seconds from inside
+    ``recorder.add`` (so it costs the loop little) and once more when the cell finishes.
+
+    Args:
+      recorder: the ``jaxviz.Recorder`` your train loop adds to.
+      interval_s: least time between two pushes to the browser.
+      max_hist_steps: how many recorded steps' histograms the step slider offers (evenly spread).
+
+    >>> rec = jv.Recorder()
+    >>> monitor = jv.FlowMonitor(rec); monitor      # doctest: +SKIP
+    >>> for batch in data:                           # doctest: +SKIP
+    ...     params, opt_state, loss, stats = train_step(params, opt_state, batch)
+    ...     rec.add(stats, loss=loss)
+    """
+
+    _esm = static_asset("flow_monitor.js")
+    _css = static_asset("flow_monitor.css")
+
+    layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    steps = traitlets.Dict().tag(sync=True)
+    metrics = traitlets.Dict().tag(sync=True)
+    fields = traitlets.Dict().tag(sync=True)
+    hist_steps = traitlets.Dict().tag(sync=True)
+    param_hist = traitlets.Dict().tag(sync=True)
+    grad_hist = traitlets.Dict().tag(sync=True)
+    hist_axis = traitlets.Dict().tag(sync=True)
+    diagnoses = traitlets.List(traitlets.Dict()).tag(sync=True)
+    luts = traitlets.Dict().tag(sync=True)
+    # the step shown by the histograms; -1 follows the newest step while training runs
+    step = traitlets.Int(-1).tag(sync=True)
+    pushes = traitlets.Int(0).tag(sync=True)
+
+    def __init__(
+        self, recorder: Recorder, *, interval_s: float = 0.5, max_hist_steps: int = 64, **kwargs
+    ):
+        if not isinstance(recorder, Recorder):
+            raise TypeError(f"recorder: expected a jaxviz.Recorder, got {type(recorder).__name__}.")
+        if not (isinstance(interval_s, int | float) and interval_s >= 0):
+            raise ValueError(f"interval_s: expected seconds >= 0, got {interval_s!r}.")
+        super().__init__(
+            hist_axis={
+                "min_exp": HIST_MIN_EXP,
+                "max_exp": HIST_MAX_EXP,
+                "bins_per_decade": BINS_PER_DECADE,
+            },
+            luts=_luts("magma", "Greys"),
+            **kwargs,
+        )
+        self.recorder = recorder
+        self.max_hist_steps = max_hist_steps
+        self._listener = throttled(lambda rec: self.update(), interval_s)
+        recorder.subscribe(self._listener)
+        self._unhook = _after_each_cell(self.update)
+        self.update()
+
+    def update(self) -> None:
+        """Send the recorder's current contents to the browser now."""
+        with self.hold_sync():
+            for name, value in monitor_payload(
+                self.recorder, max_hist_steps=self.max_hist_steps
+            ).items():
+                setattr(self, name, value)
+            self.pushes += 1
+
+    def close(self) -> None:
+        """Stop following the recorder and close the widget."""
+        if hasattr(self, "_unhook"):  # not when __init__ stopped at a bad argument
+            self.recorder.unsubscribe(self._listener)
+            self._unhook()
+        super().close()
+
+    def plot(self):
+        from ..plot._flow import flow_monitor
+
+        return flow_monitor(self.recorder, step=None if self.step < 0 else self.step)
+
+
+def _after_each_cell(callback) -> callable:
+    """Run ``callback`` after every notebook cell (the last push after a loop); returns an undo."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return lambda: None
+    shell = get_ipython()
+    if shell is None:
+        return lambda: None
+
+    def hook(*_):
+        callback()
+
+    shell.events.register("post_run_cell", hook)
+    return lambda: shell.events.unregister("post_run_cell", hook)
+
+
+def flow_payload(flow: GradientFlow) -> dict[str, Any]:
+    def finite_list(a):
+        return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, np.float64)]
+
+    return {
+        "layers": list(flow.layers),
+        "objective": flow.objective,
+        "output_grad_rms": finite_list(flow.output_grad_rms),
+        "param_grad_rms": finite_list(flow.param_grad_rms),
+        "param_count": [int(c) for c in flow.param_count],
+        "flags": [f or "" for f in flow.flags],
+        "shapes": [list(s) for s in flow.output_shapes],
+    }
+
+
+class GradientFlowView(_ClientSideWidget):
+    """``jaxviz.gradient_flow``'s result along the network, output to input, log scale, with
+    vanishing and exploding layers flagged. Hover a layer for its numbers."""
+
+    _esm = static_asset("gradient_flow.js")
+    _css = static_asset("gradient_flow.css")
+    flow = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, flow: GradientFlow, **kwargs):
+        if not isinstance(flow, GradientFlow):
+            raise TypeError(
+                f"flow: expected the result of jaxviz.gradient_flow, got {type(flow).__name__}."
+            )
+        super().__init__(flow=flow_payload(flow), **kwargs)
+        self._result = flow
+
+    def plot(self):
+        return self._result.plot()
+
+
+class ModelView(_ClientSideWidget):
+    """The model's layers in order (type, output shape, parameter count, dtype); select a layer to
+    see its activation statistics for the batch ``x``.
+
+    Args:
+      model: a ``jaxviz.wrap``ped model.
+      x: a batch of inputs (shapes and activation statistics are for this batch).
+    """
+
+    _esm = static_asset("model_view.js")
+    _css = static_asset("model_view.css")
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    layer = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, model, x, **kwargs):
+        rows = model_summary(model, x)
+        super().__init__(
+            rows=[_row_payload(r) for r in rows], layer=rows[0].name if rows else "", **kwargs
+        )
+        self._rows = rows
+
+    def plot(self):
+        from ..plot._flow import model_view
+
+        return model_view(self._rows, layer=self.layer or None)
+
+
+def _row_payload(row) -> dict[str, Any]:
+    out = asdict(row)
+    out["output_shape"] = list(row.output_shape)
+    out["histogram"] = array_payload(row.histogram.astype(np.float32))
+    for key in ("mean", "std", "min", "max", "zero_fraction"):
+        out[key] = float(out[key]) if np.isfinite(out[key]) else None
+    return out
+
+
+class FunctionExplorer(_ClientSideWidget):
+    """Activation functions and losses with their derivatives (computed by ``jax.grad``), a slider
+    for each function's parameter, and the flat (saturated) regions shaded."""
+
+    _esm = static_asset("function_explorer.js")
+    _css = static_asset("function_explorer.css")
+    x = traitlets.Dict().tag(sync=True)
+    functions = traitlets.Dict().tag(sync=True)
+    function = traitlets.Unicode("sigmoid").tag(sync=True)
+    param = traitlets.Float(0.0).tag(sync=True)
+
+    def __init__(self, function: str = "sigmoid", **kwargs):
+        table = function_table()
+        if function not in table:
+            raise ValueError(f"function: expected one of {', '.join(table)}, got {function!r}.")
+        x = np.linspace(-6.0, 6.0, 401)
+        payload = {
+            name: {
+                "kind": t["kind"],
+                "formula": t["formula"],
+                "x_label": t["x_label"],
+                "param": t["param"],
+                "default": t["default"],
+                "grid": [float(g) for g in t["grid"]],
+                "value": array_payload(t["value"]),
+                "derivative": array_payload(t["derivative"]),
+                "flat": array_payload(t["flat"].astype(np.uint8), "uint8"),
+            }
+            for name, t in table.items()
+        }
+        default = table[function]["default"]
+        super().__init__(
+            x=array_payload(x),
+            functions=payload,
+            function=function,
+            param=0.0 if default is None else default,
+            **kwargs,
+        )
+
+    def plot(self):
+        from ..plot._flow import function
+
+        spec = self.functions[self.function]
+        params = {spec["param"]: self.param} if spec["param"] else {}
+        return function(self.function, **params)
