@@ -32,18 +32,20 @@ from benchmarks._twins import (
 BATCHES = (32, 128)
 REPEATS = 3
 # A cell whose repetitions pass this many seconds stops after two (medians of 2 are means).
-CELL_BUDGET_S = 150.0
+CELL_BUDGET_S = 120.0
 SMOOTHGRAD_NOISE = 0.15
 # Examples per compiled chunk for jaxviz, by measurement on this 2-core CPU (see RESULTS.md):
 # gradient methods over many path points / noise samples run best in chunks of a few examples.
 # (CIFAR batch 32, in img/s: IG 32 whole batch 2.9 vs 1 example 4.3; SmoothGrad 2.9 vs 5.0;
-# saliency 144 vs 8 examples 195; Grad-CAM 210 vs 761; occlusion 2.9 vs 3.5.)
+# saliency 144 vs 8 examples 195; Grad-CAM 210 vs 8 examples 761, 32 examples 262; occlusion
+# 2.9 vs 3.5.) Single-pass methods take 32: on digits-cnn each chunk's dispatch (~1 ms) is most
+# of the work, and Grad-CAM in chunks of 8 ran at 0.43x Captum at batch 128.
 JAXVIZ_BATCH_SIZE = {
-    "saliency": 8,
+    "saliency": 32,
     "IG 32 steps": 1,
     "IG 64 steps": 1,
     "SmoothGrad 32": 1,
-    "Grad-CAM": 8,
+    "Grad-CAM": 32,
     "occlusion": 8,
 }
 # Captum's own batching knobs: defaults (everything at once) except occlusion, whose default of
