@@ -65,8 +65,8 @@ def _load_npz(filename: str) -> dict[str, np.ndarray]:
         return {key: npz[key] for key in npz.files}
 
 
-def _digits() -> dict:
-    arrays = _load_npz("digits.npz")
+def _split(arrays: dict[str, np.ndarray]) -> dict:
+    """The fixed train/test split and class names every shipped dataset file holds."""
     return dict(
         x_train=arrays["x_train"],
         y_train=arrays["y_train"],
@@ -74,18 +74,15 @@ def _digits() -> dict:
         y_test=arrays["y_test"],
         class_names=tuple(arrays["class_names"].tolist()),
     )
+
+
+def _digits() -> dict:
+    return _split(_load_npz("digits.npz"))
 
 
 def _breast_cancer() -> dict:
     arrays = _load_npz("breast_cancer.npz")
-    return dict(
-        x_train=arrays["x_train"],
-        y_train=arrays["y_train"],
-        x_test=arrays["x_test"],
-        y_test=arrays["y_test"],
-        class_names=tuple(arrays["class_names"].tolist()),
-        feature_names=tuple(arrays["feature_names"].tolist()),
-    )
+    return dict(_split(arrays), feature_names=tuple(arrays["feature_names"].tolist()))
 
 
 def _shapes() -> dict:
