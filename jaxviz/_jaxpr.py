@@ -71,23 +71,6 @@ def count_relus_in(params: dict[str, Any]) -> int:
     return sum(count_relus(j) for j in _sub_jaxprs(params))
 
 
-def tag_names(jaxpr: jcore.Jaxpr, *, reachable_only: bool = True) -> list[str]:
-    """The `checkpoint_name` tags in evaluation order (those a tap can reach, by default)."""
-    names: list[str] = []
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "name":
-            names.append(eqn.params["name"])
-        elif not reachable_only or _enters_for_tags(eqn):
-            for sub in _sub_jaxprs(eqn.params):
-                names.extend(tag_names(sub, reachable_only=reachable_only))
-    return names
-
-
-def _enters_for_tags(eqn: jcore.JaxprEqn) -> bool:
-    # Remat is inlined for taps: same numbers, only the memory trade-off is lost.
-    return eqn.primitive.name in _CALL_PRIMITIVES or eqn.primitive.name in ("checkpoint", "remat")
-
-
 def evaluate(
     closed: jcore.ClosedJaxpr,
     *args: Any,
@@ -168,6 +151,7 @@ def _eval(jaxpr, consts, args, on_tag, relu, fast_pools=False):
             sub = eqn.params[_CALL_PRIMITIVES[name]]
             outvals = _eval(sub.jaxpr, sub.consts, invals, on_tag, relu, fast_pools)
         elif name in ("checkpoint", "remat") and on_tag is not None and relu is None:
+            # Taps inline a remat: the same numbers, only its memory trade-off is lost.
             outvals = _eval(eqn.params["jaxpr"], (), invals, on_tag, relu, fast_pools)
         else:
             if relu is not None and count_relus_in(eqn.params):

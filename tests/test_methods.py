@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
 import jaxviz as jv
 from jaxviz.explain._quadrature import RULES, path_rule
