@@ -30,7 +30,7 @@ from ..explain import (
     smoothgrad,
 )
 from ._base import JaxvizWidget, static_asset
-from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog
+from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog, image_payload
 
 KINDS = ("image", "vector", "sequence")
 MAX_INPUTS = 256
@@ -336,14 +336,9 @@ class Explorer(JaxvizWidget):
     def _inputs_payload(self, host: np.ndarray, feature_names, tokens) -> dict[str, Any]:
         n = host.shape[0]
         if self._kind == "image":
-            shown = [_display.display_image(image, name="x") for image in host]
-            rgb = np.stack([s if s.ndim == 3 else np.repeat(s[..., None], 3, -1) for s in shown])
-            gray = np.stack([_display.to_grayscale(s) for s in shown])
-            alpha = np.ones(rgb.shape[:-1] + (1,), np.float32)
-            return {
-                "images": array_payload(np.concatenate([rgb, alpha], -1) * 255, "uint8"),
-                "gray": array_payload(gray * 255, "uint8"),
-            }
+            shown = (_display.display_image(image, name="x") for image in host)
+            gray = np.stack([_display.to_grayscale(image) for image in shown])
+            return {"images": image_payload(host), "gray": array_payload(gray * 255, "uint8")}
         if self._kind == "vector":
             return {
                 "values": array_payload(host),
