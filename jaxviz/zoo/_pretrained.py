@@ -27,7 +27,7 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "digits-cnn": ModelSpec("2-conv CNN on 8x8 digits (10 classes)", "digits", DigitsCNN),
     "shapes-cnn": ModelSpec(
-        "3-conv CNN on 32x32 shapes, conv3 at 8x8 for Grad-CAM vs masks (4 classes)",
+        "4-conv CNN on 32x32 shapes, conv4 at 16x16 for Grad-CAM vs masks (4 classes)",
         "shapes",
         ShapesCNN,
     ),
