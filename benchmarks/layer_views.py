@@ -58,7 +58,7 @@ def feature_fraction(steps: int = 256) -> None:
     m, data = jv.zoo.load("shapes-cnn")
     x = data.x_test
     beat, well = [], []
-    for layer in ("conv1", "conv2", "conv3"):
+    for layer in ("conv1", "conv2", "conv3", "conv4"):
         start = time.perf_counter()
         vis = jv.feature_visualization(m, shape=x.shape[1:], layer=layer, steps=steps,
                                        key=jax.random.key(0))

@@ -18,7 +18,7 @@ from .._checks import check_batch_size, check_choice, check_input, check_layer, 
 from .._progress import progress
 from . import _engine
 from ._layers import zero_taps
-from ._relu_rules import RULES, with_relu_rule
+from ._relu_rules import RULES, _relu_with_backward, with_relu_rule
 
 _REDUCTIONS = ("max", "mean")
 _BACKPROJECT_FROM = ("peak", "sum")
@@ -156,8 +156,10 @@ def receptive_field(
 
     The gradient of a unit's activations (summed over channels) with respect to random inputs is
     nonzero exactly on the pixels the unit sees; a union over a few random inputs covers pixels
-    a ReLU or a max-pool happened to switch off for one of them. Two neighbouring units give
-    the stride.
+    a ReLU or a max-pool happened to switch off for one of them. Where a layer's ReLUs keep a
+    unit off for every random input (a sparse layer that applies its own ReLU), the gradient is
+    taken again with every ReLU passing gradients back whatever its input. Two neighbouring
+    units give the stride.
 
     Args:
         m: a wrapped model.
@@ -175,11 +177,17 @@ def receptive_field(
     height, width = shape[1], shape[2]
     row, col = height // 2, width // 2
     next_row, next_col = min(row + 1, height - 1), min(col + 1, width - 1)
+    units = jnp.array([[row, col], [next_row, next_col]])
     program = ("receptive_field", layer, tuple(probe.shape))
     if program not in m.programs:
         m.programs[program] = jax.jit(_gradient_support(m, layer, shape))
-    seen = np.asarray(m.programs[program](m.params, probe, jnp.array([[row, col],
-                                                                      [next_row, next_col]])))
+    seen = np.asarray(m.programs[program](m.params, probe, units))
+    if not seen.any(axis=(1, 2)).all():
+        try:
+            ungated = _gradient_support(m, layer, shape, relu=_PASS_RELU)
+            seen = np.asarray(jax.jit(ungated)(m.params, probe, units))
+        except ValueError:  # no reachable ReLU to open: keep the plain gradient's answer
+            pass
 
     def box(unit):
         rows, cols = np.nonzero(seen[unit])
@@ -198,15 +206,25 @@ def receptive_field(
     )
 
 
-def _gradient_support(m: Any, layer: str, shape: tuple[int, ...]):
+# A ReLU whose backward pass ignores its input: gradients reach every pixel wired to a unit.
+_PASS_RELU = _relu_with_backward(lambda x, g: g)
+
+
+def _gradient_support(m: Any, layer: str, shape: tuple[int, ...], relu=None):
     """support(params, probe, units) -> (units, height, width) bool: the input pixels each unit
-    (row, col) of `layer` depends on, over a batch of random probes."""
+    (row, col) of `layer` depends on, over a batch of random probes (with `relu`, every ReLU
+    uses its backward rule; raises ValueError where the model has no reachable ReLU)."""
     zeros = jnp.zeros(shape, jnp.float32)
 
     def support(params, probe, units):
+        def apply(xs):
+            if relu is None:
+                return m.apply(params, xs, taps={layer: zeros})
+            return with_relu_rule(m, params, relu, "receptive_field", taps={layer: zeros})(xs)
+
         def one(unit):
             def strength(xs):
-                _, acts = m.apply(params, xs, taps={layer: zeros})
+                _, acts = apply(xs)
                 return jnp.sum(acts[layer][:, unit[0], unit[1], :])
 
             return jnp.any(jax.grad(strength)(probe) != 0, axis=(0, 3))
