@@ -41,7 +41,9 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = jax.jit(_jaxpr.with_fast_pool_gradients(build()))
+        compiled = model.programs[program] = jax.jit(
+            _jaxpr.with_fast_pool_gradients(build()), compiler_options=compiler_options()
+        )
     total = per_example[0].shape[0]
     devices = jax.devices()
     chunk = _chunk_size(total, batch_size, devices, evaluations)
@@ -68,6 +70,17 @@ def run(
             for start in range(0, padded, chunk)
         ]
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
+
+
+def compiler_options() -> dict[str, str]:
+    """XLA options for jaxviz's programs on the default backend.
+
+    On a CPU, XLA hands convolutions to YNNPACK by default, which runs each one on a single
+    core; its own (Eigen) convolutions use every core, so a 2-core machine explains about twice
+    as fast without YNNPACK (benchmarks/RESULTS.md, "Where the time goes"). Only jaxviz's own
+    programs are compiled this way; the user's are untouched.
+    """
+    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
 
 
 def _chunk_size(total: int, batch_size: int | None, devices, evaluations: int) -> int:
