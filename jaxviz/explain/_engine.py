@@ -41,8 +41,10 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
+        on_cpu = jax.default_backend() == "cpu"
         compiled = model.programs[program] = jax.jit(
-            _jaxpr.with_fast_pool_gradients(build()), compiler_options=compiler_options()
+            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu)),
+            compiler_options=compiler_options(),
         )
     total = per_example[0].shape[0]
     devices = jax.devices()
