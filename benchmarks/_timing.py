@@ -24,23 +24,34 @@ def alternate(
     warmup: int = 1,
     budget_s: float = float("inf"),
     min_repeats: int = 2,
+    min_sample_s: float = 0.0,
 ) -> dict[str, float]:
     """Median seconds per call of each candidate, run in turn (AB, BA, AB, ...).
 
     Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
-    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. Once
-    `min_repeats` counted rounds are done and `budget_s` seconds have passed, no round starts.
+    CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. One
+    sample calls a candidate back to back until `min_sample_s` has passed (at least once), so
+    millisecond calls are timed over many runs rather than one. Once `min_repeats` counted
+    rounds are done and `budget_s` seconds have passed, no round starts.
     """
     names = list(candidates)
     times: dict[str, list[float]] = {name: [] for name in names}
-    start = time.perf_counter()
+    began = time.perf_counter()
     for round_ in range(warmup + repeats):
-        if round_ >= warmup + min_repeats and time.perf_counter() - start > budget_s:
+        if round_ >= warmup + min_repeats and time.perf_counter() - began > budget_s:
             break
         for name in names if round_ % 2 == 0 else reversed(names):
-            start = time.perf_counter()
-            candidates[name]()
-            elapsed = time.perf_counter() - start
+            per_call = _seconds_per_call(candidates[name], min_sample_s)
             if round_ >= warmup:
-                times[name].append(elapsed)
+                times[name].append(per_call)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _seconds_per_call(call: Callable[[], object], min_sample_s: float) -> float:
+    calls, start = 0, time.perf_counter()
+    while True:
+        call()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_sample_s:
+            return elapsed / calls

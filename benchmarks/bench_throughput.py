@@ -30,7 +30,10 @@ from benchmarks._twins import (
 )
 
 BATCHES = (32, 128)
-REPEATS = 3
+REPEATS = 5
+# One repetition calls a method back to back for at least this long, so that millisecond cells
+# (digits-cnn saliency, Grad-CAM) are timed over many calls instead of one.
+MIN_SAMPLE_S = 0.3
 # A cell whose repetitions pass this many seconds stops after two (medians of 2 are means).
 CELL_BUDGET_S = 120.0
 SMOOTHGRAD_NOISE = 0.15
@@ -231,6 +234,7 @@ def measure(case: Case) -> list[dict]:
                 warmup=1,
                 budget_s=CELL_BUDGET_S,
                 min_repeats=2,
+                min_sample_s=MIN_SAMPLE_S,
             )
             rows.append(
                 {
@@ -315,7 +319,8 @@ def run() -> str:
     return f"""## Throughput: jaxviz vs Captum (CPU)
 
 Images per second, median of {REPEATS} alternating repetitions after one warm-up call each
-(a cell past {CELL_BUDGET_S:.0f} s stops after 2), jaxviz and Captum in one process on the same
+(a repetition repeats the call for at least {MIN_SAMPLE_S} s; a cell past {CELL_BUDGET_S:.0f} s
+stops after 2), jaxviz and Captum in one process on the same
 weights, batch, targets (the predicted classes) and settings. PyTorch runs with
 `torch.set_num_threads({cores})`, one thread per core, as XLA does. The machine is shared with
 other jobs, so absolute numbers move between runs; the alternation keeps the ratios fair.

@@ -75,6 +75,19 @@ def test_a_new_batch_size_reuses_the_chunk_program(cnn, images):
     assert _counter.count == before
 
 
+def test_on_a_cpu_the_default_chunk_holds_about_32_model_evaluations(cnn, images):
+    """Without a batch_size, 31-step IG (32 evaluations with the input's own forward pass) runs
+    one example per chunk, so every batch size reuses one program; a chunk of the whole batch
+    would compile once per size."""
+    assert jax.devices()[0].platform == "cpu"
+    whole = jv.integrated_gradients(cnn, images, target=1, steps=31, batch_size=len(images))
+    np.testing.assert_allclose(jv.integrated_gradients(cnn, images, target=1, steps=31), whole, rtol=1e-6, atol=1e-6)
+    before = _counter.count
+    for n in (1, 3, 5):
+        jv.integrated_gradients(cnn, images[:n], target=1, steps=31)
+    assert _counter.count == before
+
+
 SHARDED = textwrap.dedent(
     """
     import sys

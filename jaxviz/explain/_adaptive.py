@@ -283,4 +283,5 @@ def integrated_gradients_to_tolerance(
     # tol is an argument, not part of the program: a new tolerance does not recompile.
     program = ("integrated_gradients_to_tolerance", max_steps, target.mode)
     return _engine.run(model, program, build, (x, baseline, target.classes),
-                       shared=(jnp.float32(tol),), batch_size=batch_size)
+                       shared=(jnp.float32(tol),), batch_size=batch_size,
+                       evaluations=NODES * INITIAL_INTERVALS)

@@ -29,24 +29,38 @@ def run(
     *,
     shared: tuple[Any, ...] = (),
     batch_size: int | None = None,
+    evaluations: int = 1,
 ) -> Any:
     """Apply the kernel `build()` returns to every example, chunked.
 
     The kernel is called as `kernel(params, *shared, indices, *per_example_chunk)`, where
     `indices` are the examples' positions in the whole batch (for per-example random keys, so
     results do not depend on the chunking) and `shared` holds arguments common to all examples.
+    `evaluations` is how many inputs per example the kernel runs through the model (path points,
+    noise samples, occluded copies); without a `batch_size`, it sizes the chunks.
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = jax.jit(_jaxpr.with_fast_pool_gradients(build()))
+        on_cpu = jax.default_backend() == "cpu"
+        compiled = model.programs[program] = jax.jit(
+            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu)),
+            compiler_options=compiler_options(),
+        )
     total = per_example[0].shape[0]
     devices = jax.devices()
-    chunk = _chunk_size(total, batch_size, len(devices))
+    chunk = _chunk_size(total, batch_size, devices, evaluations)
     padded = -(-total // chunk) * chunk
+    place = _placer(devices)
+    if padded == total == chunk:
+        # One whole chunk: nothing to cut, pad or stitch, so the inputs and results stay on the
+        # device (a host round trip costs more than the program for small models).
+        with compile_cache():
+            return compiled(
+                model.params, *shared, place(np.arange(total, dtype=np.int32)), *map(place, per_example)
+            )
     # Chunks are cut on the host: slicing device arrays would compile one tiny program per offset.
     indices = np.arange(padded, dtype=np.int32)
     per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
-    place = _placer(devices)
     with compile_cache():
         outputs = [
             compiled(
@@ -60,9 +74,35 @@ def run(
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
-def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
+def compiler_options() -> dict[str, str]:
+    """XLA options for jaxviz's programs on the default backend.
+
+    On a CPU, XLA hands convolutions to YNNPACK by default, which runs each one on a single
+    core; its own (Eigen) convolutions use every core, so a 2-core machine explains about twice
+    as fast without YNNPACK (benchmarks/RESULTS.md, "Where the time goes"). Only jaxviz's own
+    programs are compiled this way; the user's are untouched.
+    """
+    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
+
+
+def _chunk_size(total: int, batch_size: int | None, devices, evaluations: int) -> int:
+    if batch_size is None:
+        batch_size = _default_batch_size(devices[0].platform, evaluations)
     chunk = total if batch_size is None else min(batch_size, total)
-    return -(-chunk // devices) * devices
+    return -(-chunk // len(devices)) * len(devices)
+
+
+# On a CPU, programs that push about this many inputs through the model at once ran fastest
+# (benchmarks/RESULTS.md: IG 32 steps on a CIFAR-size CNN, 1 example per chunk 1.6x the whole
+# batch of 32; saliency best at 32 examples): the activations stay in cache. Accelerators want
+# the whole batch.
+CPU_EVALUATIONS_PER_CHUNK = 32
+
+
+def _default_batch_size(platform: str, evaluations: int) -> int | None:
+    if platform != "cpu":
+        return None
+    return max(1, CPU_EVALUATIONS_PER_CHUNK // evaluations)
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:

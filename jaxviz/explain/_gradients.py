@@ -31,7 +31,9 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
         stacked on axis 1).
       mode: "grad" (signed gradient), "abs" (its magnitude, Captum's `Saliency` default) or
         "grad_x_input" (gradient times input, Captum's `InputXGradient`).
-      batch_size: examples per compiled chunk (bounds memory); None runs the batch at once.
+      batch_size: examples per compiled chunk (bounds memory). None picks it by device: on a
+        CPU, chunks of about 32 model evaluations (1 example of 32-step integrated gradients,
+        32 of saliency), which run fastest there; on an accelerator, the whole batch at once.
 
     Returns:
       float32 attributions shaped like `x` (or (batch, classes, ...) for target="all").
@@ -135,7 +137,8 @@ def integrated_gradients(
 
     program = ("integrated_gradients", method, steps, return_delta, target.mode)
     return _engine.run(
-        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size)
+        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        evaluations=steps + 1 + return_delta,
     )
 
 
@@ -193,7 +196,8 @@ def smoothgrad(
 
     program = ("smoothgrad", samples, float(noise), kind, target.mode)
     return _engine.run(
-        model, program, build, (x, target.classes), shared=(key,), batch_size=check_batch_size(batch_size)
+        model, program, build, (x, target.classes), shared=(key,), batch_size=check_batch_size(batch_size),
+        evaluations=samples + 1,
     )
 
 
@@ -249,6 +253,7 @@ def expected_gradients(
 
     program = ("expected_gradients", samples, target.mode)
     return _engine.run(
-        model, program, build, (x, target.classes), shared=(baselines, key), batch_size=check_batch_size(batch_size)
+        model, program, build, (x, target.classes), shared=(baselines, key), batch_size=check_batch_size(batch_size),
+        evaluations=samples + 1,
     )
 

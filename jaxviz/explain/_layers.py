@@ -105,7 +105,10 @@ def layer_integrated_gradients(
         return kernel
 
     program = ("layer_integrated_gradients", layer, method, steps, return_delta, target.mode)
-    return _engine.run(model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        evaluations=steps + 2,
+    )
 
 
 def layer_conductance(
@@ -157,7 +160,10 @@ def layer_conductance(
         return kernel
 
     program = ("layer_conductance", layer, method, steps, target.mode)
-    return _engine.run(model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        evaluations=steps + 2,
+    )
 
 
 def neuron_gradient(model, x, *, layer: str, neuron, batch_size: int | None = None) -> jax.Array:

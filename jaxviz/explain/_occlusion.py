@@ -69,7 +69,9 @@ def occlusion(
         return kernel
 
     program = ("occlusion", window, stride, float(value), target.mode)
-    return _engine.run(model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size), evaluations=len(starts) + 1
+    )
 
 
 def _per_axis(argument, value, example, covered=None) -> tuple[int, ...]:
