@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.ad_checkpoint import checkpoint_name
 from layer_models import tiny_cnn, weights
 
 import jaxviz as jv
@@ -98,6 +99,21 @@ def test_top_activating_rejects_bad_arguments(model, images):
 def test_receptive_field_matches_the_geometry(model, layer, size, stride, offset):
     field = receptive_field(model, layer=layer, input_shape=(12, 12, 1))
     assert field == (size, stride, offset)
+
+
+def test_receptive_field_of_a_layer_whose_relu_is_always_off():
+    """A layer that applies its own ReLU and is off for every random probe (like a sparse last
+    conv) has no gradient; the field is then measured with the ReLUs passing gradients back."""
+    kernel = jnp.ones((5, 5, 1, 2)) / 25
+
+    def fn(x):
+        conv = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        off = checkpoint_name(jax.nn.relu(conv - 100.0), "off")  # -100: never positive
+        return off.mean(axis=(1, 2))
+
+    m = jv.wrap(fn, example=jnp.zeros((1, 12, 12, 1)))
+    assert receptive_field(m, layer="off", input_shape=(12, 12, 1)) == ((5, 5), (1, 1), (-2, -2))
 
 
 def test_a_peak_unit_sees_only_its_patch(model, images):
