@@ -18,7 +18,7 @@ import jaxviz as jv
 from benchmarks._timing import alternate, use_all_cores_in_torch
 from benchmarks._twins import CIFAR_CNN, CIFAR_INPUT, SpecCNN, random_inputs, to_torch, torch_twin
 from jaxviz import _jaxpr
-from jaxviz.explain._engine import compiler_options
+from jaxviz._compile import compiler_options
 
 STEPS = 32
 JAXVIZ_KERNELS = _jaxpr.FastKernels(narrow_convolutions=True)  # what the engine uses on a CPU

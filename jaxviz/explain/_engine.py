@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .. import _jaxpr
+from .. import _compile, _jaxpr
 from .._compile_cache import compile_cache
 
 Kernel = Callable[..., Any]
@@ -43,9 +43,8 @@ def run(
     compiled = model.programs.get(program)
     if compiled is None:
         on_cpu = jax.default_backend() == "cpu"
-        compiled = model.programs[program] = jax.jit(
-            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu)),
-            compiler_options=compiler_options(),
+        compiled = model.programs[program] = _compile.jit(
+            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu))
         )
     total = per_example[0].shape[0]
     devices = jax.devices()
@@ -73,17 +72,6 @@ def run(
             for start in range(0, padded, chunk)
         ]
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
-
-
-def compiler_options() -> dict[str, str]:
-    """XLA options for jaxviz's programs on the default backend.
-
-    On a CPU, XLA hands convolutions to YNNPACK by default, which runs each one on a single
-    core; its own (Eigen) convolutions use every core, so a 2-core machine explains about twice
-    as fast without YNNPACK (benchmarks/RESULTS.md, "Where the time goes"). Only jaxviz's own
-    programs are compiled this way; the user's are untouched.
-    """
-    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
 
 
 def _chunk_size(total: int, batch_size: int | None, devices, values_per_example: int) -> int:

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _jaxpr
+from .. import _compile, _jaxpr
 from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
 from .._progress import progress
 from . import _engine
@@ -113,7 +113,7 @@ def top_activating(
     program = ("top_activating", layer, k, reduce, padded.shape[1:], chunk, str(x.dtype))
     merge = m.programs.get(program)
     if merge is None:
-        merge = m.programs[program] = jax.jit(_top_k_merger(m, layer, k, reduce, shape))
+        merge = m.programs[program] = _compile.jit(_top_k_merger(m, layer, k, reduce, shape))
 
     best = (
         jnp.full((channels, k), -jnp.inf, jnp.float32),
@@ -177,7 +177,7 @@ def receptive_field(
     next_row, next_col = min(row + 1, height - 1), min(col + 1, width - 1)
     program = ("receptive_field", layer, tuple(probe.shape))
     if program not in m.programs:
-        m.programs[program] = jax.jit(_gradient_support(m, layer, shape))
+        m.programs[program] = _compile.jit(_gradient_support(m, layer, shape))
     seen = np.asarray(m.programs[program](m.params, probe, jnp.array([[row, col],
                                                                       [next_row, next_col]])))
 
