@@ -28,6 +28,7 @@ from benchmarks._twins import (
     to_torch,
     torch_twin,
 )
+from jaxviz.explain._engine import CPU_VALUES_PER_CHUNK
 
 BATCHES = (32, 128)
 REPEATS = 5
@@ -37,20 +38,6 @@ MIN_SAMPLE_S = 0.3
 # A cell whose repetitions pass this many seconds stops after two (medians of 2 are means).
 CELL_BUDGET_S = 120.0
 SMOOTHGRAD_NOISE = 0.15
-# Examples per compiled chunk for jaxviz, by measurement on this 2-core CPU (see RESULTS.md):
-# gradient methods over many path points / noise samples run best in chunks of a few examples.
-# (CIFAR batch 32, in img/s: IG 32 whole batch 2.9 vs 1 example 4.3; SmoothGrad 2.9 vs 5.0;
-# saliency 144 vs 8 examples 195; Grad-CAM 210 vs 8 examples 761, 32 examples 262; occlusion
-# 2.9 vs 3.5.) Single-pass methods take 32: on digits-cnn each chunk's dispatch (~1 ms) is most
-# of the work, and Grad-CAM in chunks of 8 ran at 0.43x Captum at batch 128.
-JAXVIZ_BATCH_SIZE = {
-    "saliency": 32,
-    "IG 32 steps": 1,
-    "IG 64 steps": 1,
-    "SmoothGrad 32": 1,
-    "Grad-CAM": 32,
-    "occlusion": 8,
-}
 # Captum's own batching knobs: defaults (everything at once) except occlusion, whose default of
 # one window per forward pass is far slower than 16.
 CAPTUM_PERTURBATIONS_PER_EVAL = 16
@@ -121,7 +108,6 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
     key = jax.random.key(0)
     layer = getattr(torch_model, case.cam_layer)
     channels = x.shape[-1]
-    bs = JAXVIZ_BATCH_SIZE
 
     def captum_gradcam():
         cam = ca.LayerGradCam(torch_model, layer).attribute(
@@ -134,9 +120,7 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
     def ig(steps):
         name = f"IG {steps} steps"
         return name, (
-            lambda: jv.integrated_gradients(
-                wrapped, x, targets, steps=steps, batch_size=bs[name]
-            ).block_until_ready(),
+            lambda: jv.integrated_gradients(wrapped, x, targets, steps=steps).block_until_ready(),
             lambda: ca.IntegratedGradients(torch_model).attribute(
                 tx, target=ttargets, n_steps=steps
             ),
@@ -147,9 +131,7 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
             (
                 "saliency",
                 (
-                    lambda: jv.saliency(
-                        wrapped, x, targets, batch_size=bs["saliency"]
-                    ).block_until_ready(),
+                    lambda: jv.saliency(wrapped, x, targets).block_until_ready(),
                     lambda: ca.Saliency(torch_model).attribute(tx, target=ttargets, abs=False),
                 ),
             ),
@@ -165,7 +147,6 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
                         samples=32,
                         noise=SMOOTHGRAD_NOISE,
                         key=key,
-                        batch_size=bs["SmoothGrad 32"],
                     ).block_until_ready(),
                     lambda: ca.NoiseTunnel(ca.Saliency(torch_model)).attribute(
                         tx,
@@ -181,7 +162,7 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
                 "Grad-CAM",
                 (
                     lambda: jv.gradcam(
-                        wrapped, x, targets, layer=case.cam_layer, batch_size=bs["Grad-CAM"]
+                        wrapped, x, targets, layer=case.cam_layer
                     ).block_until_ready(),
                     captum_gradcam,
                 ),
@@ -195,7 +176,6 @@ def method_pairs(case: Case, wrapped, x, targets, tx, ttargets):
                         targets,
                         window=case.window,
                         stride=case.stride,
-                        batch_size=bs["occlusion"],
                     ).block_until_ready(),
                     lambda: ca.Occlusion(torch_model).attribute(
                         tx,
@@ -312,10 +292,6 @@ def run() -> str:
         f"{c.window}x{c.window} (all channels), stride {c.stride}."
         for c in cases
     )
-    jaxviz_chunks = ", ".join(
-        f"{m}: {'whole batch' if b is None else f'{b} example(s)'}"
-        for m, b in JAXVIZ_BATCH_SIZE.items()
-    )
     return f"""## Throughput: jaxviz vs Captum (CPU)
 
 Images per second, median of {REPEATS} alternating repetitions after one warm-up call each
@@ -323,13 +299,20 @@ Images per second, median of {REPEATS} alternating repetitions after one warm-up
 stops after 2), jaxviz and Captum in one process on the same
 weights, batch, targets (the predicted classes) and settings. PyTorch runs with
 `torch.set_num_threads({cores})`, one thread per core, as XLA does. The machine is shared with
-other jobs, so absolute numbers move between runs; the alternation keeps the ratios fair.
+other jobs, so absolute numbers move between runs; the alternation keeps the ratios fair, and
+this run kept the machine to itself (PyTorch's threads slow down several-fold when another
+process takes a core; XLA's far less).
 
 {settings}
 - Methods: saliency (plain gradient), integrated gradients (Gauss-Legendre, Captum's default),
   SmoothGrad (noise {SMOOTHGRAD_NOISE} of the value range), Grad-CAM (ReLU, bilinear upsampling to
   the input), occlusion (fill 0).
-- jaxviz `batch_size` (examples per compiled chunk): {jaxviz_chunks}.
+- jaxviz: its defaults. Without a `batch_size`, a CPU runs chunks of a power of two of examples
+  whose inputs and layer outputs hold at most {CPU_VALUES_PER_CHUNK:,} values (cifar-cnn: 1
+  example of IG, SmoothGrad or occlusion, 32 of saliency or Grad-CAM; digits-cnn: 32 examples
+  of IG or SmoothGrad, 16 of occlusion),
+  compiled without YNNPACK convolutions and with narrow convolutions as matrix products
+  (RESULTS.md, "Where the time goes").
 - Captum: its defaults (all steps / samples in one batch), occlusion with
   `perturbations_per_eval={CAPTUM_PERTURBATIONS_PER_EVAL}`.
 

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from . import _jaxpr
+from . import _compile, _jaxpr
 from ._checks import check_input, check_layers
 from ._compile_cache import compile_cache
 
@@ -48,7 +48,7 @@ class Model:
         self.programs: dict[tuple, Callable] = {}  # compiled explanation programs, see explain/_engine.py
         # {layer: class name of the module behind it} (NNX at wrap time, Linen once traced)
         self.layer_types: dict[str, str] = {}
-        self._logits = jax.jit(self.apply)
+        self._logits = _compile.jit(self.apply)
 
     def __repr__(self) -> str:
         layers = ", ".join(self._layers_or_none() or ["(seen after the first input)"])

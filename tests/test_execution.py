@@ -11,6 +11,7 @@ import numpy as np
 from flax import nnx
 
 import jaxviz as jv
+from jaxviz.explain import _engine
 
 
 def test_chunked_equals_whole_batch_equals_per_example(cnn, images):
@@ -75,17 +76,27 @@ def test_a_new_batch_size_reuses_the_chunk_program(cnn, images):
     assert _counter.count == before
 
 
-def test_on_a_cpu_the_default_chunk_holds_about_32_model_evaluations(cnn, images):
-    """Without a batch_size, 31-step IG (32 evaluations with the input's own forward pass) runs
-    one example per chunk, so every batch size reuses one program; a chunk of the whole batch
-    would compile once per size."""
+def test_on_a_cpu_the_default_chunk_is_sized_by_its_activations(cnn, images):
+    """Without a batch_size, a CPU chunk holds at most CPU_VALUES_PER_CHUNK values of inputs and
+    layer outputs. With more path points than that per example, IG runs one example per chunk,
+    so every batch size reuses one program (a chunk of the whole batch would compile per size);
+    saliency fits the whole batch in one chunk."""
     assert jax.devices()[0].platform == "cpu"
-    whole = jv.integrated_gradients(cnn, images, target=1, steps=31, batch_size=len(images))
-    np.testing.assert_allclose(jv.integrated_gradients(cnn, images, target=1, steps=31), whole, rtol=1e-6, atol=1e-6)
+    per_input = int(np.prod(images.shape[1:])) + sum(
+        int(np.prod(s.shape[1:])) for s in cnn.layer_shapes(images).values()
+    )
+    steps = _engine.CPU_VALUES_PER_CHUNK // per_input  # with the input's own pass: over the budget
+    whole = jv.integrated_gradients(cnn, images, target=1, steps=steps, batch_size=len(images))
+    np.testing.assert_allclose(jv.integrated_gradients(cnn, images, target=1, steps=steps), whole, rtol=1e-5, atol=1e-6)
     before = _counter.count
     for n in (1, 3, 5):
-        jv.integrated_gradients(cnn, images[:n], target=1, steps=31)
+        jv.integrated_gradients(cnn, images[:n], target=1, steps=steps)
     assert _counter.count == before
+    jv.saliency(cnn, images, target=1)
+    assert ("saliency", "grad", "given") in cnn.programs
+    before = _counter.count
+    jv.saliency(cnn, images[:5], target=1)  # a whole-batch chunk: a new size compiles
+    assert _counter.count > before
 
 
 SHARDED = textwrap.dedent(

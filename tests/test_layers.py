@@ -45,11 +45,12 @@ def test_top_activating_are_the_k_largest(model, images, layer, reduce):
     flat = acts.reshape(acts.shape[0], -1, acts.shape[-1])
     scores = flat.max(axis=1) if reduce == "max" else flat.mean(axis=1)
     brute = -np.sort(-scores, axis=0)[:5].T
-    np.testing.assert_allclose(top.values, brute, rtol=1e-6)
+    # activations() runs through the engine's kernel rewrites: equal up to float reassociation
+    np.testing.assert_allclose(top.values, brute, rtol=1e-5)
     indices = np.asarray(top.indices)
     assert indices.min() >= 0 and indices.max() < images.shape[0]
     np.testing.assert_allclose(np.take_along_axis(scores.T, indices, axis=1), top.values,
-                               rtol=1e-6)
+                               rtol=1e-5)
     for channel in range(acts.shape[-1]):
         assert len(set(indices[channel])) == 5
     if acts.ndim == 4:

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .. import _jaxpr
+from .. import _compile, _jaxpr
 from .._compile_cache import compile_cache
 
 Kernel = Callable[..., Any]
@@ -37,18 +37,18 @@ def run(
     `indices` are the examples' positions in the whole batch (for per-example random keys, so
     results do not depend on the chunking) and `shared` holds arguments common to all examples.
     `evaluations` is how many inputs per example the kernel runs through the model (path points,
-    noise samples, occluded copies); without a `batch_size`, it sizes the chunks.
+    noise samples, occluded copies); without a `batch_size`, it and the size of one input
+    (`per_example[0]`) and its activations size the chunks.
     """
     compiled = model.programs.get(program)
     if compiled is None:
         on_cpu = jax.default_backend() == "cpu"
-        compiled = model.programs[program] = jax.jit(
-            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu)),
-            compiler_options=compiler_options(),
+        compiled = model.programs[program] = _compile.jit(
+            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu))
         )
     total = per_example[0].shape[0]
     devices = jax.devices()
-    chunk = _chunk_size(total, batch_size, devices, evaluations)
+    chunk = _chunk_size(total, batch_size, devices, evaluations * _values_per_input(model, per_example[0]))
     padded = -(-total // chunk) * chunk
     place = _placer(devices)
     if padded == total == chunk:
@@ -74,35 +74,31 @@ def run(
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
-def compiler_options() -> dict[str, str]:
-    """XLA options for jaxviz's programs on the default backend.
-
-    On a CPU, XLA hands convolutions to YNNPACK by default, which runs each one on a single
-    core; its own (Eigen) convolutions use every core, so a 2-core machine explains about twice
-    as fast without YNNPACK (benchmarks/RESULTS.md, "Where the time goes"). Only jaxviz's own
-    programs are compiled this way; the user's are untouched.
-    """
-    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
-
-
-def _chunk_size(total: int, batch_size: int | None, devices, evaluations: int) -> int:
-    if batch_size is None:
-        batch_size = _default_batch_size(devices[0].platform, evaluations)
+def _chunk_size(total: int, batch_size: int | None, devices, values_per_example: int) -> int:
+    if batch_size is None and devices[0].platform == "cpu":
+        batch_size = _power_of_two_at_most(max(1, CPU_VALUES_PER_CHUNK // values_per_example))
     chunk = total if batch_size is None else min(batch_size, total)
     return -(-chunk // len(devices)) * len(devices)
 
 
-# On a CPU, programs that push about this many inputs through the model at once ran fastest
-# (benchmarks/RESULTS.md: IG 32 steps on a CIFAR-size CNN, 1 example per chunk 1.6x the whole
-# batch of 32; saliency best at 32 examples): the activations stay in cache. Accelerators want
-# the whole batch.
-CPU_EVALUATIONS_PER_CHUNK = 32
+# Without a batch_size, a CPU runs chunks whose inputs and layer outputs hold at most this many
+# values (16 MiB of float32), which measured fastest there (benchmarks/RESULTS.md): the
+# activations stay in cache. On a CIFAR-size CNN that is one example of 32-step integrated
+# gradients (1.6x faster than 32 examples at once) or 32 examples of saliency; on 8x8 digits,
+# 16 examples of occlusion (twice as fast as 32). Chunks are a power of two of examples, so
+# batches of the usual sizes split into whole chunks with no padding to compute. Accelerators
+# want the whole batch.
+CPU_VALUES_PER_CHUNK = 1 << 22
 
 
-def _default_batch_size(platform: str, evaluations: int) -> int | None:
-    if platform != "cpu":
-        return None
-    return max(1, CPU_EVALUATIONS_PER_CHUNK // evaluations)
+def _power_of_two_at_most(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+def _values_per_input(model, x) -> int:
+    """How many values one input and its layer outputs hold, as the model's trace says."""
+    layers, _ = model.signature(x)
+    return int(np.prod(x.shape[1:])) + sum(int(np.prod(s.shape[1:])) for s in layers.values())
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _jaxpr
+from .. import _compile, _jaxpr
 from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
 from .._progress import progress
 from . import _engine
@@ -113,7 +113,7 @@ def top_activating(
     program = ("top_activating", layer, k, reduce, padded.shape[1:], chunk, str(x.dtype))
     merge = m.programs.get(program)
     if merge is None:
-        merge = m.programs[program] = jax.jit(_top_k_merger(m, layer, k, reduce, shape))
+        merge = m.programs[program] = _compile.jit(_top_k_merger(m, layer, k, reduce, shape))
 
     best = (
         jnp.full((channels, k), -jnp.inf, jnp.float32),
@@ -180,12 +180,12 @@ def receptive_field(
     units = jnp.array([[row, col], [next_row, next_col]])
     program = ("receptive_field", layer, tuple(probe.shape))
     if program not in m.programs:
-        m.programs[program] = jax.jit(_gradient_support(m, layer, shape))
+        m.programs[program] = _compile.jit(_gradient_support(m, layer, shape))
     seen = np.asarray(m.programs[program](m.params, probe, units))
     if not seen.any(axis=(1, 2)).all():
         try:
             ungated = _gradient_support(m, layer, shape, relu=_PASS_RELU)
-            seen = np.asarray(jax.jit(ungated)(m.params, probe, units))
+            seen = np.asarray(_compile.jit(ungated)(m.params, probe, units))
         except ValueError:  # no reachable ReLU to open: keep the plain gradient's answer
             pass
 

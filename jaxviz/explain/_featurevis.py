@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _compile
 from .._checks import check_choice, check_key, check_layer, check_positive_int
 
 # Lucid's square root of the colour correlation of ImageNet, scaled so its largest column norm
@@ -193,7 +194,7 @@ def _compiled(m, layer, objective, shapes, settings):
     if program not in m.programs:
         score = _objective(m, layer, objective, shapes)
         one = partial(_optimize_one, score, dict(settings))
-        m.programs[program] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+        m.programs[program] = _compile.jit(jax.vmap(one, in_axes=(None, 0, 0)))
     return m.programs[program]
 
 

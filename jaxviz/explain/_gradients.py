@@ -32,8 +32,9 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
       mode: "grad" (signed gradient), "abs" (its magnitude, Captum's `Saliency` default) or
         "grad_x_input" (gradient times input, Captum's `InputXGradient`).
       batch_size: examples per compiled chunk (bounds memory). None picks it by device: on a
-        CPU, chunks of about 32 model evaluations (1 example of 32-step integrated gradients,
-        32 of saliency), which run fastest there; on an accelerator, the whole batch at once.
+        CPU, chunks whose inputs and layer outputs fit in 16 MiB (1 example of 32-step
+        integrated gradients on a CIFAR-size CNN, 32 of saliency), which run fastest there; on
+        an accelerator, the whole batch at once.
 
     Returns:
       float32 attributions shaped like `x` (or (batch, classes, ...) for target="all").

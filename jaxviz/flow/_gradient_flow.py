@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
 from ..explain._backprop import fix_predicted
 from ..explain._layers import zero_taps
 from ..explain._targets import class_scores, prepare
@@ -107,7 +108,7 @@ def gradient_flow(
     program_key = ("gradient_flow", resolved.mode, loss)
     program = model.programs.get(program_key)
     if program is None:
-        program = model.programs[program_key] = jax.jit(_build(model, shapes, resolved.mode, loss))
+        program = model.programs[program_key] = _compile.jit(_build(model, shapes, resolved.mode, loss))
     stats = jax.device_get(program(model.params, x, resolved.classes))
     if loss is not None:
         objective = "loss(logits)"
