@@ -8,6 +8,11 @@ from typing import Any
 import jax
 
 
+def on_cpu() -> bool:
+    """Whether jaxviz's programs run on a CPU (the default backend), where it tunes them."""
+    return jax.default_backend() == "cpu"
+
+
 def compiler_options() -> dict[str, str]:
     """XLA options for jaxviz's programs on the default backend.
 
@@ -16,7 +21,7 @@ def compiler_options() -> dict[str, str]:
     twice as fast without YNNPACK (benchmarks/RESULTS.md, "Where the time goes"). Only jaxviz's
     own programs are compiled this way; the user's are untouched.
     """
-    return {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.default_backend() == "cpu" else {}
+    return {"xla_cpu_experimental_ynn_fusion_type": ""} if on_cpu() else {}
 
 
 def jit(fn: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:

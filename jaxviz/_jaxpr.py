@@ -178,7 +178,8 @@ def _narrow_convolution(lhs, rhs, params):
             (1, *strides, 1),
         )
     order = (out_spec[0], *out_spec[2:], out_spec[1])  # the output axis each of ours becomes
-    return jnp.transpose(out, sorted(range(len(order)), key=order.__getitem__)).astype(lhs.dtype)
+    out_dtype = params["preferred_element_type"] or lhs.dtype  # as the convolution's own output
+    return jnp.transpose(out, sorted(range(len(order)), key=order.__getitem__)).astype(out_dtype)
 
 
 def _eval(jaxpr, consts, args, on_tag, relu, fast=None):

@@ -89,6 +89,20 @@ def test_narrow_convolution_equals_xla(layout, strides, padding, dilation, outpu
     np.testing.assert_allclose(rewritten(x, w), conv(x, w), rtol=1e-5, atol=1e-5)
 
 
+def test_narrow_convolution_keeps_the_accumulation_dtype():
+    x = jax.random.normal(jax.random.key(5), (2, 7, 7, 6)).astype(jnp.bfloat16)
+    w = jax.random.normal(jax.random.key(6), (3, 3, 6, 3)).astype(jnp.bfloat16)
+
+    def conv(x, w):
+        return jax.lax.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32
+        )
+
+    got = _jaxpr.with_fast_kernels(conv, NARROW)(x, w)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, conv(x, w), rtol=1e-2, atol=1e-2)
+
+
 def test_wide_and_grouped_convolutions_are_left_to_xla():
     x = jax.random.normal(jax.random.key(2), (2, 6, 6, 4))
     wide = jax.random.normal(jax.random.key(3), (3, 3, 4, 8))

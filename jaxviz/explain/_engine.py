@@ -42,13 +42,14 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        on_cpu = jax.default_backend() == "cpu"
         compiled = model.programs[program] = _compile.jit(
-            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=on_cpu))
+            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=_compile.on_cpu()))
         )
     total = per_example[0].shape[0]
     devices = jax.devices()
-    chunk = _chunk_size(total, batch_size, devices, evaluations * _values_per_input(model, per_example[0]))
+    if batch_size is None and _compile.on_cpu():
+        batch_size = _cpu_batch_size(evaluations * _values_per_input(model, per_example[0]))
+    chunk = _chunk_size(total, batch_size, len(devices))
     padded = -(-total // chunk) * chunk
     place = _placer(devices)
     if padded == total == chunk:
@@ -74,11 +75,9 @@ def run(
     return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
 
 
-def _chunk_size(total: int, batch_size: int | None, devices, values_per_example: int) -> int:
-    if batch_size is None and devices[0].platform == "cpu":
-        batch_size = _power_of_two_at_most(max(1, CPU_VALUES_PER_CHUNK // values_per_example))
+def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
     chunk = total if batch_size is None else min(batch_size, total)
-    return -(-chunk // len(devices)) * len(devices)
+    return -(-chunk // devices) * devices
 
 
 # Without a batch_size, a CPU runs chunks whose inputs and layer outputs hold at most this many
@@ -91,8 +90,10 @@ def _chunk_size(total: int, batch_size: int | None, devices, values_per_example:
 CPU_VALUES_PER_CHUNK = 1 << 22
 
 
-def _power_of_two_at_most(n: int) -> int:
-    return 1 << (n.bit_length() - 1)
+def _cpu_batch_size(values_per_example: int) -> int:
+    """The most examples, a power of two, whose values fit in CPU_VALUES_PER_CHUNK."""
+    fits = max(1, CPU_VALUES_PER_CHUNK // values_per_example)
+    return 1 << (fits.bit_length() - 1)
 
 
 def _values_per_input(model, x) -> int:
