@@ -183,9 +183,11 @@ def receptive_field(
         m.programs[program] = _compile.jit(_gradient_support(m, layer, shape))
     seen = np.asarray(m.programs[program](m.params, probe, units))
     if not seen.any(axis=(1, 2)).all():
+        ungated = program + ("ungated",)
         try:
-            ungated = _gradient_support(m, layer, shape, relu=_PASS_RELU)
-            seen = np.asarray(_compile.jit(ungated)(m.params, probe, units))
+            if ungated not in m.programs:
+                m.programs[ungated] = _compile.jit(_gradient_support(m, layer, shape, relu=_PASS_RELU))
+            seen = np.asarray(m.programs[ungated](m.params, probe, units))
         except ValueError:  # no reachable ReLU to open: keep the plain gradient's answer
             pass
 
