@@ -1,4 +1,5 @@
-"""How jaxviz compiles its own programs: `jit` with XLA options chosen for the backend."""
+"""How jaxviz compiles its own programs: `jit` with XLA options and kernel rewrites chosen for
+the backend."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+
+from . import _jaxpr
 
 
 def on_cpu() -> bool:
@@ -24,6 +27,12 @@ def compiler_options() -> dict[str, str]:
     return {"xla_cpu_experimental_ynn_fusion_type": ""} if on_cpu() else {}
 
 
-def jit(fn: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
-    """`jax.jit` with jaxviz's compiler options."""
-    return jax.jit(fn, compiler_options=compiler_options(), **kwargs)
+def fast_kernels() -> _jaxpr.FastKernels:
+    """The kernel rewrites for jaxviz's programs on the default backend (see
+    `_jaxpr.with_fast_kernels`): max-pool gradients everywhere, convolutions on a CPU."""
+    return _jaxpr.FastKernels.for_cpu() if on_cpu() else _jaxpr.FastKernels()
+
+
+def jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`jax.jit` of `fn` with jaxviz's kernel rewrites and compiler options."""
+    return jax.jit(_jaxpr.with_fast_kernels(fn, fast_kernels()), compiler_options=compiler_options())

@@ -104,9 +104,9 @@ def test_narrow_convolution_keeps_the_accumulation_dtype():
 
 
 def test_wide_and_grouped_convolutions_are_left_to_xla():
-    x = jax.random.normal(jax.random.key(2), (2, 6, 6, 4))
-    wide = jax.random.normal(jax.random.key(3), (3, 3, 4, 8))
-    grouped = jax.random.normal(jax.random.key(4), (3, 3, 2, 4))
+    x = jax.random.normal(jax.random.key(2), (2, 6, 6, 6))
+    wide = jax.random.normal(jax.random.key(3), (3, 3, 6, 8))
+    grouped = jax.random.normal(jax.random.key(4), (3, 3, 3, 4))
 
     def convs(x):
         dn = ("NHWC", "HWIO", "NHWC")

@@ -143,7 +143,9 @@ def test_smoothgrad_is_deterministic_under_a_key_and_varies_with_it(cnn, images)
     c = jv.smoothgrad(cnn, images, key=jax.random.key(1), samples=8)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    np.testing.assert_allclose(jv.smoothgrad(cnn, images, key=jax.random.key(0), noise=0.0), jv.saliency(cnn, images), rtol=1e-5)
+    np.testing.assert_allclose(
+        jv.smoothgrad(cnn, images, key=jax.random.key(0), noise=0.0), jv.saliency(cnn, images), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_smoothgrad_var_is_square_minus_squared_mean(cnn, images):
@@ -189,7 +191,9 @@ def test_gradcam_plus_plus_by_hand(cnn, images):
     weights = (alphas * np.maximum(g, 0)).sum((1, 2), keepdims=True)
     expected = np.maximum((weights * acts).sum(-1), 0)
     got = jv.gradcam(cnn, images, target=target, layer="conv1", plus_plus=True, upsample=False)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    # The weights divide by 2g^2 + sum(A) g^3, which nearly cancels for some units: float32
+    # rounding (the engine's first convolution sums in another order than XLA's) shows there.
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_gradcam_upsamples_to_the_input_and_stacks_classes(cnn, images):

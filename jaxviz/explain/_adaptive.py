@@ -34,6 +34,7 @@ from jax import lax
 
 from . import _engine
 from ._backprop import feature_sum, fix_predicted
+from ._quadrature import path_rule
 from ._targets import class_scores
 
 
@@ -61,12 +62,6 @@ class _Intervals(NamedTuple):
     splits: jax.Array  # (B,) int32: bisections applied
     rounds: jax.Array  # () int32
     stalled: jax.Array  # () bool: the last round could split nothing (errors all zero or no room)
-
-
-def gauss_legendre_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [0, 1]."""
-    points, weights = np.polynomial.legendre.leggauss(nodes)
-    return (points + 1.0) / 2.0, weights / 2.0
 
 
 def integrate_gradient_paths(
@@ -108,7 +103,7 @@ def integrate_gradient_paths(
     if initial_intervals > max_intervals:
         raise ValueError(f"initial_intervals={initial_intervals} must be at most "
                          f"max_intervals={max_intervals}")
-    rule_points, rule_weights = (jnp.asarray(r, x.dtype) for r in gauss_legendre_rule(nodes))
+    rule_points, rule_weights = (jnp.asarray(r, x.dtype) for r in path_rule("gausslegendre", nodes))
     direction = x - baseline
     gradient_fn = jax.grad(lambda points, rows: jnp.sum(value_fn(points, rows)))
     feature_axes = tuple(range(1, x.ndim))

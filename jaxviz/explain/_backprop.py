@@ -17,14 +17,19 @@ def pull_back(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -
     row's own gradient. Returns (rows, ...), or (rows, classes, ...) for mode "all" (a vmapped
     backward pass sharing one forward pass).
     """
+    (grads,) = pull_back_each(vjp, logits, mode, classes)
+    return grads
+
+
+def pull_back_each(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -> tuple[jax.Array, ...]:
+    """`pull_back` for a vjp of several inputs: each one's gradient."""
     num_classes = logits.shape[-1]
     seeds = cotangents(mode, chosen_classes(mode, classes, logits), num_classes, logits.dtype)
     if mode == "all":
-        (grads,) = jax.vmap(vjp)(seeds)
-        grads = jnp.moveaxis(grads, 0, 1)
+        grads = tuple(jnp.moveaxis(g, 0, 1) for g in jax.vmap(vjp)(seeds))
     else:
-        (grads,) = vjp(seeds)
-    return grads.astype(jnp.float32)
+        grads = vjp(seeds)
+    return tuple(g.astype(jnp.float32) for g in grads)
 
 
 def fix_predicted(mode: str, classes: jax.Array, logits: jax.Array) -> tuple[str, jax.Array]:
@@ -59,3 +64,25 @@ def feature_sum(attr: jax.Array, mode: str) -> jax.Array:
     """Sum attributions over the feature axes: (batch,), or (batch, classes) for "all"."""
     first_feature = 2 if mode == "all" else 1
     return attr.sum(axis=tuple(range(first_feature, attr.ndim)))
+
+
+def in_groups(values: jax.Array, size: int, axis: int = 0) -> jax.Array:
+    """`values` with their sample axis `axis` cut into groups of `size`, zero-padded, the groups
+    first: (groups, ..., size, ...). Padded samples must carry a zero weight."""
+    samples = values.shape[axis]
+    groups = -(-samples // size)
+    padding = [(0, 0)] * values.ndim
+    padding[axis] = (0, groups * size - samples)
+    values = jnp.pad(jnp.asarray(values), padding)
+    return jnp.moveaxis(values.reshape(values.shape[:axis] + (groups, size) + values.shape[axis + 1 :]), axis, 0)
+
+
+def sum_over_groups(fn: Callable, *per_group: jax.Array):
+    """The sum over groups `g` of `fn(*(a[g] for a in per_group))`: the groups run one after
+    another in one program, so memory holds one group's rows (see `_engine.samples_per_group`)."""
+    if per_group[0].shape[0] == 1:
+        return fn(*(a[0] for a in per_group))
+    shapes = jax.eval_shape(fn, *(a[0] for a in per_group))
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    total, _ = jax.lax.scan(lambda acc, group: (jax.tree.map(jnp.add, acc, fn(*group)), None), zeros, per_group)
+    return total

@@ -8,6 +8,7 @@ and inputs, targets, baselines and keys are arguments, so changing them never re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -15,7 +16,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .. import _compile, _jaxpr
+from .. import _compile
 from .._compile_cache import compile_cache
 
 Kernel = Callable[..., Any]
@@ -42,9 +43,7 @@ def run(
     """
     compiled = model.programs.get(program)
     if compiled is None:
-        compiled = model.programs[program] = _compile.jit(
-            _jaxpr.with_fast_kernels(build(), _jaxpr.FastKernels(narrow_convolutions=_compile.on_cpu()))
-        )
+        compiled = model.programs[program] = _compile.jit(build())
     total = per_example[0].shape[0]
     devices = jax.devices()
     if batch_size is None and _compile.on_cpu():
@@ -90,6 +89,19 @@ def _chunk_size(total: int, batch_size: int | None, devices: int) -> int:
 CPU_VALUES_PER_CHUNK = 1 << 22
 
 
+def samples_per_group(model, x, samples: int) -> int:
+    """How many of each example's `samples` model evaluations (path points, noisy copies) a
+    program runs at once: all of them, but on a CPU no more than a default chunk holds; then
+    the samples run in equal groups one after another (`_backprop.sum_over_groups`). On a
+    CIFAR-size CNN, 64 steps of integrated gradients in two groups of 32 ran 1.5x faster than
+    all 64 at once."""
+    if not _compile.on_cpu():
+        return samples
+    rows = max(1, CPU_VALUES_PER_CHUNK // _values_per_input(model, x))
+    groups = -(-samples // rows)
+    return -(-samples // groups)
+
+
 def _cpu_batch_size(values_per_example: int) -> int:
     """The most examples, a power of two, whose values fit in CPU_VALUES_PER_CHUNK."""
     fits = max(1, CPU_VALUES_PER_CHUNK // values_per_example)
@@ -99,7 +111,7 @@ def _cpu_batch_size(values_per_example: int) -> int:
 def _values_per_input(model, x) -> int:
     """How many values one input and its layer outputs hold, as the model's trace says."""
     layers, _ = model.signature(x)
-    return int(np.prod(x.shape[1:])) + sum(int(np.prod(s.shape[1:])) for s in layers.values())
+    return math.prod(x.shape[1:]) + sum(math.prod(s.shape[1:]) for s in layers.values())
 
 
 def _pad(array: np.ndarray, size: int) -> np.ndarray:
@@ -109,8 +121,9 @@ def _pad(array: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([array, np.repeat(array[-1:], missing, axis=0)])
 
 
-def _placer(devices) -> Callable[[np.ndarray], jax.Array]:
+def _placer(devices) -> Callable[[np.ndarray], Any]:
     if len(devices) == 1:
-        return jax.device_put
+        # The compiled program takes host arrays itself, 10 us against 70 us for a device_put.
+        return lambda a: a
     batch = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
     return lambda a: jax.device_put(a, batch)

@@ -12,8 +12,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_baseline, check_batch_size, check_choice, check_key, check_positive_int
-from . import _adaptive, _engine
-from ._backprop import feature_sum, fix_predicted, per_class, per_sample, pull_back, rows_of, sample_axis
+from . import _adaptive, _affine, _engine
+from ._backprop import (
+    feature_sum,
+    fix_predicted,
+    in_groups,
+    per_class,
+    per_sample,
+    pull_back,
+    pull_back_each,
+    rows_of,
+    sample_axis,
+    sum_over_groups,
+)
 from ._quadrature import RULES, path_rule
 from ._targets import class_scores, prepare
 
@@ -116,6 +127,8 @@ def integrated_gradients(
         )
         return (found.attributions, found.delta) if return_delta else found.attributions
 
+    group = _engine.samples_per_group(model, x, steps)
+
     def build():
         def kernel(params, indices, x, baseline, classes):
             def apply(rows):
@@ -123,12 +136,18 @@ def integrated_gradients(
 
             logits = apply(x)
             mode, classes = fix_predicted(target.mode, classes, logits)
-            path = jnp.asarray(alphas, jnp.float32).reshape((1, steps) + (1,) * (x.ndim - 1))
+            split = _affine.split(model.apply, params, x)
+            at_x, at_baseline = split.prefix(x), split.prefix(baseline)
+            rows = _rows_like(x, group)
+
+            def steps_of(alphas, weights):
+                points = tuple(rows_of(_on_segment(b, a, alphas)).astype(a.dtype) for a, b in zip(at_x, at_baseline))
+                grads = _frontier_gradients(split, points, rows, mode, jnp.repeat(classes, group))
+                return tuple(_weighted_sum(weights, g) for g in grads)
+
+            summed = sum_over_groups(steps_of, in_groups(alphas, group), in_groups(weights, group))
             diff = (x - baseline).astype(jnp.float32)
-            points = (baseline[:, None] + path * diff[:, None]).astype(x.dtype)
-            path_logits, vjp = jax.vjp(apply, rows_of(points))
-            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0])
-            attr = per_class(diff, mode) * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
+            attr = per_class(diff, mode) * _through_start(split.transpose(x), summed, mode)
             if not return_delta:
                 return attr
             gap = class_scores(mode, classes, logits) - class_scores(mode, classes, apply(baseline))
@@ -136,11 +155,41 @@ def integrated_gradients(
 
         return kernel
 
-    program = ("integrated_gradients", method, steps, return_delta, target.mode)
+    program = ("integrated_gradients", method, steps, group, return_delta, target.mode)
     return _engine.run(
         model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
-        evaluations=steps + 1 + return_delta,
+        evaluations=group + 1 + return_delta,
     )
+
+
+def _rows_like(x, samples: int) -> jax.ShapeDtypeStruct:
+    """The model rows of `samples` inputs per example of `x`."""
+    return jax.ShapeDtypeStruct((x.shape[0] * samples, *x.shape[1:]), x.dtype)
+
+
+def _frontier_gradients(split, frontier, rows, mode, classes) -> tuple[jax.Array, ...]:
+    """Each row's gradient at the frontier of `split` (`_affine`), for inputs shaped like `rows`:
+    one (rows, ...) array per frontier value, or (rows, classes, ...) for "all"."""
+    logits, vjp = jax.vjp(lambda *values: split.suffix(values, rows), *frontier)
+    return pull_back_each(vjp, logits, mode, classes)
+
+
+def _weighted_sum(weights: jax.Array, grads: jax.Array) -> jax.Array:
+    """sum_k weights[k] * grads[b, k] for (batch * len(weights), ...) rows: (batch, ...)."""
+    return jnp.tensordot(weights, per_sample(grads, grads.shape[0] // weights.shape[0]), axes=(0, 1))
+
+
+def _through_start(pull, summed: tuple[jax.Array, ...], mode: str) -> jax.Array:
+    """Gradients summed at the frontier, pulled back through the affine start to the input."""
+    (grads,) = jax.vmap(pull, in_axes=1, out_axes=1)(summed) if mode == "all" else pull(summed)
+    return grads.astype(jnp.float32)
+
+
+def _on_segment(start: jax.Array, end: jax.Array, alphas: jax.Array) -> jax.Array:
+    """(batch, len(alphas), ...): the points `start + alpha (end - start)`, in float32."""
+    start, end = start.astype(jnp.float32), end.astype(jnp.float32)
+    alphas = alphas.reshape((1, -1) + (1,) * (start.ndim - 1))
+    return start[:, None] + alphas * (end - start)[:, None]
 
 
 def smoothgrad(
@@ -174,6 +223,8 @@ def smoothgrad(
     key = check_key(key, "smoothgrad")
     x, target = prepare(model, x, target)
 
+    group = _engine.samples_per_group(model, x, samples)
+
     def build():
         def kernel(params, key, indices, x, classes):
             def apply(rows):
@@ -184,21 +235,32 @@ def smoothgrad(
             feature_axes = tuple(range(1, x.ndim))
             spread = (x.max(feature_axes) - x.min(feature_axes)).astype(jnp.float32)
             sigma = (noise * spread).reshape((-1, 1) + (1,) * (x.ndim - 1))
-            points = (x[:, None].astype(jnp.float32) + sigma * draws).astype(x.dtype)
-            path_logits, vjp = jax.vjp(apply, rows_of(points))
-            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, samples)), x.shape[0])
-            if kind == "square":
-                return jnp.mean(grads**2, axis=1)
-            if kind == "var":
-                return jnp.var(grads, axis=1)
-            return jnp.mean(grads, axis=1)
+            # The mean gradient is linear in the samples' gradients: it can be pulled back
+            # through the model's affine start once; the squared ones must reach the input.
+            split = _affine.split(model.apply, params, x) if kind == "smooth" else _affine.Unsplit(model.apply, params)
+            rows = _rows_like(x, group)
+
+            def samples_of(noise, weights):
+                points = rows_of(x[:, None].astype(jnp.float32) + noise).astype(x.dtype)
+                grads = _frontier_gradients(split, split.prefix(points), rows, mode, jnp.repeat(classes, group))
+                if kind == "smooth":
+                    return tuple(_weighted_sum(weights, g) for g in grads)
+                (g,) = grads
+                return _weighted_sum(weights, g), _weighted_sum(weights, g**2)
+
+            weights = jnp.full((samples,), 1.0 / samples, jnp.float32)
+            summed = sum_over_groups(samples_of, in_groups(sigma * draws, group, axis=1), in_groups(weights, group))
+            if kind == "smooth":
+                return _through_start(split.transpose(x), summed, mode)
+            mean, mean_square = summed
+            return mean_square if kind == "square" else mean_square - mean**2
 
         return kernel
 
-    program = ("smoothgrad", samples, float(noise), kind, target.mode)
+    program = ("smoothgrad", samples, group, float(noise), kind, target.mode)
     return _engine.run(
         model, program, build, (x, target.classes), shared=(key,), batch_size=check_batch_size(batch_size),
-        evaluations=samples + 1,
+        evaluations=group + 1,
     )
 
 
@@ -227,6 +289,8 @@ def expected_gradients(
             f"like the examples of x, got shape {baselines.shape}."
         )
 
+    group = _engine.samples_per_group(model, x, samples)
+
     def build():
         def kernel(params, baselines, key, indices, x, classes):
             def apply(rows):
@@ -242,19 +306,23 @@ def expected_gradients(
                 )
 
             picks, alphas = jax.vmap(draw)(indices)
-            chosen = baselines[picks]  # (batch, samples, ...)
-            diff = (x[:, None] - chosen).astype(jnp.float32)
-            alphas = alphas.reshape(alphas.shape + (1,) * (x.ndim - 1))
-            points = (chosen + alphas * diff).astype(x.dtype)
-            path_logits, vjp = jax.vjp(apply, rows_of(points))
-            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, samples)), x.shape[0])
-            return jnp.mean(grads * sample_axis(diff, mode), axis=1)
+            split, rows = _affine.Unsplit(model.apply, params), _rows_like(x, group)
+
+            def samples_of(picks, alphas, weights):
+                chosen = baselines[picks]  # (batch, group, ...)
+                diff = (x[:, None] - chosen).astype(jnp.float32)
+                points = (chosen + alphas.reshape(alphas.shape + (1,) * (x.ndim - 1)) * diff).astype(x.dtype)
+                (grads,) = _frontier_gradients(split, (rows_of(points),), rows, mode, jnp.repeat(classes, group))
+                return jnp.einsum("k,bk...->b...", weights, per_sample(grads, x.shape[0]) * sample_axis(diff, mode))
+
+            weights = jnp.full((samples,), 1.0 / samples, jnp.float32)
+            grouped = in_groups(picks, group, axis=1), in_groups(alphas, group, axis=1), in_groups(weights, group)
+            return sum_over_groups(samples_of, *grouped)
 
         return kernel
 
-    program = ("expected_gradients", samples, target.mode)
+    program = ("expected_gradients", samples, group, target.mode)
     return _engine.run(
         model, program, build, (x, target.classes), shared=(baselines, key), batch_size=check_batch_size(batch_size),
-        evaluations=samples + 1,
+        evaluations=group + 1,
     )
-
