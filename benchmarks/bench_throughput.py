@@ -320,10 +320,4 @@ process takes a core; XLA's far less).
 
 {verdict(rows)}
 
-![jaxviz / Captum throughput]({PLOT.name})
-
-### GPU
-
-Not measured: this session had no GPU machine (device `status`: `can_start_another: false`).
-The ResNet-18 / 224x224 comparison on an accelerator (issue 6, item 6) is left for a session
-that has one."""
+![jaxviz / Captum throughput]({PLOT.name})"""

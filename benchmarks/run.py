@@ -4,17 +4,21 @@
     python -m benchmarks --only throughput --out -   # one topic, printed instead of written
 
 Each topic module exposes ``run() -> str`` (a markdown section starting with a ``## `` heading).
-Topics run in TOPIC_ORDER, then any others alphabetically, each in this one process.
+Topics run in TOPIC_ORDER, then any others alphabetically, each in this one process, with JAX
+on the CPU (the comparisons are CPU ones); the gpu topic measures in a child of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import time
 from pathlib import Path
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # before JAX is imported: it reads this once
 
 HERE = Path(__file__).resolve().parent
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
@@ -22,7 +26,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 
 from benchmarks._machine import machine_section  # noqa: E402
 
-TOPIC_ORDER = ("throughput", "accuracy", "cold_start", "scale", "gpu")
+TOPIC_ORDER = ("throughput", "accuracy", "cold_start", "scale", "profile", "gpu")
 
 
 def discover_topics() -> list[str]:

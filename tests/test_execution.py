@@ -151,3 +151,33 @@ def test_bfloat16_models_and_inputs_accumulate_in_float32(images):
     for method in (jv.saliency, jv.guided_backprop):
         assert method(m, x).dtype == jnp.float32
     assert jv.gradcam(m, x, layer="conv2").dtype == jnp.float32
+
+
+def test_samples_in_groups_equal_all_samples_at_once(cnn, images, monkeypatch):
+    """A path or noise set longer than a CPU chunk runs in groups one after another (a scan);
+    the result is the same sum, padded last group included (16 steps in groups of 3)."""
+    key = jax.random.key(9)
+    baselines = jax.random.normal(jax.random.key(10), (4, *images.shape[1:]))
+    calls = {
+        "ig": lambda: jv.integrated_gradients(cnn, images, target=1, steps=16, return_delta=True),
+        "ig all": lambda: jv.integrated_gradients(cnn, images, target="all", steps=5, method="riemann_trapezoid"),
+        **{
+            f"smoothgrad {kind}": lambda kind=kind: jv.smoothgrad(cnn, images, samples=16, kind=kind, key=key)
+            for kind in ("smooth", "square", "var")
+        },
+        "expected": lambda: jv.expected_gradients(cnn, images, baselines=baselines, samples=16, key=key),
+    }
+    at_once = {name: call() for name, call in calls.items()}
+    monkeypatch.setattr(_engine, "samples_per_group", lambda model, x, samples: min(samples, 3))
+    for name, call in calls.items():
+        # atol: IG's delta is a difference of sums of O(1) attributions
+        for got, want in zip(jax.tree.leaves(call()), jax.tree.leaves(at_once[name]), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_on_a_cpu_a_long_path_is_cut_into_equal_groups_that_fit_a_chunk(cnn, images):
+    per_input = _engine._values_per_input(cnn, images)
+    rows = _engine.CPU_VALUES_PER_CHUNK // per_input
+    assert _engine.samples_per_group(cnn, images, rows) == rows
+    assert _engine.samples_per_group(cnn, images, rows + 1) == -(-(rows + 1) // 2)
+    assert _engine.samples_per_group(cnn, images, 5 * rows - 3) == -(-(5 * rows - 3) // 5)

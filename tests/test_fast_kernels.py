@@ -129,3 +129,73 @@ def test_the_first_layers_input_gradient_skips_xlas_convolution(cnn, images):
     assert narrow, "the CNN's input gradient should hold a narrow convolution"
     assert not any(_jaxpr._is_narrow_convolution(e) for e in jax.make_jaxpr(rewritten)(images).eqns)
     np.testing.assert_allclose(rewritten(images), jax.grad(score)(images), rtol=1e-5, atol=1e-6)
+
+
+CPU_KERNELS = _jaxpr.FastKernels.for_cpu()
+
+
+@pytest.mark.parametrize(
+    ("layout", "strides", "padding", "dilation", "inputs"),
+    [
+        (("NHWC", "HWIO", "NHWC"), (1, 1), "SAME", (1, 1), 3),
+        (("NHWC", "HWIO", "NHWC"), (2, 1), "VALID", (1, 1), 1),
+        (("NHWC", "HWIO", "NHWC"), (2, 2), ((2, 0), (1, 3)), (2, 1), 4),
+        (("NCHW", "OIHW", "NCHW"), (1, 2), "SAME", (1, 2), 2),
+        (("NWC", "WIO", "NWC"), (3,), "SAME", (2,), 3),
+    ],
+)
+def test_few_input_convolution_equals_xla(layout, strides, padding, dilation, inputs):
+    spatial = len(strides)
+    keys = jax.random.split(jax.random.key(7), 2)
+    outputs, size = 9, (11, 9)[:spatial]
+    canonical_x = jax.random.normal(keys[0], (2, *size, inputs))
+    canonical_w = jax.random.normal(keys[1], ((3, 2)[:spatial]) + (inputs, outputs))
+    x = canonical_x if layout[0].endswith("C") else jnp.moveaxis(canonical_x, -1, 1)
+    w = canonical_w if layout[1].endswith("O") else jnp.moveaxis(canonical_w, (-1, -2), (0, 1))
+
+    def conv(x, w):
+        return jax.lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=layout)
+
+    rewritten = _jaxpr.with_fast_kernels(conv, NARROW)
+    assert "conv_general_dilated" not in str(jax.make_jaxpr(rewritten)(x, w))
+    np.testing.assert_allclose(rewritten(x, w), conv(x, w), rtol=1e-5, atol=1e-5)
+
+
+def _conv_layouts(fn, *args) -> set[str]:
+    """The dim_labels of every convolution XLA compiled for `fn`."""
+    hlo = jax.jit(fn).lower(*args).compile().as_text()
+    return {line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line}
+
+
+def _score(weights, x):
+    for w in weights:
+        x = jax.nn.relu(jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW")))
+    return x.sum()
+
+
+@pytest.mark.parametrize("loop", ["fori_loop", "scan", "while_loop", "cond"])
+def test_convolutions_inside_loops_take_xlas_fast_layout(loop):
+    """Inside a loop body, XLA:CPU leaves an input gradient's convolution with its (out, in)
+    kernel layout, which it runs as a loop 25x slower; the rewrite enters loop bodies and gives
+    every convolution the (batch, *spatial, C) x (*spatial, in, out) layout, same values."""
+    keys = jax.random.split(jax.random.key(8), 3)
+    weights = [jax.random.normal(k, (8, 8, 3, 3)) * 0.2 for k in keys[:2]]
+    x = jax.random.normal(keys[2], (2, 8, 6, 6))
+    grad = jax.grad(_score, argnums=1)
+
+    def looped(weights, x):
+        def body(i, total):
+            return total + grad(weights, x * (i + 1.0))
+
+        zero = jnp.zeros_like(x)
+        if loop == "fori_loop":
+            return jax.lax.fori_loop(0, 3, body, zero)
+        if loop == "scan":
+            return jax.lax.scan(lambda total, i: (body(i, total), None), zero, jnp.arange(3.0))[0]
+        if loop == "while_loop":
+            return jax.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, body(c[0], c[1])), (0, zero))[1]
+        return jax.lax.cond(x.sum() > 0, lambda: body(0, zero), lambda: body(1, zero))
+
+    rewritten = _jaxpr.with_fast_kernels(looped, CPU_KERNELS)
+    assert _conv_layouts(rewritten, weights, x) == {"b01f_01io->b01f"}
+    np.testing.assert_allclose(jax.jit(rewritten)(weights, x), jax.jit(looped)(weights, x), rtol=1e-5, atol=1e-5)

@@ -44,6 +44,13 @@ def test_quadrature_weights_sum_to_one_and_integrate_polynomials():
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.25])
 
 
+def test_path_rules_are_remembered_read_only():
+    alphas, weights = path_rule("gausslegendre", 48)
+    assert path_rule("gausslegendre", 48)[0] is alphas
+    with pytest.raises(ValueError):
+        weights[0] = 1.0
+
+
 def test_linear_smoothgrad_kinds(linear):
     m, w, _ = linear
     x = jax.random.normal(jax.random.key(3), (2, 7))
