@@ -12,6 +12,7 @@ max-pool gradients and convolutions that XLA:CPU runs slowly (`with_fast_kernels
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -80,7 +81,7 @@ def count_relus_in(params: dict[str, Any]) -> int:
 class FastKernels:
     """Which slow XLA kernels to replace (see `with_fast_kernels`)."""
 
-    pool_gradients: bool = True
+    max_pools: bool = True
     narrow_convolutions: bool = False
     canonical_convolutions: bool = False
 
@@ -104,10 +105,11 @@ def evaluate(
 def with_fast_kernels(fn: Callable[..., Any], fast: FastKernels) -> Callable[..., Any]:
     """`fn` computing the same values with kernels that XLA runs slowly replaced.
 
-    - `pool_gradients`: every max-pool gradient over non-overlapping windows
-      (`select_and_scatter_add`, the transpose of `reduce_window_max`) becomes a first-max mask.
-      XLA's CPU backend lowers it to a serial scatter that took a third of a CIFAR-size CNN's
-      input-gradient time; the mask is elementwise and fuses. Like XLA's rule, it routes each
+    - `max_pools`: max (and min) pools over windows that tile their input (stride == window)
+      become the elementwise maximum of strided slices, which fuses with the layer before it
+      (XLA:CPU's `reduce_window` ran 6x slower), and their gradients (`select_and_scatter_add`)
+      a first-max mask: XLA:CPU's serial scatter took a third of a CIFAR-size CNN's
+      input-gradient time, the mask is elementwise. Like XLA's rule, the mask routes each
       window's gradient to its first maximum, so results are unchanged.
     - `narrow_convolutions`: convolutions with at most `NARROW_FEATURES` output channels (above
       all the input gradient of an image model's first layer, which has the image's 1-4
@@ -137,7 +139,18 @@ def _tiles(operand_shape, params) -> bool:
         tuple(windows) == tuple(strides)
         and all(lo == hi == 0 for lo, hi in params["padding"])
         and all(n % w == 0 for n, w in zip(operand_shape, windows, strict=True))
+        and all(d == 1 for d in (*params.get("base_dilation", ()), *params.get("window_dilation", ())))
     )
+
+
+def _tiled_pool(operand, windows, combine):
+    """A pool over windows that tile `operand`: `combine` (maximum, minimum) of the slices that
+    hold each window's element at one offset."""
+    offsets = itertools.product(*map(range, windows))
+    return functools.reduce(combine, (jax.lax.slice(operand, o, operand.shape, windows) for o in offsets))
+
+
+_TILED_POOLS = {"reduce_window_max": jnp.maximum, "reduce_window_min": jnp.minimum}
 
 
 def _scatter_to_first_extremum(source, operand, select_prim, windows):
@@ -352,9 +365,11 @@ def _eval(jaxpr, consts, args, on_tag, relu, fast=None):
             outvals = [relu(invals[0])]
         elif fast is not None and name == "conv_general_dilated":
             outvals = [_fast_convolution(eqn, invals, fast)]
+        elif fast is not None and fast.max_pools and name in _TILED_POOLS and _tiles(invals[0].shape, eqn.params):
+            outvals = [_tiled_pool(invals[0], eqn.params["window_dimensions"], _TILED_POOLS[name])]
         elif (
             fast is not None
-            and fast.pool_gradients
+            and fast.max_pools
             and name == "select_and_scatter_add"
             and eqn.params["select_prim"] in (jax.lax.ge_p, jax.lax.le_p)
             and _tiles(invals[1].shape, eqn.params)

@@ -49,6 +49,19 @@ def test_rewrite_removes_the_scatter(tied_input):
     assert scatters(_jaxpr.with_fast_kernels(tiling_only, _jaxpr.FastKernels())) == 0
 
 
+def test_tiling_pools_become_slice_maxima_with_the_same_values(tied_input):
+    def pools(x):
+        tiled = nnx.max_pool(x, (2, 2), strides=(2, 2))
+        smallest = jax.lax.reduce_window(x, jnp.inf, jax.lax.min, (1, 2, 3, 1), (1, 2, 3, 1), "VALID")
+        return tiled, smallest, nnx.max_pool(x, (3, 3), strides=(1, 1))  # overlapping: left to XLA
+
+    rewritten = _jaxpr.with_fast_kernels(pools, _jaxpr.FastKernels())
+    jaxpr = str(jax.make_jaxpr(rewritten)(tied_input))
+    assert jaxpr.count("reduce_window_max") == 1 and "reduce_window_min" not in jaxpr
+    for got, want in zip(rewritten(tied_input), pools(tied_input), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_explanations_keep_plain_gradients_through_max_pools(cnn, images):
     # conftest's CNN max-pools after a ReLU, so windows of zeros (ties) occur.
     def score(x):
@@ -59,11 +72,11 @@ def test_explanations_keep_plain_gradients_through_max_pools(cnn, images):
     )
 
 
-NARROW = _jaxpr.FastKernels(pool_gradients=False, narrow_convolutions=True)
+NARROW = _jaxpr.FastKernels(max_pools=False, narrow_convolutions=True)
 
 
 @pytest.mark.parametrize(
-    ("layout", "strides", "padding", "dilation", "outputs"),
+    ("layout", "strides", "padding", "dilation", "narrow"),
     [
         (("NHWC", "HWIO", "NHWC"), (1, 1), "SAME", (1, 1), 3),
         (("NHWC", "HWIO", "NHWC"), (2, 1), "VALID", (1, 1), 1),
@@ -72,10 +85,13 @@ NARROW = _jaxpr.FastKernels(pool_gradients=False, narrow_convolutions=True)
         (("NWC", "WIO", "NWC"), (3,), "SAME", (2,), 3),
     ],
 )
-def test_narrow_convolution_equals_xla(layout, strides, padding, dilation, outputs):
+@pytest.mark.parametrize("side", ["outputs", "inputs"])
+def test_narrow_convolution_equals_xla(layout, strides, padding, dilation, narrow, side):
+    """Few output channels (an input gradient) or few input channels (a first layer)."""
     spatial = len(strides)
     keys = jax.random.split(jax.random.key(1), 2)
-    channels, size = 5, (11, 9)[:spatial]
+    channels, outputs = (5, narrow) if side == "outputs" else (narrow, 9)
+    size = (11, 9)[:spatial]
     canonical_x = jax.random.normal(keys[0], (2, *size, channels))  # N, spatial..., C
     canonical_w = jax.random.normal(keys[1], ((3, 2)[:spatial]) + (channels, outputs))  # taps..., I, O
     x = canonical_x if layout[0].endswith("C") else jnp.moveaxis(canonical_x, -1, 1)
@@ -89,9 +105,10 @@ def test_narrow_convolution_equals_xla(layout, strides, padding, dilation, outpu
     np.testing.assert_allclose(rewritten(x, w), conv(x, w), rtol=1e-5, atol=1e-5)
 
 
-def test_narrow_convolution_keeps_the_accumulation_dtype():
-    x = jax.random.normal(jax.random.key(5), (2, 7, 7, 6)).astype(jnp.bfloat16)
-    w = jax.random.normal(jax.random.key(6), (3, 3, 6, 3)).astype(jnp.bfloat16)
+@pytest.mark.parametrize(("inputs", "outputs"), [(6, 3), (3, 8)])
+def test_narrow_convolution_keeps_the_accumulation_dtype(inputs, outputs):
+    x = jax.random.normal(jax.random.key(5), (2, 7, 7, inputs)).astype(jnp.bfloat16)
+    w = jax.random.normal(jax.random.key(6), (3, 3, inputs, outputs)).astype(jnp.bfloat16)
 
     def conv(x, w):
         return jax.lax.conv_general_dilated(
@@ -132,33 +149,6 @@ def test_the_first_layers_input_gradient_skips_xlas_convolution(cnn, images):
 
 
 CPU_KERNELS = _jaxpr.FastKernels.for_cpu()
-
-
-@pytest.mark.parametrize(
-    ("layout", "strides", "padding", "dilation", "inputs"),
-    [
-        (("NHWC", "HWIO", "NHWC"), (1, 1), "SAME", (1, 1), 3),
-        (("NHWC", "HWIO", "NHWC"), (2, 1), "VALID", (1, 1), 1),
-        (("NHWC", "HWIO", "NHWC"), (2, 2), ((2, 0), (1, 3)), (2, 1), 4),
-        (("NCHW", "OIHW", "NCHW"), (1, 2), "SAME", (1, 2), 2),
-        (("NWC", "WIO", "NWC"), (3,), "SAME", (2,), 3),
-    ],
-)
-def test_few_input_convolution_equals_xla(layout, strides, padding, dilation, inputs):
-    spatial = len(strides)
-    keys = jax.random.split(jax.random.key(7), 2)
-    outputs, size = 9, (11, 9)[:spatial]
-    canonical_x = jax.random.normal(keys[0], (2, *size, inputs))
-    canonical_w = jax.random.normal(keys[1], ((3, 2)[:spatial]) + (inputs, outputs))
-    x = canonical_x if layout[0].endswith("C") else jnp.moveaxis(canonical_x, -1, 1)
-    w = canonical_w if layout[1].endswith("O") else jnp.moveaxis(canonical_w, (-1, -2), (0, 1))
-
-    def conv(x, w):
-        return jax.lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=layout)
-
-    rewritten = _jaxpr.with_fast_kernels(conv, NARROW)
-    assert "conv_general_dilated" not in str(jax.make_jaxpr(rewritten)(x, w))
-    np.testing.assert_allclose(rewritten(x, w), conv(x, w), rtol=1e-5, atol=1e-5)
 
 
 def _conv_layouts(fn, *args) -> set[str]:

@@ -158,6 +158,16 @@ def test_pca_matches_numpy_svd(examples, features):
     assert np.all(np.asarray(result.components)[np.arange(4), biggest] > 0)
 
 
+def test_pca_beyond_the_datas_rank_projects_to_zero():
+    """5 centred examples span 4 directions: the fifth component has no variance and must not
+    blow rounding noise up (it once came out near 1e24 and swamped k-means)."""
+    data = np.random.default_rng(1).normal(size=(5, 40)).astype(np.float32)
+    result = pca(data, n_components=5)
+    assert np.abs(np.asarray(result.projected)).max() < 10 * np.abs(data).max()
+    np.testing.assert_allclose(np.asarray(result.projected)[:, 4], 0.0, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(result.components)[4], 0.0)
+
+
 def test_pca_rejects_too_many_components():
     with pytest.raises(ValueError, match="n_components=6"):
         pca(np.zeros((5, 10)), n_components=6)

@@ -79,6 +79,11 @@ def _pca(data: jax.Array, n_components: int) -> PCA:
     singular = jnp.sqrt(jnp.maximum(eigenvalues[order], 0.0))
     if examples <= features:  # top holds left singular vectors: V = X^T U / s
         components = (centered.T @ top / jnp.maximum(singular, 1e-30)).T
+        # A direction without variance (the centred data has rank below n_components) has no
+        # axis to recover: dividing rounding noise by its ~0 singular value gave entries of
+        # 1e24, which then dominated every distance (k-means). It projects to zero instead.
+        rank_floor = singular.max() * jnp.finfo(data.dtype).eps * max(examples, features)
+        components = jnp.where((singular > rank_floor)[:, None], components, 0.0)
     else:
         components = top.T
     biggest = jnp.argmax(jnp.abs(components), axis=1)
