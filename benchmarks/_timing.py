@@ -17,7 +17,12 @@ def use_all_cores_in_torch() -> int:
     return cores
 
 
-def alternate(
+def alternate(candidates: dict[str, Callable[[], object]], **options) -> dict[str, float]:
+    """Median seconds per call of each candidate, run in turn (see `alternate_samples`)."""
+    return {name: statistics.median(t) for name, t in alternate_samples(candidates, **options).items()}
+
+
+def alternate_samples(
     candidates: dict[str, Callable[[], object]],
     *,
     repeats: int = 5,
@@ -25,14 +30,16 @@ def alternate(
     budget_s: float = float("inf"),
     min_repeats: int = 2,
     min_sample_s: float = 0.0,
-) -> dict[str, float]:
-    """Median seconds per call of each candidate, run in turn (AB, BA, AB, ...).
+) -> dict[str, list[float]]:
+    """Seconds per call of each candidate in every counted round, run in turn (AB, BA, AB, ...).
 
     Each callable must return only once its work is done (block_until_ready for JAX; PyTorch on
     CPU is synchronous). Warm-up rounds (compilation, allocator growth) are not counted. One
     sample calls a candidate back to back until `min_sample_s` has passed (at least once), so
     millisecond calls are timed over many runs rather than one. Once `min_repeats` counted
-    rounds are done and `budget_s` seconds have passed, no round starts.
+    rounds are done and `budget_s` seconds have passed, no round starts. Round i of every
+    candidate ran at about the same time, so ratios within a round are fair even when the
+    machine's speed drifts between rounds.
     """
     names = list(candidates)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -44,7 +51,7 @@ def alternate(
             per_call = _seconds_per_call(candidates[name], min_sample_s)
             if round_ >= warmup:
                 times[name].append(per_call)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def _seconds_per_call(call: Callable[[], object], min_sample_s: float) -> float:

@@ -8,6 +8,7 @@ jaxviz, ...) after a warm-up call of each, and reports median images per second.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import jax
 import numpy as np
 
 import jaxviz as jv
-from benchmarks._timing import alternate, use_all_cores_in_torch
+from benchmarks._timing import alternate_samples, use_all_cores_in_torch
 from benchmarks._twins import (
     CIFAR_CNN,
     CIFAR_INPUT,
@@ -31,10 +32,10 @@ from benchmarks._twins import (
 from jaxviz.explain._engine import CPU_VALUES_PER_CHUNK
 
 BATCHES = (32, 128)
-REPEATS = 5
+REPEATS = 7
 # One repetition calls a method back to back for at least this long, so that millisecond cells
 # (digits-cnn saliency, Grad-CAM) are timed over many calls instead of one.
-MIN_SAMPLE_S = 0.3
+MIN_SAMPLE_S = 0.5
 # A cell whose repetitions pass this many seconds stops after two (medians of 2 are means).
 CELL_BUDGET_S = 120.0
 SMOOTHGRAD_NOISE = 0.15
@@ -208,7 +209,7 @@ def measure(case: Case) -> list[dict]:
         tx, ttargets = to_torch(x), torch.tensor(targets)
         for method, (ours, theirs) in method_pairs(case, wrapped, x, targets, tx, ttargets).items():
             start = time.perf_counter()
-            seconds = alternate(
+            seconds = alternate_samples(
                 {"jaxviz": ours, "captum": theirs},
                 repeats=REPEATS,
                 warmup=1,
@@ -216,13 +217,15 @@ def measure(case: Case) -> list[dict]:
                 min_repeats=2,
                 min_sample_s=MIN_SAMPLE_S,
             )
+            paired = [c / j for j, c in zip(seconds["jaxviz"], seconds["captum"], strict=True)]
             rows.append(
                 {
                     "model": case.name,
                     "method": method,
                     "batch": batch,
-                    "jaxviz": batch / seconds["jaxviz"],
-                    "captum": batch / seconds["captum"],
+                    "jaxviz": batch / statistics.median(seconds["jaxviz"]),
+                    "captum": batch / statistics.median(seconds["captum"]),
+                    "ratio": statistics.median(paired),
                 }
             )
             print(
@@ -241,7 +244,7 @@ def plot(rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     labels = [f"{r['model']}\n{r['method']}\nbatch {r['batch']}" for r in rows]
-    ratios = [r["jaxviz"] / r["captum"] for r in rows]
+    ratios = [r["ratio"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(rows)), 4.2), layout="constrained")
     ax.bar(
         range(len(rows)),
@@ -265,13 +268,13 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['method']} | {r['batch']} | {r['jaxviz']:.1f} | "
-            f"{r['captum']:.1f} | **{r['jaxviz'] / r['captum']:.2f}x** |"
+            f"{r['captum']:.1f} | **{r['ratio']:.2f}x** |"
         )
     return "\n".join(lines)
 
 
 def verdict(rows: list[dict]) -> str:
-    ratios = {(r["model"], r["method"], r["batch"]): r["jaxviz"] / r["captum"] for r in rows}
+    ratios = {(r["model"], r["method"], r["batch"]): r["ratio"] for r in rows}
 
     def cells(keys) -> str:
         return ", ".join(f"{' / '.join(map(str, k))} at {ratios[k]:.2f}x" for k in keys)
@@ -306,11 +309,12 @@ def run() -> str:
 Images per second, median of {REPEATS} alternating repetitions after one warm-up call each
 (a repetition repeats the call for at least {MIN_SAMPLE_S} s; a cell past {CELL_BUDGET_S:.0f} s
 stops after 2), jaxviz and Captum in one process on the same
-weights, batch, targets (the predicted classes) and settings. PyTorch runs with
-`torch.set_num_threads({cores})`, one thread per core, as XLA does. The machine is shared with
-other jobs, so absolute numbers move between runs; the alternation keeps the ratios fair, and
-this run kept the machine to itself (PyTorch's threads slow down several-fold when another
-process takes a core; XLA's far less).
+weights, batch, targets (the predicted classes) and settings; *jaxviz / Captum* is the median
+of the ratios within each repetition, whose two timings ran back to back. PyTorch runs with
+`torch.set_num_threads({cores})`, one thread per core, as XLA does. The machine is a shared
+virtual one: absolute numbers move between runs (Captum's small-model cells by up to 2x, as
+PyTorch's per-operation dispatch is sensitive to what else the host runs), so read the ratios,
+and no other job of this machine ran during the run.
 
 {settings}
 - Methods: saliency (plain gradient), integrated gradients (Gauss-Legendre, Captum's default),
@@ -319,9 +323,10 @@ process takes a core; XLA's far less).
 - jaxviz: its defaults. Without a `batch_size`, a CPU runs chunks of a power of two of examples
   whose inputs and layer outputs hold at most {CPU_VALUES_PER_CHUNK:,} values (cifar-cnn: 1
   example of IG, SmoothGrad or occlusion, 32 of saliency or Grad-CAM; digits-cnn: 32 examples
-  of IG or SmoothGrad, 16 of occlusion),
-  compiled without YNNPACK convolutions and with narrow convolutions as matrix products
-  (RESULTS.md, "Where the time goes").
+  of IG or SmoothGrad, 16 of occlusion), and a longer path in equal groups of steps (cifar-cnn:
+  IG 64 as two groups of 32); compiled without YNNPACK convolutions, with convolutions of at
+  most 4 input or output channels as matrix products, tiling max pools as slice maxima, and
+  integrated gradients' steps taken after the model's affine start ("Where the time goes").
 - Captum: its defaults (all steps / samples in one batch), occlusion with
   `perturbations_per_eval={CAPTUM_PERTURBATIONS_PER_EVAL}`.
 
