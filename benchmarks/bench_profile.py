@@ -17,17 +17,8 @@ import jax
 import numpy as np
 
 import jaxviz as jv
+from benchmarks import _twins as twins
 from benchmarks._timing import alternate, use_all_cores_in_torch
-from benchmarks._twins import (
-    CIFAR_CNN,
-    CIFAR_INPUT,
-    DIGITS_CNN,
-    DIGITS_INPUT,
-    SpecCNN,
-    random_inputs,
-    to_torch,
-    torch_twin,
-)
 from jaxviz import _compile, _jaxpr
 
 ROWS = 32
@@ -60,7 +51,7 @@ def _jaxviz_jit(fn):
     return _compile.jit(fn)
 
 
-def conv_times(spec=CIFAR_CNN, input_shape=CIFAR_INPUT, rows: int = ROWS) -> dict[str, dict[str, float]]:
+def conv_times(spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = ROWS) -> dict[str, dict[str, float]]:
     """{conv name: milliseconds of its forward and input gradient at `rows` rows, per framework}."""
     import torch
     import torch.nn.functional as F
@@ -72,8 +63,8 @@ def conv_times(spec=CIFAR_CNN, input_shape=CIFAR_INPUT, rows: int = ROWS) -> dic
         g = jax.random.normal(jax.random.key(2), (rows, side, side, cout))
         forward, input_grad = _jaxviz_jit(_conv), _jaxviz_jit(_input_gradient)
         default_forward, default_input_grad = jax.jit(_conv), jax.jit(_input_gradient)
-        tx, tw = to_torch(x), torch.tensor(np.asarray(w).transpose(3, 2, 0, 1).copy())
-        tg = to_torch(g)
+        tx, tw = twins.to_torch(x), torch.tensor(np.asarray(w).transpose(3, 2, 0, 1).copy())
+        tg = twins.to_torch(g)
         with torch.no_grad():
             seconds = alternate(
                 {
@@ -111,15 +102,15 @@ def whole_calls(model, torch_model, digits, torch_digits) -> dict[str, dict[str,
     import captum.attr as ca
     import torch
 
-    x = random_inputs(ROWS, CIFAR_INPUT)
+    x = twins.random_inputs(ROWS, twins.CIFAR_INPUT)
     wrapped = jv.wrap(model)
     target = np.asarray(wrapped(x).argmax(1))
-    tx, ttarget = to_torch(x), torch.tensor(target)
+    tx, ttarget = twins.to_torch(x), torch.tensor(target)
     cam_layer = getattr(torch_model, CAM_LAYER)
-    digit_x = random_inputs(DIGITS_EXAMPLES, DIGITS_INPUT)
+    digit_x = twins.random_inputs(DIGITS_EXAMPLES, twins.DIGITS_INPUT)
     digits_wrapped = jv.wrap(digits)
     digit_target = np.asarray(digits_wrapped(digit_x).argmax(1))
-    digit_tx, digit_ttarget = to_torch(digit_x), torch.tensor(digit_target)
+    digit_tx, digit_ttarget = twins.to_torch(digit_x), torch.tensor(digit_target)
     calls = {
         "saliency": (
             lambda: jv.saliency(wrapped, x, target).block_until_ready(),
@@ -167,7 +158,7 @@ def conv_sums(times, digit_times) -> dict[str, dict[str, float]]:
 
 def loop_times() -> dict[str, float]:
     """conv2's input gradient at ROWS rows, at the top level and inside a scan body."""
-    name, cin, cout, side = conv_shapes(CIFAR_CNN, CIFAR_INPUT)[1]
+    name, cin, cout, side = conv_shapes(twins.CIFAR_CNN, twins.CIFAR_INPUT)[1]
     x = jax.random.normal(jax.random.key(0), (ROWS, side, side, cin))
     w = jax.random.normal(jax.random.key(1), (3, 3, cin, cout))
     g = jax.random.normal(jax.random.key(2), (ROWS, side, side, cout))
@@ -193,11 +184,11 @@ def loop_times() -> dict[str, float]:
 
 def run() -> str:
     cores = use_all_cores_in_torch()
-    model = SpecCNN(CIFAR_CNN, CIFAR_INPUT, seed=0)
-    digits = SpecCNN(DIGITS_CNN, DIGITS_INPUT, seed=0)
-    whole = whole_calls(model, torch_twin(model, CIFAR_INPUT), digits, torch_twin(digits, DIGITS_INPUT))
+    model = twins.SpecCNN(twins.CIFAR_CNN, twins.CIFAR_INPUT, seed=0)
+    digits = twins.SpecCNN(twins.DIGITS_CNN, twins.DIGITS_INPUT, seed=0)
+    whole = whole_calls(model, twins.torch_twin(model, twins.CIFAR_INPUT), digits, twins.torch_twin(digits, twins.DIGITS_INPUT))
     times = conv_times()
-    digit_times = conv_times(DIGITS_CNN, DIGITS_INPUT, DIGITS_EXAMPLES * ROWS)
+    digit_times = conv_times(twins.DIGITS_CNN, twins.DIGITS_INPUT, DIGITS_EXAMPLES * ROWS)
     sums = conv_sums(times, digit_times)
     wide = [ms[f"torch {op}"] / ms[f"jaxviz {op}"] for table in (times, digit_times) for name, ms in table.items()
             if name != "conv1" for op in ("forward", "input gradient")]
