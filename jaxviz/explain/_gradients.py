@@ -95,7 +95,12 @@ def integrated_gradients(
     Args:
       model, x, target, batch_size: as in `saliency`.
       baseline: a scalar, an array shaped like one example, or one per example.
-      steps: gradient evaluations per example along the path.
+      steps: gradient evaluations per example along the path. On a CPU, a path longer than
+        a default chunk holds runs in equal groups of steps, one after another in one program.
+        The path's points are formed after the model's affine start (its first convolution or
+        dense layer and bias, input scaling, eval-mode batch norm; see `_affine`), and the
+        steps' gradients are pulled back through it once: the same integral, that work done
+        once per example instead of once per step.
       method: the quadrature: "gausslegendre" (Captum's default, most accurate per step),
         "riemann_left", "riemann_right", "riemann_middle" or "riemann_trapezoid". The trapezoid
         rule here integrates correctly (weights 1/(steps-1), halved at the ends); Captum's
@@ -253,7 +258,8 @@ def smoothgrad(
             if kind == "smooth":
                 return _through_start(split.transpose(x), summed, mode)
             mean, mean_square = summed
-            return mean_square if kind == "square" else mean_square - mean**2
+            # VarGrad as Captum computes it, E[g^2] - E[g]^2, kept off rounding's negative side.
+            return mean_square if kind == "square" else jnp.maximum(mean_square - mean**2, 0.0)
 
         return kernel
 
