@@ -46,11 +46,6 @@ def _input_gradient(g, w, x):
     return jax.vjp(lambda x: _conv(x, w), x)[1](g)[0]
 
 
-def _jaxviz_jit(fn):
-    """`fn` compiled as jaxviz compiles its programs (its kernel rewrites and XLA options)."""
-    return _compile.jit(fn)
-
-
 def conv_times(spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = ROWS) -> dict[str, dict[str, float]]:
     """{conv name: milliseconds of its forward and input gradient at `rows` rows, per framework}."""
     import torch
@@ -61,7 +56,7 @@ def conv_times(spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = 
         x = jax.random.normal(jax.random.key(0), (rows, side, side, cin))
         w = jax.random.normal(jax.random.key(1), (3, 3, cin, cout))
         g = jax.random.normal(jax.random.key(2), (rows, side, side, cout))
-        forward, input_grad = _jaxviz_jit(_conv), _jaxviz_jit(_input_gradient)
+        forward, input_grad = _compile.jit(_conv), _compile.jit(_input_gradient)
         default_forward, default_input_grad = jax.jit(_conv), jax.jit(_input_gradient)
         tx, tw = twins.to_torch(x), torch.tensor(np.asarray(w).transpose(3, 2, 0, 1).copy())
         tg = twins.to_torch(g)
@@ -169,7 +164,7 @@ def loop_times() -> dict[str, float]:
     default = jax.jit(in_scan, compiler_options=_compile.compiler_options())
     rewritten = jax.jit(_jaxpr.with_fast_kernels(in_scan, _compile.fast_kernels()),
                         compiler_options=_compile.compiler_options())
-    top = _jaxviz_jit(_input_gradient)
+    top = _compile.jit(_input_gradient)
     seconds = alternate(
         {
             "top level": lambda: top(g, w, x).block_until_ready(),

@@ -29,7 +29,7 @@ def compiler_options() -> dict[str, str]:
 
 def fast_kernels() -> _jaxpr.FastKernels:
     """The kernel rewrites for jaxviz's programs on the default backend (see
-    `_jaxpr.with_fast_kernels`): max-pool gradients everywhere, convolutions on a CPU."""
+    `_jaxpr.with_fast_kernels`): max pools everywhere, convolutions on a CPU."""
     return _jaxpr.FastKernels.for_cpu() if on_cpu() else _jaxpr.FastKernels()
 
 

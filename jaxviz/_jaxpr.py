@@ -5,8 +5,8 @@ Plain functions name their layers with `jax.ad_checkpoint.checkpoint_name`, whic
 equation in the jaxpr; guided backprop and deconvnet need `jax.nn.relu` (a `custom_jvp` around
 `max(x, 0)`) to carry another backward rule. Both are reached by evaluating the model's jaxpr in
 the caller's trace (so it composes with `jit`, `vmap` and `grad`) and rewriting those equations.
-The engine evaluates each explanation program (gradients included) the same way to replace
-max-pool gradients and convolutions that XLA:CPU runs slowly (`with_fast_kernels`).
+jaxviz's programs (gradients included) are evaluated the same way to replace max pools, their
+gradients and convolutions that XLA:CPU runs slowly (`with_fast_kernels`).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def with_fast_kernels(fn: Callable[..., Any], fast: FastKernels) -> Callable[...
     - `canonical_convolutions`: every other convolution takes its operands in the layout
       XLA:CPU's fast convolution works in, (batch, *spatial, features) and (*spatial, in, out).
       XLA arranges that itself at the top level of a program, but not inside a loop body, where
-      an input gradient (whose kernel is (out, in)-transposed) fell back to a loop 25x slower.
+      an input gradient (whose kernel is (out, in)-transposed) fell back to a loop 25-50x slower.
 
     Loop bodies (`while`, `scan`, `cond`) are rewritten too.
     """

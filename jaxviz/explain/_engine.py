@@ -97,15 +97,19 @@ def samples_per_group(model, x, samples: int) -> int:
     all 64 at once."""
     if not _compile.on_cpu():
         return samples
-    rows = max(1, CPU_VALUES_PER_CHUNK // _values_per_input(model, x))
-    groups = -(-samples // rows)
+    groups = -(-samples // _fitting(_values_per_input(model, x)))
     return -(-samples // groups)
 
 
 def _cpu_batch_size(values_per_example: int) -> int:
     """The most examples, a power of two, whose values fit in CPU_VALUES_PER_CHUNK."""
-    fits = max(1, CPU_VALUES_PER_CHUNK // values_per_example)
+    fits = _fitting(values_per_example)
     return 1 << (fits.bit_length() - 1)
+
+
+def _fitting(values_each: int) -> int:
+    """How many items of `values_each` values fit in CPU_VALUES_PER_CHUNK (at least one)."""
+    return max(1, CPU_VALUES_PER_CHUNK // values_each)
 
 
 def _values_per_input(model, x) -> int:

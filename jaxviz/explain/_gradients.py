@@ -136,13 +136,10 @@ def integrated_gradients(
 
     def build():
         def kernel(params, indices, x, baseline, classes):
-            def apply(rows):
-                return model.apply(params, rows)
-
-            logits = apply(x)
-            mode, classes = fix_predicted(target.mode, classes, logits)
             split = _affine.split(model.apply, params, x)
             at_x, at_baseline = split.prefix(x), split.prefix(baseline)
+            logits = split.suffix(at_x, _rows_like(x, 1))  # the start, computed once
+            mode, classes = fix_predicted(target.mode, classes, logits)
             rows = _rows_like(x, group)
 
             def steps_of(alphas, weights):
@@ -155,7 +152,8 @@ def integrated_gradients(
             attr = per_class(diff, mode) * _through_start(split.transpose(x), summed, mode)
             if not return_delta:
                 return attr
-            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, apply(baseline))
+            at_baseline_logits = split.suffix(at_baseline, _rows_like(x, 1))
+            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, at_baseline_logits)
             return attr, feature_sum(attr, mode) - gap
 
         return kernel
