@@ -62,18 +62,17 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
     def build():
         def kernel(params, indices, x, classes):
             logits, vjp = jax.vjp(lambda rows: model.apply(params, rows), x)
-            grads = pull_back(vjp, logits, target.mode, classes)
-            if mode == "abs":
-                return jnp.abs(grads)
-            if mode == "grad_x_input":
-                return grads * per_class(x, target.mode).astype(jnp.float32)
-            return grads
+            return pull_back(vjp, logits, target.mode, classes)
 
         return kernel
 
-    return _engine.run(
-        model, ("saliency", mode, target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size)
-    )
+    # The modes differ only by a final elementwise step: one program serves all three.
+    grads = _engine.run(model, ("saliency", target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    if mode == "abs":
+        return jnp.abs(grads)
+    if mode == "grad_x_input":
+        return grads * per_class(jnp.asarray(x, jnp.float32), target.mode)
+    return grads
 
 
 def integrated_gradients(
