@@ -15,12 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from compiles import compiles
+from contract_methods import BATCHES, CHUNKED, METHODS, RESOLUTIONS, inputs, leaves, model, targets
 
 import jaxviz as jv
 from jaxviz import _callables
 from jaxviz._programs import PROGRAMS_PER_MODEL
-
-from contract_methods import BATCHES, CHUNKED, METHODS, RESOLUTIONS, inputs, leaves, model, targets
 
 # Methods whose result (its first leaf) is shaped like the input.
 LIKE_INPUT = {
@@ -28,21 +28,6 @@ LIKE_INPUT = {
     "integrated_gradients_adaptive", "smoothgrad", "vargrad", "expected_gradients", "guided_gradcam",
     "guided_backprop", "deconvnet", "occlusion", "neuron_gradient", "channel_backprojection",
 }
-
-
-class CompileCounter:
-    """Counts XLA compilations through jax.monitoring."""
-
-    def __init__(self):
-        self.count = 0
-        jax.monitoring.register_event_duration_secs_listener(self._on_event)
-
-    def _on_event(self, event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            self.count += 1
-
-
-compiles = CompileCounter()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +82,8 @@ SHARDED = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
-    from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
+    from compiles import compiles
+from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
     assert jax.device_count() == 4, jax.devices()
     m = model()
     x, t = inputs(12, 5), targets(5)

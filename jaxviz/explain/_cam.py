@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from .._checks import check_batch_size, check_choice, check_layer
 from . import _engine
 from ._backprop import fix_predicted, per_class, pull_back
-from ._relu_rules import GUIDED_RELU, relu_rule_gradients, with_relu_rule
+from ._relu_rules import GUIDED_RELU, check_reachable_relus, with_relu_rule
 from ._targets import prepare
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
@@ -71,7 +71,7 @@ def guided_gradcam(
     check_choice("interpolation", interpolation, INTERPOLATIONS)
     x, target = prepare(model, x, target)
     _spatial_layer(model, x, layer, "guided_gradcam")
-    relu_rule_gradients(model, "guided_backprop", x[:1], None, None)  # refuse unreachable ReLUs early
+    check_reachable_relus(model, x[:1], "guided_backprop")
 
     def build():
         def kernel(params, indices, x, classes):

@@ -13,11 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _jaxpr
 from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
 from . import _engine
 from ._layers import zero_taps
-from ._relu_rules import RULES, _relu_with_backward, with_relu_rule
+from ._relu_rules import RULES, _relu_with_backward, check_reachable_relus, with_relu_rule
 
 _REDUCTIONS = ("max", "mean")
 _BACKPROJECT_FROM = ("peak", "sum")
@@ -284,11 +283,7 @@ def channel_backprojection(
             jnp.all((channels >= 0) & (channels < count))):
         raise ValueError(f"channel: expected channel indices in [0, {count}) of layer {layer!r}, "
                          f"got {channel!r}.")
-    relu = RULES[method]
-    try:
-        jax.eval_shape(with_relu_rule(m, m.params, relu, method), x)
-    except _jaxpr.UnreachableReluError as err:
-        raise ValueError(f"model: {err}") from None
+    relu = check_reachable_relus(m, x, method)
 
     def build():
         def kernel(params, indices, rows, chosen):

@@ -14,7 +14,6 @@ import numpy as np
 from .._checks import check_baseline, check_batch_size, check_choice, check_key, check_positive_int
 from . import _adaptive, _affine, _engine
 from ._backprop import (
-    feature_sum,
     fix_predicted,
     in_groups,
     per_class,
@@ -24,9 +23,10 @@ from ._backprop import (
     rows_of,
     sample_axis,
     sum_over_groups,
+    with_completeness_gap,
 )
 from ._quadrature import RULES, path_rule
-from ._targets import class_scores, prepare
+from ._targets import prepare
 
 SALIENCY_MODES = ("grad", "abs", "grad_x_input")
 SMOOTHGRAD_KINDS = ("smooth", "square", "var")
@@ -149,11 +149,8 @@ def integrated_gradients(
             summed = sum_over_groups(steps_of, in_groups(alphas, group), in_groups(weights, group))
             diff = (x - baseline).astype(jnp.float32)
             attr = per_class(diff, mode) * _through_start(split.transpose(x), summed, mode)
-            if not return_delta:
-                return attr
-            at_baseline_logits = split.suffix(at_baseline, _rows_like(x, 1))
-            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, at_baseline_logits)
-            return attr, feature_sum(attr, mode) - gap
+            baseline_logits = split.suffix(at_baseline, _rows_like(x, 1)) if return_delta else None
+            return with_completeness_gap(attr, mode, classes, logits, baseline_logits, return_delta)
 
         return kernel
 

@@ -12,12 +12,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_baseline, check_batch_size, check_choice, check_input, check_layer, check_layers
-from .._checks import check_positive_int
+from .._checks import (
+    check_baseline,
+    check_batch_size,
+    check_choice,
+    check_input,
+    check_layer,
+    check_layers,
+    check_positive_int,
+)
 from . import _engine
-from ._backprop import feature_sum, fix_predicted, per_class, per_sample, pull_back, rows_of
+from ._backprop import (
+    fix_predicted,
+    per_class,
+    per_sample,
+    pull_back,
+    rows_of,
+    with_completeness_gap,
+)
 from ._quadrature import RULES, path_rule
-from ._targets import class_scores, prepare
+from ._targets import prepare
 
 
 def zero_taps(model, x, layers) -> dict[str, jax.Array]:
@@ -98,10 +112,7 @@ def layer_integrated_gradients(
             path_logits, vjp = jax.vjp(forward, rows_of(replaced))
             grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0])
             attr = per_class(end - start, mode) * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
-            if not return_delta:
-                return attr
-            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, base_logits)
-            return attr, feature_sum(attr, mode) - gap
+            return with_completeness_gap(attr, mode, classes, logits, base_logits, return_delta)
 
         return kernel
 
