@@ -1,6 +1,6 @@
 """jaxviz: explain and visualize JAX and Flax neural networks in Jupyter."""
 
-from typing import TYPE_CHECKING
+import typing
 
 from . import flow as flow
 from . import zoo as zoo
@@ -19,11 +19,16 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .explain._features import ReceptiveField as ReceptiveField
+from .explain._features import TopExamples as TopExamples
 from .explain._features import channel_backprojection as channel_backprojection
 from .explain._features import peak_patches as peak_patches
 from .explain._features import receptive_field as receptive_field
 from .explain._features import top_activating as top_activating
+from .explain._featurevis import FeatureVisualization as FeatureVisualization
 from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._projection import PCA as PCA
+from .explain._projection import KMeans as KMeans
 from .explain._projection import kmeans as kmeans
 from .explain._projection import layer_embeddings as layer_embeddings
 from .explain._projection import layer_projections as layer_projections
@@ -37,7 +42,7 @@ from .flow import diagnose as diagnose
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from . import plot as plot
     from .widgets._explorer import Explorer as Explorer
     from .widgets._flow import FlowMonitor as FlowMonitor
@@ -59,6 +64,61 @@ _LAZY = {
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
 }
+
+
+# The public API: every name here is covered by tests/api_signatures.txt (tests/test_api.py).
+__all__ = [
+    # models and the zoo
+    "Model",
+    "wrap",
+    "zoo",
+    # attribution methods
+    "deconvnet",
+    "expected_gradients",
+    "gradcam",
+    "guided_backprop",
+    "guided_gradcam",
+    "integrated_gradients",
+    "layer_conductance",
+    "layer_integrated_gradients",
+    "neuron_gradient",
+    "occlusion",
+    "saliency",
+    "smoothgrad",
+    # layers and features, and their result types
+    "activations",
+    "channel_backprojection",
+    "feature_visualization",
+    "kmeans",
+    "layer_embeddings",
+    "layer_projections",
+    "pca",
+    "peak_patches",
+    "receptive_field",
+    "top_activating",
+    "tsne",
+    "FeatureVisualization",
+    "KMeans",
+    "PCA",
+    "ReceptiveField",
+    "TopExamples",
+    # training statistics and gradient flow
+    "flow",
+    "diagnose",
+    "flow_stats",
+    "gradient_flow",
+    "Diagnosis",
+    "FlowStats",
+    "GradientFlow",
+    "Recorder",
+    # static plots and widgets (loaded on first use)
+    "plot",
+    *sorted(_LAZY.keys() - {"plot"}),
+]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str):

@@ -178,7 +178,7 @@ def test_kmeans_invariants():
     centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32)
     truth = rng.integers(0, 4, size=300)
     data = centres[truth] + rng.normal(size=(300, 2)).astype(np.float32)
-    result = kmeans(data, 4, key=jax.random.key(0))
+    result = kmeans(data, k=4, key=jax.random.key(0))
     labels, centers = np.asarray(result.labels), np.asarray(result.centers)
     d2 = ((data[:, None] - centers[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(labels, d2.argmin(axis=1))          # nearest centre
@@ -191,7 +191,7 @@ def test_kmeans_invariants():
     np.testing.assert_array_equal(result.sizes, np.bincount(labels, minlength=4))
     # Well separated blobs are found exactly (up to renaming the clusters).
     assert len({(t, p) for t, p in zip(truth, labels, strict=True)}) == 4
-    again = kmeans(data, 4, key=jax.random.key(0))
+    again = kmeans(data, k=4, key=jax.random.key(0))
     np.testing.assert_array_equal(again.labels, labels)
 
 

@@ -77,7 +77,7 @@ def test_layer_projections_plot_one_panel_per_layer(model, images):
 
 def test_clusters_show_each_prototype_largest_first(model, images):
     features = jv.activations(model, images, layers="conv2")
-    clustering = jv.kmeans(features, 3, key=jax.random.key(0))
+    clustering = jv.kmeans(features, k=3, key=jax.random.key(0))
     figure = jv.plot.clusters(images, clustering)
     captions = [ax.get_xlabel() for ax in figure.axes if ax.get_visible()]
     sizes = sorted(np.asarray(clustering.sizes).tolist(), reverse=True)

@@ -66,7 +66,7 @@ def test_blended_heat_map_draws_the_gray_input_under_the_scaled_map(standardized
 def test_heat_map_sign_filters_colormaps_and_ranges(sign, cmap, row):
     attribution = np.array([[1.0, -2.0, 4.0, 0.0]])
     figure = jv.plot.attribution(
-        None, attribution, method="heat_map", sign=sign, clip_percentile=100
+        None, attribution, style="heat_map", sign=sign, clip_percentile=100
     )
     heat = figure.axes[0].images[0]
     np.testing.assert_allclose(drawn(figure.axes[0]), [row])
@@ -77,7 +77,7 @@ def test_heat_map_sign_filters_colormaps_and_ranges(sign, cmap, row):
 def test_outlier_clipping_saturates_and_labels_the_colorbar_in_attribution_units():
     attribution = np.array([[1.0, 2.0, 3.0, 100.0]])
     # 50th percentile of [1, 2, 3, 100] = 2.5: 3 and 100 saturate.
-    figure = jv.plot.attribution(None, attribution, method="heat_map", clip_percentile=50)
+    figure = jv.plot.attribution(None, attribution, style="heat_map", clip_percentile=50)
     np.testing.assert_allclose(drawn(figure.axes[0]), [[0.4, 0.8, 1.0, 1.0]])
     colorbar = figure.axes[0].images[0].colorbar
     assert colorbar.extend == "max"
@@ -86,7 +86,7 @@ def test_outlier_clipping_saturates_and_labels_the_colorbar_in_attribution_units
 
 def test_negative_colorbar_reads_negative_values_and_no_minus_zero():
     figure = jv.plot.attribution(
-        None, np.array([[-4.0, 1.0]]), method="heat_map", sign="negative", clip_percentile=100
+        None, np.array([[-4.0, 1.0]]), style="heat_map", sign="negative", clip_percentile=100
     )
     colorbar = figure.axes[0].images[0].colorbar
     assert tick_labels(colorbar) == ["0", "-2", "-4"]
@@ -97,7 +97,7 @@ def test_masked_image_zeroes_low_attribution_pixels():
     image = np.full((2, 2, 3), 204, np.uint8)  # 0.8 on display
     attribution = np.array([[0.0, 1.0], [2.0, 4.0]])
     figure = jv.plot.attribution(
-        image, attribution, method="masked_image", clip_percentile=100, colorbar=True
+        image, attribution, style="masked_image", clip_percentile=100, colorbar=True
     )
     expected = 0.8 * np.array([[0.0, 0.25], [0.5, 1.0]])
     np.testing.assert_allclose(drawn(figure.axes[0]), np.repeat(expected[..., None], 3, -1))
@@ -108,7 +108,7 @@ def test_alpha_scaling_puts_the_map_in_the_alpha_channel():
     image = np.array([[0.0, 0.5], [1.0, 0.25]])  # grayscale, drawn as RGB
     attribution = np.array([[0.0, -1.0], [2.0, 4.0]])
     figure = jv.plot.attribution(
-        image, attribution, method="alpha_scaling", sign="positive", clip_percentile=100
+        image, attribution, style="alpha_scaling", sign="positive", clip_percentile=100
     )
     rgba = drawn(figure.axes[0])
     np.testing.assert_allclose(rgba[..., 3], [[0.0, 0.0], [0.5, 1.0]])
@@ -249,8 +249,8 @@ def test_sequence_errors():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"method": "overlay"}, r"method: expected one of 'heat_map', .*, got 'overlay'"),
-        ({"method": "masked_image", "sign": "all"}, r"sign: method='masked_image' needs one"),
+        ({"style": "overlay"}, r"style: expected one of 'heat_map', .*, got 'overlay'"),
+        ({"style": "masked_image", "sign": "all"}, r"sign: style='masked_image' needs one"),
         ({"sign": "all", "channel_reduction": "l2"}, r"sign: 'all' needs signed values"),
         ({"cmap": "not_a_map"}, r"cmap: expected a matplotlib colormap .*got 'not_a_map'"),
         ({"alpha": 1.5}, r"alpha: expected a number in \[0, 1\], got 1.5"),
@@ -264,7 +264,7 @@ def test_attribution_option_errors(kwargs, match):
 
 def test_attribution_shape_errors():
     with pytest.raises(
-        ValueError, match=r"image: None, but method='blended_heat_map' draws the input"
+        ValueError, match=r"image: None, but style='blended_heat_map' draws the input"
     ):
         jv.plot.attribution(None, np.ones((3, 3)))
     with pytest.raises(ValueError, match=r"got shape \(1, 3, 3, 1\).*attribution\[0\]"):

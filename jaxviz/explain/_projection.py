@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_choice, check_input, check_positive_int
+from .._checks import check_choice, check_input, check_key, check_positive_int
+from .._deprecation import deprecated_arguments
 from .._progress import progress
 from ._layers import activations
 
@@ -94,7 +95,8 @@ def _pca(data: jax.Array, n_components: int) -> PCA:
     return PCA(centered @ components.T, components, variance, variance / total, mean)
 
 
-def pca(features: Any, n_components: int = 2) -> PCA:
+@deprecated_arguments(positional=("n_components",))
+def pca(features: Any, *, n_components: int = 2) -> PCA:
     """Principal component analysis in JAX (the same components as an SVD of the centred data,
     computed from the smaller Gram matrix).
 
@@ -102,9 +104,10 @@ def pca(features: Any, n_components: int = 2) -> PCA:
         features: (n, ...) one row per example; trailing axes are flattened.
         n_components: how many components to keep (at most min(n, features)).
 
-    >>> p = jv.pca(jv.activations(m, x, layers=["conv2"])["conv2"])
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> p = jv.pca(jv.activations(m, data.x_test[:100], layers=["conv2"])["conv2"])
     >>> p.projected.shape
-    (n, 2)
+    (100, 2)
     """
     data = _as_matrix(features)
     limit = min(data.shape)
@@ -114,15 +117,23 @@ def pca(features: Any, n_components: int = 2) -> PCA:
     return _pca(data, n_components)
 
 
-def tsne(features: Any, n_components: int = 2, *, perplexity: float = 30.0, seed: int = 0,
-         initial: Any = None) -> np.ndarray:
+@deprecated_arguments(renamed={"seed": ("key", jax.random.key)}, positional=("n_components",))
+def tsne(
+    features: Any,
+    *,
+    n_components: int = 2,
+    perplexity: float = 30.0,
+    key: jax.Array | None = None,
+    initial: Any = None,
+) -> np.ndarray:
     """t-SNE embedding (scikit-learn's), initialised from PCA so it is stable across runs.
 
     Args:
         features: (n, ...) one row per example.
         n_components: dimensions of the embedding.
         perplexity: the effective number of neighbours; lowered to n - 1 for tiny datasets.
-        seed: random state of the optimiser.
+        key: a `jax.random.key` for the optimiser's random state (default `jax.random.key(0)`);
+            the same key gives the same embedding.
         initial: (n, n_components) starting coordinates; default the PCA projection.
 
     Raises:
@@ -132,15 +143,18 @@ def tsne(features: Any, n_components: int = 2, *, perplexity: float = 30.0, seed
         from sklearn.manifold import TSNE
     except ImportError as error:
         raise ImportError("jv.tsne needs scikit-learn: pip install scikit-learn "
-                          "(or use method='pca', which needs nothing else)") from error
+                          "(or use PCA, jv.pca, which needs nothing else)") from error
     data = _as_matrix(features)
+    key = check_key(jax.random.key(0) if key is None else key, "tsne")
+    # scikit-learn takes an int seed: the key draws it, so the same key gives the same embedding.
+    random_state = int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
     if initial is None:
-        initial = pca(data, n_components).projected
+        initial = pca(data, n_components=n_components).projected
     initial = np.asarray(initial, np.float32)
     # scikit-learn wants a small initial spread; PCA's own scale would slow the optimisation down.
     initial = initial / (np.std(initial[:, 0]) + 1e-12) * 1e-4
     model = TSNE(n_components, perplexity=min(perplexity, data.shape[0] - 1.0), init=initial,
-                 random_state=seed)
+                 random_state=random_state)
     return model.fit_transform(np.asarray(data)).astype(np.float32)
 
 
@@ -186,7 +200,8 @@ def _kmeans(data: jax.Array, k: int, key: jax.Array, iterations: int) -> KMeans:
     return KMeans(centers, labels, inertia, prototypes, sizes)
 
 
-def kmeans(features: Any, k: int, *, key: jax.Array, iterations: int = 50) -> KMeans:
+@deprecated_arguments(positional=("k",))
+def kmeans(features: Any, *, k: int, key: jax.Array, iterations: int = 50) -> KMeans:
     """k-means clustering (k-means++ start, then Lloyd's iterations), compiled in JAX.
 
     Args:
@@ -195,19 +210,25 @@ def kmeans(features: Any, k: int, *, key: jax.Array, iterations: int = 50) -> KM
         key: a `jax.random.key`; the same key gives the same clustering.
         iterations: Lloyd iterations (a fixed count, so the program has one shape).
 
-    >>> c = jv.kmeans(features, 5, key=jax.random.key(0))
-    >>> x[c.prototypes]            # one real input standing for each cluster
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> x = data.x_test[:200]
+    >>> c = jv.kmeans(jv.activations(m, x, layers=["fc1"])["fc1"], k=10, key=jax.random.key(0))
+    >>> c.labels.shape, c.sizes.sum()
+    ((200,), Array(200, dtype=int32))
+    >>> x[c.prototypes].shape          # one real input standing for each cluster
+    (10, 8, 8, 1)
     """
     data = _as_matrix(features)
     if not 1 <= k <= data.shape[0]:
         raise ValueError(f"k={k} must be between 1 and the number of examples ({data.shape[0]})")
     if iterations < 1:
         raise ValueError(f"iterations={iterations} must be a positive integer")
-    return _kmeans(data, k, key, iterations)
+    return _kmeans(data, k, check_key(key, "kmeans"), iterations)
 
 
+@deprecated_arguments(renamed={"m": "model"})
 def layer_embeddings(
-    m: Any, x: Any, *, layers: Any = None, components: int = 32, inputs: bool = True,
+    model: Any, x: Any, *, layers: Any = None, components: int = 32, inputs: bool = True,
     logits: bool = True, batch_size: int | None = 256, show_progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Each layer's representation of dataset `x` reduced to its top principal components:
@@ -219,9 +240,9 @@ def layer_embeddings(
     follows compiles once.
 
     Args:
-        m: a wrapped model.
+        model: a wrapped model.
         x: the dataset.
-        layers: names from `m.layers` (default all of them).
+        layers: names from `model.layers` (default all of them).
         components: how many principal components to keep.
         inputs: also embed the inputs themselves, as a first entry "input" (the baseline the
             layers improve on).
@@ -230,23 +251,24 @@ def layer_embeddings(
         show_progress: draw a progress bar when the run lasts more than a second.
     """
     components = check_positive_int("components", components)
-    x = check_input(m, x)
+    x = check_input(model, x)
     features = {"input": x} if inputs else {}
-    features.update(activations(m, x, layers=None if layers is None else list(layers),
+    features.update(activations(model, x, layers=None if layers is None else list(layers),
                                 batch_size=batch_size))
     if logits and "logits" not in features:
-        features["logits"] = m(x)
+        features["logits"] = model(x)
     result = {}
     for layer in progress(features, len(features), "embedding layers", enabled=show_progress):
         flat = features[layer].reshape(features[layer].shape[0], -1)
         kept = min(components, *flat.shape)
-        projected = np.asarray(pca(flat, kept).projected, np.float32)
+        projected = np.asarray(pca(flat, n_components=kept).projected, np.float32)
         result[layer] = np.pad(projected, ((0, 0), (0, components - kept)))
     return result
 
 
+@deprecated_arguments(renamed={"m": "model", "method": "projection"})
 def layer_projections(
-    m: Any, x: Any, *, layers: Any = None, method: str = "pca", inputs: bool = True,
+    model: Any, x: Any, *, layers: Any = None, projection: str = "pca", inputs: bool = True,
     logits: bool = True, batch_size: int | None = 256, show_progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Each layer's representation of dataset `x` projected to 2D: {layer: (n, 2)}.
@@ -257,20 +279,20 @@ def layer_projections(
     aspect ratio.
 
     Args:
-        m: a wrapped model.
+        model: a wrapped model.
         x: the dataset.
-        layers: names from `m.layers` (default all of them).
-        method: "pca" (JAX) or "tsne" (scikit-learn).
+        layers: names from `model.layers` (default all of them).
+        projection: "pca" (JAX) or "tsne" (scikit-learn).
         inputs: also project the inputs themselves, as a first entry "input".
         logits: also project the model's output, as a last entry "logits".
         batch_size: examples per compiled chunk.
         show_progress: draw a progress bar when the run lasts more than a second.
     """
-    check_choice("method", method, ("pca", "tsne"))
-    embedded = layer_embeddings(m, x, layers=layers, components=32 if method == "tsne" else 2,
+    check_choice("projection", projection, ("pca", "tsne"))
+    embedded = layer_embeddings(model, x, layers=layers, components=32 if projection == "tsne" else 2,
                                 inputs=inputs, logits=logits, batch_size=batch_size,
                                 show_progress=show_progress)
-    return {layer: unit_spread(points if method == "pca" else tsne(points))
+    return {layer: unit_spread(points if projection == "pca" else tsne(points))
             for layer, points in embedded.items()}
 
 

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from .. import _display
 from .._checks import check_choice
+from .._deprecation import deprecated_arguments
 from ._common import (
     JaxvizFigure,
     bare,
@@ -20,7 +21,7 @@ from ._common import (
     scaled_colorbar,
 )
 
-METHODS = ("heat_map", "blended_heat_map", "masked_image", "alpha_scaling")
+STYLES = ("heat_map", "blended_heat_map", "masked_image", "alpha_scaling")
 """How an image attribution is drawn (Captum's names, so their users find them):
 "heat_map" (the map alone), "blended_heat_map" (the map, half transparent, over the input in
 grayscale), "masked_image" (the input times the map: black where the attribution is low),
@@ -30,15 +31,15 @@ SCALES = ("shared", "per_method")
 """How `grid` scales colors: one scale for every map, or one per method (column)."""
 
 # A map in [0, 1] multiplies or fades the input; a signed map cannot.
-_UNSIGNED_METHODS = ("masked_image", "alpha_scaling")
+_UNSIGNED_STYLES = ("masked_image", "alpha_scaling")
 
 
-def _check_method_and_sign(method: str, sign: str) -> None:
-    check_choice("method", method, METHODS)
+def _check_style_and_sign(style: str, sign: str) -> None:
+    check_choice("style", style, STYLES)
     check_choice("sign", sign, _display.SIGNS)
-    if method in _UNSIGNED_METHODS and sign == "all":
+    if style in _UNSIGNED_STYLES and sign == "all":
         raise ValueError(
-            f"sign: method={method!r} needs one sign (the map becomes a mask in [0, 1]), but "
+            f"sign: style={style!r} needs one sign (the map becomes a mask in [0, 1]), but "
             "'all' keeps both; use 'absolute', 'positive' or 'negative'."
         )
 
@@ -58,20 +59,20 @@ def _draw(
     shown: np.ndarray | None,
     normalized: np.ndarray,
     *,
-    method: str,
+    style: str,
     sign: str,
     cmap: matplotlib.colors.Colormap,
     alpha: float,
 ):
     """Draw one cell; return the heat map's image (for a colorbar), or None if it has none."""
     low, high = color_limits(sign)
-    if method == "heat_map":
+    if style == "heat_map":
         return ax.imshow(normalized, cmap=cmap, vmin=low, vmax=high)
-    if method == "blended_heat_map":
+    if style == "blended_heat_map":
         # The input in gray under the colors, so its own colors cannot be read as attribution.
         ax.imshow(_display.to_grayscale(shown), cmap="gray", vmin=0, vmax=1)
         return ax.imshow(normalized, cmap=cmap, vmin=low, vmax=high, alpha=alpha)
-    if method == "masked_image":
+    if style == "masked_image":
         ax.imshow(_as_rgb(shown) * normalized[..., None])
         return None
     # alpha_scaling: drawn over the axes' background where the attribution is low.
@@ -104,11 +105,12 @@ def image(image: object, *, title: str | None = None, ax: Axes | None = None) ->
     return figure
 
 
+@deprecated_arguments(renamed={"method": "style"})
 def attribution(
     image: object,
     attribution: object,
     *,
-    method: str = "blended_heat_map",
+    style: str = "blended_heat_map",
     sign: str = "absolute",
     clip_percentile: float = _display.DEFAULT_CLIP_PERCENTILE,
     channel_reduction: str = "sum",
@@ -124,10 +126,10 @@ def attribution(
     Args:
         image: the input, one example: (H, W), (H, W, 1) or (H, W, 3), numpy or jax, any
             normalization (uint8, float 0-1, standardized; see `jaxviz._display.display_image`).
-            May be None for method "heat_map".
+            May be None for style "heat_map".
         attribution: its attribution, (H, W) or (H, W, C), e.g. `jv.saliency(m, x)[0]`.
-        method: one of `METHODS`: "heat_map", "blended_heat_map", "masked_image",
-            "alpha_scaling".
+        style: how the map is drawn, one of `STYLES`: "heat_map", "blended_heat_map",
+            "masked_image", "alpha_scaling" (Captum's `method` names).
         sign: "positive", "negative", "absolute" or "all" (signed, on a diverging colormap
             around 0). "masked_image" and "alpha_scaling" need one sign.
         clip_percentile: magnitudes above this percentile of the shown nonzero magnitudes
@@ -136,23 +138,27 @@ def attribution(
         cmap: a matplotlib colormap; default the colorblind-safe one for `sign`
             ("RdBu_r" for "all", "Reds" / "Blues" for one sign, "viridis" for "absolute").
         alpha: the heat map's opacity over the input in "blended_heat_map".
-        colorbar: add a colorbar (heat map methods), its ticks in attribution units.
+        colorbar: add a colorbar (heat map styles), its ticks in attribution units.
         title: the axes title.
         ax: draw into this axes instead of a new figure.
 
     Returns:
         The matplotlib figure holding the drawing (`ax`'s figure when `ax` is given).
 
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> x = data.x_test[:2]
     >>> fig = jv.plot.attribution(x[0], jv.integrated_gradients(m, x)[0], sign="all")
+    >>> len(fig.axes)                  # the map and its colorbar
+    2
     """
-    _check_method_and_sign(method, sign)
+    _check_style_and_sign(style, sign)
     _display.check_sign_for_reduction(sign, channel_reduction)
     alpha = _check_alpha(alpha)
     shown = None if image is None else _display.display_image(image)
-    if shown is None and method != "heat_map":
+    if shown is None and style != "heat_map":
         raise ValueError(
-            f"image: None, but method={method!r} draws the input; pass the input image, "
-            "or use method='heat_map'."
+            f"image: None, but style={style!r} draws the input; pass the input image, "
+            "or use style='heat_map'."
         )
     values = _display.attribution_map(
         attribution,
@@ -166,7 +172,7 @@ def attribution(
     side = 3.6
     figure, ax = figure_and_axes(ax, (side * width / height + (0.9 if colorbar else 0), side))
     heat = _draw(
-        ax, shown, normalized, method=method, sign=sign, cmap=colormap(sign, cmap), alpha=alpha
+        ax, shown, normalized, style=style, sign=sign, cmap=colormap(sign, cmap), alpha=alpha
     )
     bare(ax)
     if title is not None:
@@ -211,11 +217,12 @@ def _batch_of_maps(
     )
 
 
+@deprecated_arguments(renamed={"method": "style"})
 def grid(
     images: object,
     attributions: Mapping[str, object],
     *,
-    method: str = "heat_map",
+    style: str = "heat_map",
     sign: str = "absolute",
     scale: str = "per_method",
     clip_percentile: float = _display.DEFAULT_CLIP_PERCENTILE,
@@ -233,13 +240,13 @@ def grid(
         images: the inputs, a batch (N, H, W) or (N, H, W, C), any normalization.
         attributions: method name -> its attributions for the batch, (N, H, W) or (N, H, W, C),
             in column order, e.g. `{"saliency": jv.saliency(m, x), "IG": ...}`.
-        method: how each map is drawn, as in `attribution` (default "heat_map").
+        style: how each map is drawn, as in `attribution` (default "heat_map").
         sign: "positive", "negative", "absolute" or "all", as in `attribution`.
         scale: "per_method" (one color scale per column, so examples compare within a method;
             methods have different units) or "shared" (one scale for every map).
         clip_percentile, channel_reduction, cmap, alpha: as in `attribution`.
         colorbar: one colorbar per column ("per_method") or one for all ("shared"), for the
-            heat map methods.
+            heat map styles.
         row_labels: one label per example (e.g. "label 3, predicted 5"), beside the input.
         title: the figure title.
         cell_size: the side of one cell, in inches.
@@ -247,7 +254,7 @@ def grid(
     Returns:
         The matplotlib figure.
     """
-    _check_method_and_sign(method, sign)
+    _check_style_and_sign(style, sign)
     check_choice("scale", scale, SCALES)
     _display.check_sign_for_reduction(sign, channel_reduction)
     alpha = _check_alpha(alpha)
@@ -293,7 +300,7 @@ def grid(
                 axes[row, column],
                 shown_image,
                 normalized,
-                method=method,
+                style=style,
                 sign=sign,
                 cmap=cmap,
                 alpha=alpha,
@@ -308,7 +315,7 @@ def grid(
     if title is not None:
         figure.suptitle(title)
 
-    if colorbar and method in ("heat_map", "blended_heat_map"):
+    if colorbar and style in ("heat_map", "blended_heat_map"):
         if scale == "shared":
             everything = np.concatenate([stack.ravel() for stack in maps.values()])
             scaled_colorbar(

@@ -19,6 +19,7 @@ import traitlets
 
 from .. import _display
 from .._checks import check_choice, check_input
+from .._deprecation import deprecated_arguments
 from ..explain import (
     expected_gradients,
     gradcam,
@@ -184,7 +185,12 @@ class Explorer(JaxvizWidget):
     class), `steps`, `samples`, `noise`, `window`, `sign`, `alpha`, `cmap`, `clip`, `compare`,
     `scale`), so code can drive the widget and read what a person chose.
 
-    >>> jv.Explorer(m, x_test[:16], labels=y_test[:16], class_names=names)
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> explorer = jv.Explorer(m, data.x_test[:16], data.y_test[:16],
+    ...                        class_names=data.class_names, method="saliency")
+    >>> explorer.index, explorer.target = 2, 7      # what the input slider and class menu set
+    >>> explorer.shown_class()
+    7
     """
 
     _esm = static_asset("explorer.js")
@@ -253,13 +259,14 @@ class Explorer(JaxvizWidget):
         except ValueError as error:
             raise traitlets.TraitError(str(error)) from None
 
+    @deprecated_arguments(positional=("class_names",))
     def __init__(
         self,
         model,
         x,
         labels=None,
-        class_names: Sequence[str] | None = None,
         *,
+        class_names: Sequence[str] | None = None,
         feature_names: Sequence[str] | None = None,
         tokens=None,
         kind: str = "auto",

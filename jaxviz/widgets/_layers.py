@@ -18,6 +18,7 @@ import traitlets
 
 from .. import _display, _layer_display
 from .._checks import check_choice, check_input, check_positive_int
+from .._deprecation import deprecated_arguments
 from ..explain._features import (
     channel_backprojection,
     peak_patches,
@@ -91,17 +92,24 @@ class LayerExplorer(JaxvizWidget):
     feature visualization.
 
     Args:
-        m: a wrapped model (`jv.wrap`).
+        model: a wrapped model (`jv.wrap`).
         x: the inputs to browse with the input slider (a few dozen at most).
         labels: their classes, shown beside each input.
         class_names: a name per class.
         dataset: where the top examples are searched (default `x`).
-        layers: which of `m.layers` to show (default all).
+        layers: which of `model.layers` to show (default all).
         k: top examples per channel.
         feature_steps: optimization steps of the feature visualization (0: none).
         key: the feature visualization's random key (default `jax.random.key(0)`).
 
-    >>> jv.LayerExplorer(m, data.x_test[:16], labels=data.y_test[:16], dataset=data.x_test)
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> explorer = jv.LayerExplorer(m, data.x_test[:16], data.y_test[:16], dataset=data.x_test)
+    >>> explorer.layer_names
+    ['conv1', 'conv2', 'fc1', 'fc2']
+    >>> explorer.channel = 3          # what a click on channel 3 asks for
+    >>> explorer.detail["top_indices"] == jv.top_activating(
+    ...     m, data.x_test, layer="conv1", k=9).indices[3].tolist()
+    True
     """
 
     _esm = static_asset("layers.js")
@@ -121,10 +129,12 @@ class LayerExplorer(JaxvizWidget):
     luts = traitlets.Dict().tag(sync=True)
     detail = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, m: Any, x: Any, *, labels: Any = None,
+    @deprecated_arguments(renamed={"m": "model"})
+    def __init__(self, model: Any, x: Any, labels: Any = None, *,
                  class_names: Sequence[str] | None = None,
                  dataset: Any = None, layers: Sequence[str] | None = None, k: int = 9,
                  feature_steps: int = 192, key: jax.Array | None = None) -> None:
+        m = model
         x = check_input(m, x)
         if not _is_image_batch(x):
             raise ValueError(
@@ -237,17 +247,21 @@ class Projector(JaxvizWidget):
     its input.
 
     Args:
-        m: a wrapped model.
+        model: a wrapped model.
         x: the dataset (a few hundred to a few thousand examples).
         labels: their classes (colors the points).
         class_names: a name per class.
-        layers: which of `m.layers` to project (default all, and the logits).
-        method: "pca" (JAX, default) or "tsne" (scikit-learn; slower).
+        layers: which of `model.layers` to project (default all, and the logits).
+        projection: "pca" (JAX, default) or "tsne" (scikit-learn; slower).
         clusters: k of the k-means clustering of each layer (default: the number of classes),
             run on the layer's top 32 principal components.
         key: the clustering's random key.
 
-    >>> jv.Projector(m, data.x_test[:500], data.y_test[:500], class_names=data.class_names)
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> projector = jv.Projector(m, data.x_test[:300], data.y_test[:300],
+    ...                          class_names=data.class_names)
+    >>> projector.layer_names
+    ['input', 'conv1', 'conv2', 'fc1', 'fc2']
     """
 
     _esm = static_asset("projector.js")
@@ -263,28 +277,29 @@ class Projector(JaxvizWidget):
     clusters = traitlets.Dict().tag(sync=True)
     prototypes = traitlets.Dict().tag(sync=True)
     thumbnails = traitlets.Dict().tag(sync=True)
-    method = traitlets.Unicode("pca").tag(sync=True)
+    projection = traitlets.Unicode("pca").tag(sync=True)
 
-    def __init__(self, m: Any, x: Any, labels: Any = None, *,
+    @deprecated_arguments(renamed={"m": "model", "method": "projection"})
+    def __init__(self, model: Any, x: Any, labels: Any = None, *,
                  class_names: Sequence[str] | None = None, layers: Sequence[str] | None = None,
-                 method: str = "pca", clusters: int | None = None,
+                 projection: str = "pca", clusters: int | None = None,
                  key: jax.Array | None = None) -> None:
         from ..plot._layers import class_colors
 
-        x = check_input(m, x)
+        x = check_input(model, x)
         n = x.shape[0]
         labels = _labels(labels, n)
-        check_choice("method", method, ("pca", "tsne"))
-        embedded = layer_embeddings(m, x, layers=layers, components=_CLUSTER_COMPONENTS)
+        check_choice("projection", projection, ("pca", "tsne"))
+        embedded = layer_embeddings(model, x, layers=layers, components=_CLUSTER_COMPONENTS)
         names = list(embedded)
-        projections = {name: unit_spread(points if method == "pca" else tsne(points))
+        projections = {name: unit_spread(points if projection == "pca" else tsne(points))
                        for name, points in embedded.items()}
         classes = int(labels.max()) + 1 if labels is not None else 1
         class_list = _class_names(class_names, classes)
         k = check_positive_int("clusters", clusters if clusters is not None else
                                max(len(class_list), 2))
         key = jax.random.key(0) if key is None else key
-        groups = [kmeans(embedded[name], min(k, n), key=key) for name in names]
+        groups = [kmeans(embedded[name], k=min(k, n), key=key) for name in names]
         self._projections = projections
         self._labels = labels
         self._class_list = class_list
@@ -292,7 +307,7 @@ class Projector(JaxvizWidget):
         super().__init__(
             layer=names[0],
             layer_names=names,
-            method=method,
+            projection=projection,
             points=array_payload(np.stack([projections[name] for name in names])),
             labels=array_payload(np.zeros(n) if labels is None else labels, "float32"),
             class_names=class_list,

@@ -148,7 +148,7 @@ function render({ model, el }) {
       ctx.arc(screen[2 * hovered], screen[2 * hovered + 1], radius + 3, 0, 2 * Math.PI);
       ctx.stroke();
     }
-    title.textContent = `${names[shownLayer]}: ${model.get("method") === "tsne" ? "t-SNE" : "PCA"} of ${n} examples`;
+    title.textContent = `${names[shownLayer]}: ${model.get("projection") === "tsne" ? "t-SNE" : "PCA"} of ${n} examples`;
     drawLegend();
     drawPrototypes();
   }
