@@ -189,3 +189,30 @@ def test_result_types_are_exported():
             found = obj.__globals__.get(word)
             if inspect.isclass(found) and found.__module__.startswith("jaxviz"):
                 assert id(found) in reachable, f"{name} returns {word}, which is not exported"
+
+
+def _resolves(dotted: str) -> bool:
+    obj, parts = jv, dotted.split(".")[1:]
+    for i, part in enumerate(parts):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:
+            obj = importlib.import_module("jaxviz." + ".".join(parts[: i + 1]))
+        except ImportError:
+            return False
+    return True
+
+
+def test_names_in_messages_and_docs_exist():
+    """Every `jv.name` / `jaxviz.name` written in the package's strings (error messages,
+    docstrings) is a name that exists, so an error never sends a user to a missing function."""
+    root = Path(jv.__file__).parent
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        for match in re.finditer(r"(?<![\w.])(?:jv|jaxviz)(?:\.[A-Za-z_]\w*)+", text):
+            if not _resolves(match.group(0)):
+                line = text.count("\n", 0, match.start()) + 1
+                missing.append(f"{path.relative_to(root.parent)}:{line}: {match.group(0)}")
+    assert missing == []

@@ -7,6 +7,7 @@ from ._diagnose import diagnose as diagnose
 from ._diagnose import group_diagnoses as group_diagnoses
 from ._gradient_flow import GradientFlow as GradientFlow
 from ._gradient_flow import gradient_flow as gradient_flow
+from ._layers import LayerGroups as LayerGroups
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder
 from ._stats import HIST_BINS as HIST_BINS
@@ -14,3 +15,5 @@ from ._stats import HIST_SAMPLE as HIST_SAMPLE
 from ._stats import FlowStats as FlowStats
 from ._stats import flow_stats as flow_stats
 from ._stats import histogram_edges as histogram_edges
+from ._summary import LayerRow as LayerRow
+from ._summary import model_summary as model_summary

@@ -170,7 +170,9 @@ def model_view(rows: list[LayerRow], *, layer: str | None = None) -> Figure:
     """The model's layers as a table (type, output shape, parameters, dtype), and the activation
     histogram of ``layer`` (default: the first)."""
     if not rows or not all(isinstance(r, LayerRow) for r in rows):
-        raise TypeError("rows: expected the list of LayerRow from jaxviz.flow.model_summary(m, x).")
+        raise TypeError(
+            "rows: expected the list of LayerRow from jaxviz.flow.model_summary(model, x)."
+        )
     names = [r.name for r in rows]
     if layer is not None and layer not in names:
         raise ValueError(

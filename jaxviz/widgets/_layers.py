@@ -260,8 +260,8 @@ class Projector(JaxvizWidget):
     >>> m, data = jv.zoo.load("digits-cnn")
     >>> projector = jv.Projector(m, data.x_test[:300], data.y_test[:300],
     ...                          class_names=data.class_names)
-    >>> projector.layer_names
-    ['input', 'conv1', 'conv2', 'fc1', 'fc2']
+    >>> projector.layer_names          # the inputs, every layer, and the model's output
+    ['input', 'conv1', 'conv2', 'fc1', 'fc2', 'logits']
     """
 
     _esm = static_asset("projector.js")
