@@ -37,7 +37,8 @@ def _norm(channels, rngs):
 
 
 class Block(nnx.Module):
-    """Two 3x3 convolutions with batch norm and a shortcut (a strided 1x1 one where the shape changes)."""
+    """Two 3x3 convolutions with batch norm and a shortcut (a strided 1x1 one where the shape
+    changes)."""
 
     def __init__(self, cin, cout, stride, rngs):
         self.conv1, self.bn1 = _conv(cin, cout, 3, stride, rngs), _norm(cout, rngs)
@@ -61,7 +62,9 @@ class ResNet18(nnx.Module):
         for cout, stride in STAGES:
             blocks += [Block(cin, cout, stride, rngs), Block(cout, cout, 1, rngs)]
             cin = cout
-        self.layer1, self.layer2, self.layer3, self.layer4 = (nnx.List(blocks[i : i + 2]) for i in range(0, 8, 2))
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            nnx.List(blocks[i : i + 2]) for i in range(0, 8, 2)
+        )
         self.fc = nnx.Linear(512, CLASSES, rngs=rngs)
 
     def __call__(self, x):
@@ -80,7 +83,14 @@ def torch_twin(model: ResNet18) -> Any:
 
     def conv(flax_conv, stride):
         kernel = np.asarray(flax_conv.kernel[...])  # (kh, kw, in, out)
-        out = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[0], stride, kernel.shape[0] // 2, bias=False)
+        out = nn.Conv2d(
+            kernel.shape[2],
+            kernel.shape[3],
+            kernel.shape[0],
+            stride,
+            kernel.shape[0] // 2,
+            bias=False,
+        )
         out.weight.data = torch.tensor(np.transpose(kernel, (3, 2, 0, 1)).copy())
         return out
 
@@ -112,7 +122,11 @@ def torch_twin(model: ResNet18) -> Any:
             self.pool = nn.MaxPool2d(3, 2, 1)
             stages = (model.layer1, model.layer2, model.layer3, model.layer4)
             for i, ((_, stride), stage) in enumerate(zip(STAGES, stages, strict=True)):
-                setattr(self, f"layer{i + 1}", nn.Sequential(TorchBlock(stage[0], stride), TorchBlock(stage[1], 1)))
+                setattr(
+                    self,
+                    f"layer{i + 1}",
+                    nn.Sequential(TorchBlock(stage[0], stride), TorchBlock(stage[1], 1)),
+                )
             self.fc = nn.Linear(512, CLASSES)
             self.fc.weight.data = torch.tensor(np.asarray(model.fc.kernel[...]).T.copy())
             self.fc.bias.data = torch.tensor(np.asarray(model.fc.bias[...]).copy())

@@ -19,7 +19,9 @@ def use_all_cores_in_torch() -> int:
 
 def alternate(candidates: dict[str, Callable[[], object]], **options) -> dict[str, float]:
     """Median seconds per call of each candidate, run in turn (see `alternate_samples`)."""
-    return {name: statistics.median(t) for name, t in alternate_samples(candidates, **options).items()}
+    return {
+        name: statistics.median(t) for name, t in alternate_samples(candidates, **options).items()
+    }
 
 
 def alternate_samples(

@@ -2,7 +2,8 @@
 bring the median completeness gap below 1% and 0.1%: Captum's Gauss-Legendre, jaxviz's
 Gauss-Legendre, and jaxviz's adaptive rule (``tol=``), on twin CNNs with the same weights.
 
-The completeness gap of one example is ``|sum(attr) - (f(x) - f(baseline))| / |f(x) - f(baseline)|``.
+The completeness gap of one example is
+``|sum(attr) - (f(x) - f(baseline))| / |f(x) - f(baseline)|``.
 Fixed rules are swept over steps (doubling), the adaptive rule over ``tol``; the first setting
 whose median gap is under the target is reported with its gradient evaluations per example and
 its median time (alternating runs after a warm-up). Because the gap only checks the sum of the
@@ -51,9 +52,17 @@ class Case:
         rows = np.arange(examples)
         self.change = np.asarray(logits[rows, self.targets] - at_zero[rows, self.targets])
         self.reference = (
-            None if reference_steps is None
-            else np.asarray(jv.integrated_gradients(self.model, self.x, self.targets, steps=reference_steps,
-                                                    batch_size=max(1, 4096 // reference_steps)))
+            None
+            if reference_steps is None
+            else np.asarray(
+                jv.integrated_gradients(
+                    self.model,
+                    self.x,
+                    self.targets,
+                    steps=reference_steps,
+                    batch_size=max(1, 4096 // reference_steps),
+                )
+            )
         )
 
     def median_gap(self, delta) -> float:
@@ -63,7 +72,9 @@ class Case:
         if self.reference is None:
             return None
         axes = tuple(range(1, self.reference.ndim))
-        error = np.abs(np.asarray(attr) - self.reference).max(axes) / np.abs(self.reference).max(axes)
+        error = np.abs(np.asarray(attr) - self.reference).max(axes) / np.abs(self.reference).max(
+            axes
+        )
         return float(np.median(error))
 
     # Each rule: (run it once and return (attr, delta, gradient evaluations per example)).
@@ -74,16 +85,28 @@ class Case:
         ig = IntegratedGradients(self.torch_model)
 
         def once():
-            attr, delta = ig.attribute(inputs, target=targets, n_steps=steps, method="gausslegendre",
-                                       internal_batch_size=512, return_convergence_delta=True)
+            attr, delta = ig.attribute(
+                inputs,
+                target=targets,
+                n_steps=steps,
+                method="gausslegendre",
+                internal_batch_size=512,
+                return_convergence_delta=True,
+            )
             return attr.detach().numpy().transpose(0, 2, 3, 1), delta.detach().numpy(), steps
 
         return once
 
     def jaxviz_fixed(self, steps):
         def once():
-            attr, delta = jv.integrated_gradients(self.model, self.x, self.targets, steps=steps,
-                                                  batch_size=max(1, 4096 // steps), return_delta=True)
+            attr, delta = jv.integrated_gradients(
+                self.model,
+                self.x,
+                self.targets,
+                steps=steps,
+                batch_size=max(1, 4096 // steps),
+                return_delta=True,
+            )
             return jax.block_until_ready(attr), delta, steps
 
         return once
@@ -122,7 +145,10 @@ def rows_for(case: Case) -> list[str]:
     sweeps = {name: sweep(case, make, settings) for name, (make, settings, _) in rules.items()}
     rows = []
     for target in TARGETS:
-        found = {name: next((hit for hit in hits if hit[2] < target), None) for name, hits in sweeps.items()}
+        found = {
+            name: next((hit for hit in hits if hit[2] < target), None)
+            for name, hits in sweeps.items()
+        }
         runnable = {name: rules[name][0](hit[0]) for name, hit in found.items() if hit is not None}
         seconds = alternate(runnable, repeats=2, warmup=0)  # the sweep above compiled everything
         captum = found["Captum gausslegendre"]
@@ -133,8 +159,11 @@ def rows_for(case: Case) -> list[str]:
             setting, evaluations, gap, error = hit
             fewer = f"{captum[1] / evaluations:.1f}x" if captum else ""
             error_text = "" if error is None else f"{error:.2%}"
-            rows.append(f"| {case.name} | < {target:.1%} | {name} | {rules[name][2]}={setting:g} "
-                        f"| {evaluations:g} | {fewer} | {gap:.2e} | {error_text} | {seconds[name] * 1e3:.0f} ms |")
+            rows.append(
+                f"| {case.name} | < {target:.1%} | {name} | {rules[name][2]}={setting:g} | "
+                f"{evaluations:g} | {fewer} | {gap:.2e} | {error_text} | {seconds[name] * 1e3:.0f} "
+                "ms |"
+            )
             print(f"[accuracy] {rows[-1]}", file=sys.stderr, flush=True)
     return rows
 
@@ -146,21 +175,25 @@ def run() -> str:
         Case("CIFAR-size CNN 32x32x3, 8 inputs", CIFAR_CNN, CIFAR_INPUT, 8),
     ]
     rows = [row for case in cases for row in rows_for(case)]
-    return "\n".join([
-        "## Equal accuracy: integrated gradients to a completeness gap",
-        "",
-        "Random-weight ReLU CNNs (non-zero biases), the same weights in flax.nnx and PyTorch; "
-        "baseline 0, target the predicted class. *Evals* are gradient evaluations per example "
-        "(median for the adaptive rule, which also spends a forward pass per bisection); "
-        "*fewer* is Captum's evals over this rule's. *Attr. error* is the median of "
-        "max|attr - ref| / max|ref| against 4096-step Gauss-Legendre (tiny CNN only).",
-        "",
-        "| model | median gap | rule | setting | evals | fewer | median gap reached | attr. error | time |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "The adaptive rule meets `tol` for the sum of the attribution exactly (it knows each "
-        "interval's exact completeness error from two forward passes), so its gap falls with far "
-        "fewer gradients; the error of individual features follows the gradients spent, as the "
-        "attr. error column shows, so use `tol` when the completeness gap is what you need.",
-    ])
+    return "\n".join(
+        [
+            "## Equal accuracy: integrated gradients to a completeness gap",
+            "",
+            "Random-weight ReLU CNNs (non-zero biases), the same weights in flax.nnx and PyTorch; "
+            "baseline 0, target the predicted class. *Evals* are gradient evaluations per example "
+            "(median for the adaptive rule, which also spends a forward pass per bisection); "
+            "*fewer* is Captum's evals over this rule's. *Attr. error* is the median of "
+            "max|attr - ref| / max|ref| against 4096-step Gauss-Legendre (tiny CNN only).",
+            "",
+            "| model | median gap | rule | setting | evals | fewer | median gap reached | attr. "
+            "error | time |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "The adaptive rule meets `tol` for the sum of the attribution exactly (it knows each "
+            "interval's exact completeness error from two forward passes), so its gap falls with "
+            "far fewer gradients; the error of individual features follows the gradients spent, "
+            "as the attr. error column shows, so use `tol` when the completeness gap is what you "
+            "need.",
+        ]
+    )

@@ -67,7 +67,16 @@ def fresh_process(cache_home: Path, *, cache: bool, importtime: bool = False) ->
     return {"wall": wall, "cpu": cpu, **phases, "importtime": done.stderr if importtime else ""}
 
 
-WATCHED_IMPORTS = ("jaxviz", "jax", "flax", "optax", "jaxviz.explain", "jaxviz.zoo", "matplotlib", "anywidget")
+WATCHED_IMPORTS = (
+    "jaxviz",
+    "jax",
+    "flax",
+    "optax",
+    "jaxviz.explain",
+    "jaxviz.zoo",
+    "matplotlib",
+    "anywidget",
+)
 
 
 def import_seconds(importtime: str) -> dict[str, float]:
@@ -108,7 +117,9 @@ def run() -> str:
             f"| {median(setting, 'second') * 1e3:.0f} ms | {verdict} |"
         )
     seconds = import_seconds(profile["importtime"])
-    imports = ", ".join(f"{name} {seconds[name]:.2f} s" for name in WATCHED_IMPORTS if name in seconds)
+    imports = ", ".join(
+        f"{name} {seconds[name]:.2f} s" for name in WATCHED_IMPORTS if name in seconds
+    )
     load = os.getloadavg()[0]
     return "\n".join([
         "## Cold start: new process to the first digits-cnn attribution",

@@ -35,8 +35,10 @@ def measure(*, device: str = "cuda", batch: int = BATCH, side: int = SIDE, repea
     import torch
 
     if device == "cuda" and (jax.default_backend() != "gpu" or not torch.cuda.is_available()):
-        return {"skipped": f"JAX's backend is {jax.default_backend()!r}, torch.cuda.is_available() is "
-                           f"{torch.cuda.is_available()} (torch {torch.__version__})"}
+        return {
+            "skipped": f"JAX's backend is {jax.default_backend()!r}, torch.cuda.is_available() is "
+            f"{torch.cuda.is_available()} (torch {torch.__version__})"
+        }
     import captum.attr as ca
 
     import jaxviz as jv
@@ -65,28 +67,47 @@ def measure(*, device: str = "cuda", batch: int = BATCH, side: int = SIDE, repea
         return run
 
     pairs = {
-        "saliency": (lambda: jv.saliency(wrapped, x, targets),
-                     lambda: ca.Saliency(torch_model).attribute(tx, target=ttargets, abs=False)),
-        "IG 32 steps": (lambda: jv.integrated_gradients(wrapped, x, targets, steps=32),
-                        lambda: ca.IntegratedGradients(torch_model).attribute(tx, target=ttargets, n_steps=32)),
+        "saliency": (
+            lambda: jv.saliency(wrapped, x, targets),
+            lambda: ca.Saliency(torch_model).attribute(tx, target=ttargets, abs=False),
+        ),
+        "IG 32 steps": (
+            lambda: jv.integrated_gradients(wrapped, x, targets, steps=32),
+            lambda: ca.IntegratedGradients(torch_model).attribute(tx, target=ttargets, n_steps=32),
+        ),
         "SmoothGrad 32": (
-            lambda: jv.smoothgrad(wrapped, x, targets, samples=32, noise=SMOOTHGRAD_NOISE, key=jax.random.key(0)),
+            lambda: jv.smoothgrad(
+                wrapped, x, targets, samples=32, noise=SMOOTHGRAD_NOISE, key=jax.random.key(0)
+            ),
             lambda: ca.NoiseTunnel(ca.Saliency(torch_model)).attribute(
-                tx, nt_type="smoothgrad", nt_samples=32, stdevs=SMOOTHGRAD_NOISE * spread, target=ttargets, abs=False
+                tx,
+                nt_type="smoothgrad",
+                nt_samples=32,
+                stdevs=SMOOTHGRAD_NOISE * spread,
+                target=ttargets,
+                abs=False,
             ),
         ),
         "Grad-CAM": (
             lambda: jv.gradcam(wrapped, x, targets, layer=CAM_LAYER[0]),
             lambda: ca.LayerAttribution.interpolate(
-                ca.LayerGradCam(torch_model, torch_model.layer4).attribute(tx, target=ttargets, relu_attributions=True),
-                (side, side), interpolate_mode="bilinear",
+                ca.LayerGradCam(torch_model, torch_model.layer4).attribute(
+                    tx, target=ttargets, relu_attributions=True
+                ),
+                (side, side),
+                interpolate_mode="bilinear",
             ),
         ),
         "occlusion": (
-            lambda: jv.occlusion(wrapped, x, targets, window=OCCLUSION_WINDOW, stride=OCCLUSION_STRIDE),
+            lambda: jv.occlusion(
+                wrapped, x, targets, window=OCCLUSION_WINDOW, stride=OCCLUSION_STRIDE
+            ),
             lambda: ca.Occlusion(torch_model).attribute(
-                tx, sliding_window_shapes=(3, OCCLUSION_WINDOW, OCCLUSION_WINDOW),
-                strides=(3, OCCLUSION_STRIDE, OCCLUSION_STRIDE), target=ttargets, perturbations_per_eval=64,
+                tx,
+                sliding_window_shapes=(3, OCCLUSION_WINDOW, OCCLUSION_WINDOW),
+                strides=(3, OCCLUSION_STRIDE, OCCLUSION_STRIDE),
+                target=ttargets,
+                perturbations_per_eval=64,
             ),
         ),
     }
@@ -96,22 +117,40 @@ def measure(*, device: str = "cuda", batch: int = BATCH, side: int = SIDE, repea
             {"jaxviz": lambda ours=ours: jax.block_until_ready(ours()), "captum": synced(theirs)},
             repeats=repeats, warmup=1, min_sample_s=min_sample_s,
         )
-        rows.append({"method": method, "jaxviz": batch / seconds["jaxviz"], "captum": batch / seconds["captum"]})
+        rows.append(
+            {
+                "method": method,
+                "jaxviz": batch / seconds["jaxviz"],
+                "captum": batch / seconds["captum"],
+            }
+        )
         print(f"[gpu] {method}: {rows[-1]}", file=sys.stderr, flush=True)
     torch_device = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     return {
         "device": f"{jax.devices()[0].device_kind} (torch: {torch_device})",
-        "versions": f"jax {jax.__version__}, torch {torch.__version__}, captum {getattr(ca, '__version__', '?')}",
+        "versions": (
+            f"jax {jax.__version__}, torch {torch.__version__}, "
+            f"captum {getattr(ca, '__version__', '?')}"
+        ),
         "rows": rows,
     }
 
 
 def run() -> str:
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
-    env.update(XLA_PYTHON_CLIENT_PREALLOCATE="false",
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_gpu"], env=env, capture_output=True,
-                          text=True, check=False)
+    env.update(
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        PYTHONPATH=os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]
+        ),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_gpu"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the GPU measurement failed:\n{done.stderr[-3000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
@@ -129,8 +168,11 @@ def run() -> str:
                 "`python -m benchmarks --only gpu --out -` where an NVIDIA GPU is visible to both.")
     lines = [f"Device: {found['device']}; {found['versions']}.", "",
              "| method | jaxviz img/s | Captum img/s | jaxviz / Captum |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['jaxviz']:.1f} | {r['captum']:.1f} | **{r['jaxviz'] / r['captum']:.2f}x** |"
-              for r in found["rows"]]
+    lines += [
+        f"| {r['method']} | {r['jaxviz']:.1f} | {r['captum']:.1f} | "
+        f"**{r['jaxviz'] / r['captum']:.2f}x** |"
+        for r in found["rows"]
+    ]
     return header + "\n\n" + "\n".join(lines)
 
 

@@ -35,7 +35,10 @@ def reset_peak_rss() -> None:
 
 def peak_rss_mib() -> float:
     status = Path("/proc/self/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+    return (
+        int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+        / 1024
+    )
 
 
 def child(inputs: int, out: str) -> None:
@@ -49,10 +52,14 @@ def child(inputs: int, out: str) -> None:
     flax_model, _ = make_twins(TINY_CNN, TINY_INPUT)
     model = jv.wrap(flax_model)
     x = random_inputs(inputs, TINY_INPUT)
-    jax.block_until_ready(jv.integrated_gradients(model, x[:BATCH_SIZE], 0, steps=STEPS, batch_size=BATCH_SIZE))
+    jax.block_until_ready(
+        jv.integrated_gradients(model, x[:BATCH_SIZE], 0, steps=STEPS, batch_size=BATCH_SIZE)
+    )
     before = peak_rss_mib()
     start = time.perf_counter()
-    attr = jax.block_until_ready(jv.integrated_gradients(model, x, 0, steps=STEPS, batch_size=BATCH_SIZE))
+    attr = jax.block_until_ready(
+        jv.integrated_gradients(model, x, 0, steps=STEPS, batch_size=BATCH_SIZE)
+    )
     seconds = time.perf_counter() - start
     np.save(out, np.asarray(attr))
     print(json.dumps({
@@ -64,8 +71,11 @@ def child(inputs: int, out: str) -> None:
 
 
 def measure(inputs: int, out: Path, devices: int = 1) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               JAXVIZ_NO_COMPILE_CACHE="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        JAXVIZ_NO_COMPILE_CACHE="1",
+    )
     flags = [f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f]
     if devices > 1:
         flags.append(f"--xla_force_host_platform_device_count={devices}")
@@ -84,8 +94,8 @@ def run() -> str:
         one, four = np.load(Path(tmp) / f"{SIZES[-1]}.npy"), np.load(Path(tmp) / "sharded.npy")
     data_mb = {n: 2 * n * 12 * 12 * 3 * 4 / 2**20 for n in SIZES}  # inputs + attributions, float32
     rows = [
-        f"| {n:,} | 1 | {r['seconds']:.2f} | {r['seconds'] / n * 1e6:.0f} | {r['peak_before_mb']:.0f} "
-        f"| {r['peak_mb']:.0f} | {data_mb[n]:.1f} |"
+        f"| {n:,} | 1 | {r['seconds']:.2f} | {r['seconds'] / n * 1e6:.0f} | "
+        f"{r['peak_before_mb']:.0f} | {r['peak_mb']:.0f} | {data_mb[n]:.1f} |"
         for n, r in runs.items()
     ]
     rows.append(

@@ -87,9 +87,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(
-        f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {args.steps} steps x {args.repeats} repeats\n"
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {args.steps} steps x "
+        f"{args.repeats} repeats\n"
     )
-    header = f"{'model':<38} {'plain ms/step':>14} {'recording':>16} {'+ monitor':>16} {'every 10th':>16}"
+    header = (
+        f"{'model':<38} {'plain ms/step':>14} {'recording':>16} {'+ monitor':>16} "
+        f"{'every 10th':>16}"
+    )
     print(header)
     print("-" * len(header))
     for name, (depth, width, batch) in MODELS.items():

@@ -26,22 +26,26 @@ def check_input(model, x, argument: str = "x") -> np.ndarray:
         raise TypeError(f"{argument}: expected an array, got {type(x).__name__}.") from err
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
-            f"{argument}: expected a floating-point array (float32, bfloat16, float16, float64), got "
-            f"dtype {x.dtype}; convert it, e.g. x.astype('float32') (scaling images as the model "
-            "was trained)."
+            f"{argument}: expected a floating-point array (float32, bfloat16, float16, float64), "
+            f"got dtype {x.dtype}; convert it, e.g. x.astype('float32') (scaling images as the "
+            "model was trained)."
         )
     if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"{argument}: expected a batch with a leading example axis, got shape {x.shape}.")
+        raise ValueError(
+            f"{argument}: expected a batch with a leading example axis, got shape {x.shape}."
+        )
     finite = np.isfinite(x)
     if not finite.all():
         bad = int(finite.size - finite.sum())
-        raise ValueError(f"{argument}: contains {bad} NaN or infinite value(s); explanations need finite inputs.")
+        raise ValueError(
+            f"{argument}: contains {bad} NaN or infinite value(s); explanations need finite inputs."
+        )
     out = model_signature(model, x, argument)[1]
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(
-            f"model: expected logits of shape (batch, classes) = ({x.shape[0]}, C) for {argument} of "
-            f"shape {x.shape}, got shape {out.shape}. Wrap a function that returns one row of class "
-            "scores per example."
+            f"model: expected logits of shape (batch, classes) = ({x.shape[0]}, C) for {argument} "
+            f"of shape {x.shape}, got shape {out.shape}. Wrap a function that returns one row of "
+            "class scores per example."
         )
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise TypeError(
@@ -72,11 +76,14 @@ def check_layers(names: Iterable[str], valid: Sequence[str], argument: str = "la
     for name in names:
         if name not in valid:
             raise ValueError(
-                f"{argument}: unknown layer {name!r}; the model's layers are: {', '.join(valid) or '(none)'}."
+                f"{argument}: unknown layer {name!r}; the model's layers are: "
+                f"{', '.join(valid) or '(none)'}."
             )
 
 
-def check_layer(model, x, layer, *, spatial: bool = False, method: str = "") -> jax.ShapeDtypeStruct:
+def check_layer(
+    model, x, layer, *, spatial: bool = False, method: str = ""
+) -> jax.ShapeDtypeStruct:
     """The layer's output shape; with `spatial`, insist on (batch, *spatial, channels)."""
     if not isinstance(layer, str):
         raise TypeError(f"layer: expected a layer name (str), got {layer!r}; see model.layers.")
@@ -86,8 +93,9 @@ def check_layer(model, x, layer, *, spatial: bool = False, method: str = "") -> 
     if spatial and len(shape.shape) < 3:
         with_space = [n for n, s in shapes.items() if len(s.shape) >= 3]
         raise ValueError(
-            f"layer: {method} needs a layer with spatial axes (batch, ..., channels), but {layer!r} "
-            f"has output shape {shape.shape}. Layers with spatial axes: {', '.join(with_space) or '(none)'}."
+            f"layer: {method} needs a layer with spatial axes (batch, ..., channels), but "
+            f"{layer!r} has output shape {shape.shape}. Layers with spatial axes: "
+            f"{', '.join(with_space) or '(none)'}."
         )
     return shape
 
@@ -104,7 +112,9 @@ def check_batch_size(batch_size) -> int | None:
 
 def check_choice(argument: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise ValueError(f"{argument}: expected one of {', '.join(map(repr, allowed))}, got {value!r}.")
+        raise ValueError(
+            f"{argument}: expected one of {', '.join(map(repr, allowed))}, got {value!r}."
+        )
     return value
 
 
@@ -119,11 +129,14 @@ def check_key(key, method: str) -> jax.Array:
         return key
     if key.dtype == jnp.uint32 and key.shape == (2,):
         return jax.random.wrap_key_data(key)
-    raise TypeError(f"key: expected a jax.random.key(...), got {type(key).__name__} of shape {key.shape}.")
+    raise TypeError(
+        f"key: expected a jax.random.key(...), got {type(key).__name__} of shape {key.shape}."
+    )
 
 
 def check_baseline(baseline, x: np.ndarray, argument: str = "baseline") -> np.ndarray:
-    """A baseline broadcast to `x`: a scalar, an array shaped like one example, or one per example."""
+    """A baseline broadcast to `x`: a scalar, an array shaped like one example, or one per
+    example."""
     baseline = np.asarray(baseline).astype(x.dtype)
     try:
         shape = np.broadcast_shapes(baseline.shape, x.shape)
@@ -131,8 +144,9 @@ def check_baseline(baseline, x: np.ndarray, argument: str = "baseline") -> np.nd
         shape = None
     if shape != x.shape:
         raise ValueError(
-            f"{argument}: shape {baseline.shape} does not broadcast to the input's shape {x.shape}; "
-            f"use a scalar, an array shaped like one example {x.shape[1:]}, or one per example {x.shape}."
+            f"{argument}: shape {baseline.shape} does not broadcast to the input's shape "
+            f"{x.shape}; use a scalar, an array shaped like one example {x.shape[1:]}, or one per "
+            f"example {x.shape}."
         )
     if not np.isfinite(baseline).all():
         raise ValueError(f"{argument}: contains NaN or infinite values.")

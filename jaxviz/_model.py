@@ -171,7 +171,9 @@ def wrap(model, variables=None, *, example=None, call_kwargs: Mapping[str, Any] 
     call_kwargs = dict(call_kwargs or {})
     if _is_nnx(model):
         if variables is not None:
-            raise TypeError("variables: only flax.linen modules take variables; an nnx.Module holds its own.")
+            raise TypeError(
+                "variables: only flax.linen modules take variables; an nnx.Module holds its own."
+            )
         m = _wrap_nnx(model, call_kwargs)
     elif _is_linen(model):
         if variables is None:
@@ -182,11 +184,14 @@ def wrap(model, variables=None, *, example=None, call_kwargs: Mapping[str, Any] 
         m = _wrap_linen(model, variables, call_kwargs)
     elif callable(model):
         if variables is not None:
-            raise TypeError("variables: a plain function closes over its own weights; pass only fn.")
+            raise TypeError(
+                "variables: a plain function closes over its own weights; pass only fn."
+            )
         m = _wrap_function(model, call_kwargs)
     else:
         raise TypeError(
-            f"model: expected a flax.nnx.Module, a flax.linen.Module or a function, got {type(model).__name__}."
+            "model: expected a flax.nnx.Module, a flax.linen.Module or a function, got "
+            f"{type(model).__name__}."
         )
     if example is not None:
         check_input(m, example)
@@ -205,7 +210,7 @@ def _is_linen(model) -> bool:
     return isinstance(model, nn.Module)
 
 
-# -- plain functions --------------------------------------------------------------------------------
+# -- plain functions -------------------------------------------------------------------------------
 
 
 def _wrap_function(fn, call_kwargs) -> Model:
@@ -220,7 +225,7 @@ def _wrap_function(fn, call_kwargs) -> Model:
     return Model("function", (), forward, static_layers=None, param_path=lambda layer: None)
 
 
-# -- flax.nnx -----------------------------------------------------------------------------------------
+# -- flax.nnx --------------------------------------------------------------------------------------
 
 
 def _wrap_nnx(module, call_kwargs) -> Model:
@@ -239,9 +244,15 @@ def _wrap_nnx(module, call_kwargs) -> Model:
         return net(x, **call_kwargs)
 
     model = Model(
-        "nnx", params, forward, static_layers=tuple(paths), param_path=lambda layer: paths.get(layer, (layer,))
+        "nnx",
+        params,
+        forward,
+        static_layers=tuple(paths),
+        param_path=lambda layer: paths.get(layer, (layer,)),
     )
-    model.layer_types.update({name: type(_walk(copy, path)).__name__ for name, path in paths.items()})
+    model.layer_types.update(
+        {name: type(_walk(copy, path)).__name__ for name, path in paths.items()}
+    )
     return model
 
 
@@ -253,7 +264,9 @@ def _nnx_module_paths(module) -> dict[str, tuple]:
 
     def visit(node, path):
         children = (
-            list(enumerate(node)) if isinstance(node, list | tuple | nnx.List) else list(vars(node).items())
+            list(enumerate(node))
+            if isinstance(node, list | tuple | nnx.List)
+            else list(vars(node).items())
         )
         for key, child in children:
             if isinstance(child, nnx.Module | nnx.List | list | tuple):
@@ -291,12 +304,14 @@ def _attach_probe(module, name: str, hook) -> None:
             tap = self.__dict__.get("_jaxviz_tap")
             return tap[1](tap[0], out) if tap is not None and isinstance(out, jax.Array) else out
 
-        _PROBES[cls] = type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+        _PROBES[cls] = type(
+            cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__}
+        )
     object.__setattr__(module, "__class__", _PROBES[cls])
     module.__dict__["_jaxviz_tap"] = (name, hook)
 
 
-# -- flax.linen --------------------------------------------------------------------------------------
+# -- flax.linen ------------------------------------------------------------------------------------
 
 
 def _wrap_linen(module, variables, call_kwargs) -> Model:
@@ -305,7 +320,8 @@ def _wrap_linen(module, variables, call_kwargs) -> Model:
     variables = dict(variables)
     if "params" not in variables:
         raise TypeError(
-            f"variables: expected the dict from module.init(...) with a 'params' collection, got keys {sorted(variables)}."
+            "variables: expected the dict from module.init(...) with a 'params' collection, got "
+            f"keys {sorted(variables)}."
         )
     params = variables.pop("params")
 
@@ -313,7 +329,12 @@ def _wrap_linen(module, variables, call_kwargs) -> Model:
         def intercept(next_fun, args, kwargs, context):
             out = next_fun(*args, **kwargs)
             path = context.module.path
-            if hook is None or not path or context.method_name != "__call__" or not isinstance(out, jax.Array):
+            if (
+                hook is None
+                or not path
+                or context.method_name != "__call__"
+                or not isinstance(out, jax.Array)
+            ):
                 return out
             layer_types.setdefault(".".join(path), type(context.module).__name__)
             return hook(".".join(path), out)

@@ -25,7 +25,9 @@ def test_a_cnn_splits_after_its_first_convolution_and_bias(cnn_models, images):
         conv1 = jv.activations(m, images, layers=["conv1"])["conv1"]
         np.testing.assert_allclose(frontier, conv1, rtol=1e-6, atol=1e-6, err_msg=kind)
         rows = jax.ShapeDtypeStruct(images.shape, images.dtype)
-        np.testing.assert_allclose(split.suffix((frontier,), rows), m(images), rtol=1e-5, atol=1e-6, err_msg=kind)
+        np.testing.assert_allclose(
+            split.suffix((frontier,), rows), m(images), rtol=1e-5, atol=1e-6, err_msg=kind
+        )
 
 
 def test_a_linear_model_is_affine_all_the_way(linear):
@@ -47,7 +49,9 @@ class _Start(nnx.Module):
 
     def __call__(self, x):
         h = nnx.relu(self.norm(self.conv(2.0 * x - 1.0)))
-        return self.dense(h.reshape(h.shape[0], -1)) * jnp.tanh(self.skip(x.reshape(x.shape[0], -1)))
+        return self.dense(h.reshape(h.shape[0], -1)) * jnp.tanh(
+            self.skip(x.reshape(x.shape[0], -1))
+        )
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +67,32 @@ def branched(branched_net):
     return jv.wrap(branched_net)
 
 
-def test_the_start_reaches_through_batch_norm_and_has_one_value_per_branch(branched, branched_net, images):
+def test_the_start_reaches_through_batch_norm_and_has_one_value_per_branch(
+    branched, branched_net, images
+):
     split = _split(branched, images)
     assert isinstance(split, _affine.AffineSplit)
     normed, skipped = split.prefix(images)
-    np.testing.assert_allclose(normed, branched_net.norm(branched_net.conv(2.0 * images - 1.0)), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(skipped, branched_net.skip(images.reshape(6, -1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        normed, branched_net.norm(branched_net.conv(2.0 * images - 1.0)), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        skipped, branched_net.skip(images.reshape(6, -1)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_models_without_a_costly_affine_start_are_left_whole(images):
-    elementwise = jv.wrap(lambda x: jnp.tanh(2.0 * x + 1.0).reshape(x.shape[0], -1)[:, :5], example=images)
+    elementwise = jv.wrap(
+        lambda x: jnp.tanh(2.0 * x + 1.0).reshape(x.shape[0], -1)[:, :5], example=images
+    )
     assert isinstance(_split(elementwise, images), _affine.Unsplit)
     w = jax.random.normal(jax.random.key(1), (8 * 8 * 3, 5))
     first_nonlinear = jv.wrap(lambda x: jnp.abs(x).reshape(x.shape[0], -1) @ w, example=images)
     assert isinstance(_split(first_nonlinear, images), _affine.Unsplit)
-    half = jv.wrap(lambda x: x.reshape(x.shape[0], -1) @ w.astype(jnp.bfloat16), example=images.astype(jnp.bfloat16))
+    half = jv.wrap(
+        lambda x: x.reshape(x.shape[0], -1) @ w.astype(jnp.bfloat16),
+        example=images.astype(jnp.bfloat16),
+    )
     assert isinstance(_split(half, images.astype(jnp.bfloat16)), _affine.Unsplit)
 
 
@@ -94,13 +109,17 @@ def without_split(monkeypatch):
 
 
 @pytest.mark.parametrize("model", ["cnn", "branched"])
-def test_integrated_gradients_through_the_start_equals_the_whole_path(model, request, images, without_split):
+def test_integrated_gradients_through_the_start_equals_the_whole_path(
+    model, request, images, without_split
+):
     m = request.getfixturevalue(model)
     baseline = jax.random.normal(jax.random.key(2), images.shape) * 0.1
 
     def call():
         return (
-            jv.integrated_gradients(m, images, target=2, steps=24, baseline=baseline, return_delta=True),
+            jv.integrated_gradients(
+                m, images, target=2, steps=24, baseline=baseline, return_delta=True
+            ),
             jv.integrated_gradients(m, images, target="all", steps=8),
         )
 
@@ -108,7 +127,9 @@ def test_integrated_gradients_through_the_start_equals_the_whole_path(model, req
     (attr_whole, delta_whole), every_whole = without_split(call)
     scale = np.abs(attr_whole).max()
     np.testing.assert_allclose(attr, attr_whole, rtol=1e-5, atol=1e-6 * scale)
-    np.testing.assert_allclose(delta, delta_whole, atol=1e-5 * np.abs(attr_whole).sum(axis=(1, 2, 3)).max())
+    np.testing.assert_allclose(
+        delta, delta_whole, atol=1e-5 * np.abs(attr_whole).sum(axis=(1, 2, 3)).max()
+    )
     np.testing.assert_allclose(every, every_whole, rtol=1e-5, atol=1e-6 * np.abs(every_whole).max())
 
 

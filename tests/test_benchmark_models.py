@@ -32,11 +32,19 @@ def test_resnet18s_affine_start_runs_through_its_first_batch_norm(resnet):
     x = jax.random.normal(jax.random.key(1), (2, 64, 64, 3))
     split = _affine.split(m.apply, m.params, x)
     (frontier,) = split.prefix(x)
-    np.testing.assert_allclose(frontier, jv.activations(m, x, layers=["bn1"])["bn1"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        frontier, jv.activations(m, x, layers=["bn1"])["bn1"], rtol=1e-4, atol=1e-4
+    )
 
 
 @pytest.mark.slow
 def test_the_gpu_comparison_runs_end_to_end_on_a_small_cpu_batch():
     found = bench_gpu.measure(device="cpu", batch=2, side=32, repeats=1, min_sample_s=0.0)
-    assert [row["method"] for row in found["rows"]] == ["saliency", "IG 32 steps", "SmoothGrad 32", "Grad-CAM", "occlusion"]
+    assert [row["method"] for row in found["rows"]] == [
+        "saliency",
+        "IG 32 steps",
+        "SmoothGrad 32",
+        "Grad-CAM",
+        "occlusion",
+    ]
     assert all(row["jaxviz"] > 0 and row["captum"] > 0 for row in found["rows"])

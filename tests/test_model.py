@@ -51,9 +51,16 @@ def test_plain_function_needs_an_input_to_know_its_layers():
 
 
 def test_taps_give_activations_and_layer_gradients_under_jit_and_vmap(cnn_models, images, weights):
-    conv1 = jax.lax.conv_general_dilated(
-        images, weights["conv1"]["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    ) + weights["conv1"]["bias"]
+    conv1 = (
+        jax.lax.conv_general_dilated(
+            images,
+            weights["conv1"]["kernel"],
+            (1, 1),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+        + weights["conv1"]["bias"]
+    )
     for kind in KINDS:
         m = cnn_models[kind]
 
@@ -90,7 +97,9 @@ def test_nonzero_delta_replaces_the_layer_output(cnn_models, images):
     replacement = jnp.zeros_like(acts)
     logits, _ = m.apply(m.params, images, {"conv2": replacement - acts})
     # conv2 output all zeros: relu(0) = 0, pooled zeros, logits are the dense bias
-    np.testing.assert_allclose(logits, jnp.broadcast_to(m.params["dense"]["bias"], logits.shape), atol=1e-5)
+    np.testing.assert_allclose(
+        logits, jnp.broadcast_to(m.params["dense"]["bias"], logits.shape), atol=1e-5
+    )
 
 
 def test_layer_params_and_gradients_by_layer(cnn_models, weights):

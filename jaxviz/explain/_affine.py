@@ -61,7 +61,11 @@ def _kind(eqn: jcore.JaxprEqn, kinds: list[str]) -> str:
     if name in _FIRST_OPERAND and varying == [0]:
         if name == "convert_element_type":
             floats = jnp.issubdtype(eqn.invars[0].aval.dtype, jnp.floating)
-            return _AFFINE if floats and jnp.issubdtype(eqn.params["new_dtype"], jnp.floating) else _OTHER
+            return (
+                _AFFINE
+                if floats and jnp.issubdtype(eqn.params["new_dtype"], jnp.floating)
+                else _OTHER
+            )
         return _AFFINE
     if name in _jaxpr.CALL_PRIMITIVES:
         body = eqn.params[_jaxpr.CALL_PRIMITIVES[name]].jaxpr
@@ -96,7 +100,9 @@ def _cut(apply: Callable, params: Any, rows: jax.ShapeDtypeStruct) -> _Cut | Non
     jaxpr = closed.jaxpr
     *param_vars, x = jaxpr.invars
     _, eqn_kinds = _classify(jaxpr, [_FIXED] * len(param_vars) + [_AFFINE])
-    affine = {v for eqn, k in zip(jaxpr.eqns, eqn_kinds, strict=True) if k == _AFFINE for v in eqn.outvars}
+    affine = {
+        v for eqn, k in zip(jaxpr.eqns, eqn_kinds, strict=True) if k == _AFFINE for v in eqn.outvars
+    }
     affine.add(x)
 
     def crossing(atoms) -> list[jcore.Var]:
@@ -116,9 +122,13 @@ def _cut(apply: Callable, params: Any, rows: jax.ShapeDtypeStruct) -> _Cut | Non
     info = jaxpr.debug_info.with_unknown_names()
     return _Cut(
         closed,
-        jaxpr.replace(outvars=frontier, eqns=prefix_eqns, debug_info=info._replace(result_paths=None)),
         jaxpr.replace(
-            invars=[*param_vars, *frontier], eqns=suffix_eqns, debug_info=info._replace(arg_names=None)
+            outvars=frontier, eqns=prefix_eqns, debug_info=info._replace(result_paths=None)
+        ),
+        jaxpr.replace(
+            invars=[*param_vars, *frontier],
+            eqns=suffix_eqns,
+            debug_info=info._replace(arg_names=None),
         ),
     )
 
@@ -133,7 +143,9 @@ class AffineSplit:
 
     def prefix(self, rows: jax.Array) -> tuple[jax.Array, ...]:
         cut = self._cut(rows)
-        return tuple(_jaxpr.evaluate(jcore.ClosedJaxpr(cut.prefix, cut.closed.consts), *self._leaves(), rows))
+        return tuple(
+            _jaxpr.evaluate(jcore.ClosedJaxpr(cut.prefix, cut.closed.consts), *self._leaves(), rows)
+        )
 
     def transpose(self, x: jax.Array) -> Callable[[tuple[jax.Array, ...]], tuple[jax.Array]]:
         """The prefix's input gradient: frontier cotangents for inputs like `x` -> `(grad,)`."""
@@ -142,7 +154,9 @@ class AffineSplit:
     def suffix(self, frontier: tuple[jax.Array, ...], rows: jax.ShapeDtypeStruct) -> jax.Array:
         """The logits from the frontier of inputs shaped and typed like `rows`."""
         cut = self._cut(rows)
-        (logits,) = _jaxpr.evaluate(jcore.ClosedJaxpr(cut.suffix, cut.closed.consts), *self._leaves(), *frontier)
+        (logits,) = _jaxpr.evaluate(
+            jcore.ClosedJaxpr(cut.suffix, cut.closed.consts), *self._leaves(), *frontier
+        )
         return logits
 
     def _cut(self, rows) -> _Cut:
@@ -150,7 +164,9 @@ class AffineSplit:
         if key not in self._cuts:
             cut = _cut(self._apply, self._params, jax.ShapeDtypeStruct(rows.shape, rows.dtype))
             if cut is None:
-                raise ValueError(f"the model's affine start changed with its input's shape {rows.shape}")
+                raise ValueError(
+                    f"the model's affine start changed with its input's shape {rows.shape}"
+                )
             self._cuts[key] = cut
         return self._cuts[key]
 

@@ -21,7 +21,9 @@ def pull_back(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -
     return grads
 
 
-def pull_back_each(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -> tuple[jax.Array, ...]:
+def pull_back_each(
+    vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array
+) -> tuple[jax.Array, ...]:
     """`pull_back` for a vjp of several inputs: each one's gradient."""
     num_classes = logits.shape[-1]
     seeds = cotangents(mode, chosen_classes(mode, classes, logits), num_classes, logits.dtype)
@@ -83,7 +85,9 @@ def in_groups(values: jax.Array, size: int, axis: int = 0) -> jax.Array:
     padding = [(0, 0)] * values.ndim
     padding[axis] = (0, groups * size - samples)
     values = jnp.pad(jnp.asarray(values), padding)
-    return jnp.moveaxis(values.reshape(values.shape[:axis] + (groups, size) + values.shape[axis + 1 :]), axis, 0)
+    return jnp.moveaxis(
+        values.reshape(values.shape[:axis] + (groups, size) + values.shape[axis + 1 :]), axis, 0
+    )
 
 
 def sum_over_groups(fn: Callable, *per_group: jax.Array):
@@ -93,5 +97,7 @@ def sum_over_groups(fn: Callable, *per_group: jax.Array):
         return fn(*(a[0] for a in per_group))
     shapes = jax.eval_shape(fn, *(a[0] for a in per_group))
     zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-    total, _ = jax.lax.scan(lambda acc, group: (jax.tree.map(jnp.add, acc, fn(*group)), None), zeros, per_group)
+    total, _ = jax.lax.scan(
+        lambda acc, group: (jax.tree.map(jnp.add, acc, fn(*group)), None), zeros, per_group
+    )
     return total

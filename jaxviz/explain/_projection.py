@@ -289,9 +289,16 @@ def layer_projections(
         show_progress: draw a progress bar when the run lasts more than a second.
     """
     check_choice("projection", projection, ("pca", "tsne"))
-    embedded = layer_embeddings(model, x, layers=layers, components=32 if projection == "tsne" else 2,
-                                inputs=inputs, logits=logits, batch_size=batch_size,
-                                show_progress=show_progress)
+    embedded = layer_embeddings(
+        model,
+        x,
+        layers=layers,
+        components=32 if projection == "tsne" else 2,
+        inputs=inputs,
+        logits=logits,
+        batch_size=batch_size,
+        show_progress=show_progress,
+    )
     return {layer: unit_spread(points if projection == "pca" else tsne(points))
             for layer, points in embedded.items()}
 

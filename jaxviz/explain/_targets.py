@@ -28,11 +28,15 @@ def resolve_target(target, batch: int, num_classes: int) -> Target:
         return Target("predicted", placeholder)
     if isinstance(target, str):
         if target != "all":
-            raise ValueError(f"target: expected None, an int, an int array or 'all', got {target!r}.")
+            raise ValueError(
+                f"target: expected None, an int, an int array or 'all', got {target!r}."
+            )
         return Target("all", placeholder)
     classes = np.asarray(target)
     if not np.issubdtype(classes.dtype, np.integer):
-        raise TypeError(f"target: expected integer class indices, got dtype {classes.dtype} ({target!r}).")
+        raise TypeError(
+            f"target: expected integer class indices, got dtype {classes.dtype} ({target!r})."
+        )
     if classes.ndim == 0:
         classes = np.full((batch,), classes)
     if classes.shape != (batch,):
@@ -54,7 +58,8 @@ def chosen_classes(mode: str, classes: jax.Array, logits: jax.Array) -> jax.Arra
 
 
 def cotangents(mode: str, classes: jax.Array, num_classes: int, dtype) -> jax.Array:
-    """One-hot seeds for the backward pass: (batch, classes), or (classes, batch, classes) for "all"."""
+    """One-hot seeds for the backward pass: (batch, classes), or (classes, batch, classes) for
+    "all"."""
     if mode == "all":
         eye = jnp.eye(num_classes, dtype=dtype)
         return jnp.broadcast_to(eye[:, None, :], (num_classes, classes.shape[0], num_classes))

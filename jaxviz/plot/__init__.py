@@ -1,17 +1,20 @@
 """Static matplotlib twins of the jaxviz views. Every function returns the figure and never
 calls `plt.show()`; pass `ax=` to draw into your own axes where offered."""
 
+# Tabular and sequence attributions.
 from ._features import feature_bars as feature_bars
 from ._features import sequence as sequence
-from ._image import attribution as attribution
-from ._image import grid as grid
-from ._image import image as image
 
 # Gradient flow: one-shot flow, the training monitor, model structure, function explorer.
 from ._flow import flow_monitor as flow_monitor
 from ._flow import function as function
 from ._flow import gradient_flow as gradient_flow
 from ._flow import model_view as model_view
+
+# Image attributions: one map, or a grid of methods.
+from ._image import attribution as attribution
+from ._image import grid as grid
+from ._image import image as image
 
 # Layer explorer: activation grids, channel details, top examples, projections.
 from ._layers import activation_grid as activation_grid

@@ -49,7 +49,11 @@ def array_payload(array: Any, dtype: PayloadDtype = "float32") -> dict[str, Any]
         host = np.rint(host)
     data = np.ascontiguousarray(host, dtype=_DTYPES[dtype])
     # flat view: memoryview cannot cast a multi-axis view with a zero-length axis (empty arrays)
-    return {"buffer": memoryview(data.reshape(-1)).cast("B"), "dtype": dtype, "shape": list(data.shape)}
+    return {
+        "buffer": memoryview(data.reshape(-1)).cast("B"),
+        "dtype": dtype,
+        "shape": list(data.shape),
+    }
 
 
 def payload_array(payload: dict[str, Any]) -> np.ndarray:

@@ -139,7 +139,8 @@ class JupyterServer:
         raise TimeoutError(f"jupyter {self.app} did not start in {timeout}s: see {self.log.name}")
 
     def url(self, notebook: str) -> str:
-        # JupyterLab restores the last workspace (earlier tests' notebooks and kernels) unless reset.
+        # JupyterLab restores the last workspace (earlier tests' notebooks and kernels) unless
+        # reset.
         reset = "&reset" if self.app == "lab" else ""
         return f"{self.base_url}{APPS[self.app][1].format(path=notebook)}?token={self.token}{reset}"
 

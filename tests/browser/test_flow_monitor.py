@@ -61,7 +61,8 @@ def test_monitor_updates_during_training_and_slider_moves(open_notebook):
     history = root.locator("[data-role=history]")
     weights = root.locator("[data-role=weight-histograms]")
     page.page.wait_for_function(
-        "el => /^step (\\d+)/.test(el.textContent) && Number(el.textContent.match(/^step (\\d+)/)[1]) > 20",
+        "el => /^step (\\d+)/.test(el.textContent) && Number(el.textContent.match(/^step "
+        "(\\d+)/)[1]) > 20",
         arg=root.locator("[data-role=status]").element_handle(),
         timeout=120_000,
     )
@@ -87,7 +88,8 @@ def test_monitor_updates_during_training_and_slider_moves(open_notebook):
     page.screenshot("flow-monitor-slider", root)
 
     page.page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => !p.textContent.includes('*'))",
+        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].every(p => "
+        "!p.textContent.includes('*'))",
         timeout=240_000,
     )
     page.page.wait_for_function(
