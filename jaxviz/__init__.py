@@ -113,7 +113,13 @@ __all__ = [
     "Recorder",
     # static plots and widgets (loaded on first use)
     "plot",
-    *sorted(_LAZY.keys() - {"plot"}),
+    "Explorer",
+    "FlowMonitor",
+    "FunctionExplorer",
+    "GradientFlowView",
+    "LayerExplorer",
+    "ModelView",
+    "Projector",
 ]
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
 from jax.extend import core as jcore
 
@@ -48,6 +49,12 @@ class _Cut:
     suffix: jcore.Jaxpr  # (params..., frontier...) -> logits
 
 
+def _aval(var: jcore.Var | jcore.Literal) -> jax.core.ShapedArray:
+    """A variable's abstract value: always a shaped array in a model's jaxpr (the type says
+    only AbstractValue)."""
+    return cast(jax.core.ShapedArray, var.aval)
+
+
 def _kind(eqn: jcore.JaxprEqn, kinds: list[str]) -> str:
     """_FIXED, _AFFINE or _OTHER for the outputs of `eqn`, given its operands' kinds."""
     varying = [i for i, k in enumerate(kinds) if k != _FIXED]
@@ -60,7 +67,7 @@ def _kind(eqn: jcore.JaxprEqn, kinds: list[str]) -> str:
         return _AFFINE
     if name in _FIRST_OPERAND and varying == [0]:
         if name == "convert_element_type":
-            floats = jnp.issubdtype(eqn.invars[0].aval.dtype, jnp.floating)
+            floats = jnp.issubdtype(_aval(eqn.invars[0]).dtype, jnp.floating)
             return (
                 _AFFINE
                 if floats and jnp.issubdtype(eqn.params["new_dtype"], jnp.floating)
@@ -114,7 +121,7 @@ def _cut(apply: Callable, params: Any, rows: jax.ShapeDtypeStruct) -> _Cut | Non
             frontier += [v for v in crossing(eqn.invars) if v not in frontier]
     frontier += [v for v in crossing(jaxpr.outvars) if v not in frontier]
     worth_it = any(_costly(e) for e, k in zip(jaxpr.eqns, eqn_kinds, strict=True) if k == _AFFINE)
-    floats = all(jnp.dtype(v.aval.dtype) == jnp.float32 for v in frontier)
+    floats = all(jnp.dtype(_aval(v).dtype) == jnp.float32 for v in frontier)
     if not worth_it or not floats or frontier == [x]:
         return None
     prefix_eqns = [e for e, k in zip(jaxpr.eqns, eqn_kinds, strict=True) if k != _OTHER]
@@ -147,7 +154,7 @@ class AffineSplit:
             _jaxpr.evaluate(jcore.ClosedJaxpr(cut.prefix, cut.closed.consts), *self._leaves(), rows)
         )
 
-    def transpose(self, x: jax.Array) -> Callable[[tuple[jax.Array, ...]], tuple[jax.Array]]:
+    def transpose(self, x: jax.Array) -> Callable[[tuple[jax.Array, ...]], tuple[jax.Array, ...]]:
         """The prefix's input gradient: frontier cotangents for inputs like `x` -> `(grad,)`."""
         return jax.vjp(self.prefix, x)[1]
 
@@ -188,7 +195,7 @@ class Unsplit:
     def prefix(self, rows: jax.Array) -> tuple[jax.Array, ...]:
         return (rows,)
 
-    def transpose(self, x: jax.Array) -> Callable[[tuple[jax.Array, ...]], tuple[jax.Array]]:
+    def transpose(self, x: jax.Array) -> Callable[[tuple[jax.Array, ...]], tuple[jax.Array, ...]]:
         return lambda cotangents: cotangents
 
     def suffix(self, frontier: tuple[jax.Array, ...], rows: jax.ShapeDtypeStruct) -> jax.Array:

@@ -32,7 +32,7 @@ _COLORBAR_LABELS = {
 def figure_png(figure: Figure | SubFigure) -> bytes:
     """The figure as PNG bytes, cropped to what is drawn (as notebooks show figures)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.get_figure(root=True).savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -56,7 +56,10 @@ def figure_and_axes(
         return figure, figure.add_subplot()
     if not isinstance(ax, Axes):
         raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}.")
-    return ax.get_figure(), ax
+    figure = ax.get_figure()
+    if figure is None:
+        raise ValueError("ax: this Axes belongs to no figure; pass an Axes from a figure.")
+    return figure, ax
 
 
 def colormap(

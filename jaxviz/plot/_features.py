@@ -17,7 +17,7 @@ from ._common import bare, color_limits, colormap, figure_and_axes, scaled_color
 
 # Bars take the ends of the signed colormap, so red/blue mean positive/negative as in the maps.
 _POSITIVE_END, _NEGATIVE_END = 0.85, 0.15
-_REST_COLOR = "0.7"
+_REST_COLOR = matplotlib.colors.to_rgba("0.7")  # light gray
 # Tokens longer than this are cut with an ellipsis so they fit their cell.
 _TOKEN_CHARS = 10
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.colors
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from ..flow._diagnose import diagnose, group_diagnoses
 from ..flow._functions import function_curves
@@ -20,7 +20,7 @@ FLAG_COLORS = {"vanishing": "#1f77b4", "exploding": "#d62728"}
 _OUTPUT_COLOR, _PARAM_COLOR, _FLAT_COLOR = "#333333", "#f28e2b", "#e6e6e6"
 
 
-def gradient_flow(flow: GradientFlow, *, ax: Axes | None = None) -> Figure:
+def gradient_flow(flow: GradientFlow, *, ax: Axes | None = None) -> Figure | SubFigure:
     """Gradient size per layer, from the output (left) back to the input (right), log scale.
 
     The line is the RMS of d(objective)/d(layer output), the signal back-propagation carries; the
@@ -80,8 +80,10 @@ def _signed_log_ticks(ax: Axes) -> None:
 
 def log_grad_norms(recorder: Recorder) -> np.ndarray:
     """(layers, steps) log10 gradient norms; -inf for exactly zero, NaN for NaN."""
+    grad_norm = recorder.field("grad_norm")
+    assert grad_norm is not None, "every FlowStats holds grad_norm"
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log10(recorder.field("grad_norm")).T
+        return np.log10(grad_norm).T
 
 
 def flow_monitor(recorder: Recorder, *, step: int | None = None) -> Figure:
@@ -133,10 +135,12 @@ def flow_monitor(recorder: Recorder, *, step: int | None = None) -> Figure:
     heat.axvline(steps[row], color="w", lw=0.8, ls="--")
     heat.set_xlabel("step")
     heat.set_title("log10 gradient norm per layer", fontsize=10)
-    figure.colorbar(mesh, cax=heat.inset_axes([1.02, 0, 0.025, 1]))
+    figure.colorbar(mesh, cax=heat.inset_axes((1.02, 0, 0.025, 1)))
 
     for ax, name, title in ((whist, "param_hist", "weights"), (ghist, "grad_hist", "gradients")):
-        counts = recorder.field(name)[row].astype(float)
+        histograms = recorder.field(name)
+        assert histograms is not None, "every FlowStats holds both histograms"
+        counts = histograms[row].astype(float)
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         ax.imshow(
             share,
@@ -212,7 +216,7 @@ def model_view(rows: list[LayerRow], *, layer: str | None = None) -> Figure:
     return figure
 
 
-def function(name: str, *, ax: Axes | None = None, **params) -> Figure:
+def function(name: str, *, ax: Axes | None = None, **params: float) -> Figure | SubFigure:
     """An activation or loss and its derivative (``jax.grad``), flat regions shaded."""
     from ..flow._functions import FUNCTIONS
 
@@ -243,8 +247,8 @@ def _shade(ax: Axes, x: np.ndarray, flat: np.ndarray) -> None:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(int), [0]])))
     for n, (start, stop) in enumerate(zip(edges[::2], edges[1::2])):
         ax.axvspan(
-            x[start],
-            x[stop - 1],
+            float(x[start]),
+            float(x[stop - 1]),
             color=_FLAT_COLOR,
             lw=0,
             label="flat: |f′| < 10% of peak" if n == 0 else None,

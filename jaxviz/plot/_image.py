@@ -68,6 +68,7 @@ def _draw(
     low, high = color_limits(sign)
     if style == "heat_map":
         return ax.imshow(normalized, cmap=cmap, vmin=low, vmax=high)
+    assert shown is not None, "the callers pass the input to every style but 'heat_map'"
     if style == "blended_heat_map":
         # The input in gray under the colors, so its own colors cannot be read as attribution.
         ax.imshow(_display.to_grayscale(shown), cmap="gray", vmin=0, vmax=1)
@@ -279,8 +280,7 @@ def grid(
         return _display.attribution_scale(values, sign=sign, clip_percentile=clip_percentile)
 
     if scale == "shared":
-        shared = scale_of(*maps.values())
-        scales = dict.fromkeys(maps, shared)
+        scales = dict.fromkeys(maps, scale_of(*maps.values()))
     else:
         scales = {name: scale_of(stack) for name, stack in maps.items()}
 
@@ -324,7 +324,7 @@ def grid(
                 axes[:, 1:],
                 values=everything,
                 sign=sign,
-                scale=shared,
+                scale=next(iter(scales.values())),
             )
         else:
             for column, (name, stack) in enumerate(maps.items(), start=1):

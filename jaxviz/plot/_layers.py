@@ -4,7 +4,7 @@ visualizations, and projections of layers (with their clusters)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -50,7 +50,7 @@ def activation_grid(
 
     Args:
         activation: one example's activation, (height, width, channels) or (features,), e.g.
-            `jv.activations(m, x, "conv2")[0]`.
+            `jv.activations(model, x, ["conv2"])["conv2"][0]`.
         channels: which channels to draw (default all).
         columns: grid columns (default: a grid about 1.6 times wider than tall).
         title: the figure title.
@@ -58,12 +58,18 @@ def activation_grid(
     Returns:
         The matplotlib figure.
 
-    >>> jv.plot.activation_grid(jv.activations(m, x[:1], "conv1")[0], title="conv1")
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> conv1 = jv.activations(m, data.x_test[:1], ["conv1"])["conv1"]
+    >>> fig = jv.plot.activation_grid(conv1[0], title="conv1")
+    >>> len([ax for ax in fig.axes if ax.get_visible()])   # 16 channels and the colorbar
+    17
     """
     values = _one_activation(activation)
     if values.ndim == 1:
         return _activation_bars(values, title)
     chosen = list(range(values.shape[-1])) if channels is None else [int(c) for c in channels]
+    if not chosen:
+        raise ValueError("channels: expected at least one channel to draw, got none.")
     normalized, sign, scale = _layer_display.normalized_activation(values[..., chosen])
     columns = _layer_display.grid_columns(len(chosen)) if columns is None else check_positive_int(
         "columns", columns)
@@ -81,6 +87,7 @@ def activation_grid(
             continue
         shown = ax.imshow(normalized[..., cell], cmap=cmap, vmin=low, vmax=high)
         ax.set_title(f"{chosen[cell]}: max {values[..., chosen[cell]].max():.2g}", fontsize=7)
+    assert shown is not None  # the first cell always holds a channel
     colorbar = figure.colorbar(shown, ax=axes, shrink=0.8, aspect=30)
     colorbar.set_ticks([low, high])
     colorbar.set_ticklabels([f"{low * scale + 0.0:.2g}", f"{high * scale:.2g}"])
@@ -138,7 +145,7 @@ def activation_overlay(
 
 
 def image_rows(
-    rows: Sequence[object],
+    rows: Sequence[Iterable[object]],
     *,
     row_labels: Sequence[str] | None = None,
     captions: Sequence[Sequence[str]] | None = None,

@@ -40,6 +40,7 @@ class JaxvizWidget(anywidget.AnyWidget):
     _request_id = traitlets.Int(0).tag(sync=True)
     _reply = traitlets.Dict({"id": 0, "seq": 0, "error": None}).tag(sync=True)
 
+    _esm: ClassVar[Path]  # the built front end, set by each widget (`static_asset(...)`)
     _compute_traits: ClassVar[tuple[str, ...]] = ()
     _cache_size: ClassVar[int] = 64
     _png_dpi: ClassVar[int] = 96

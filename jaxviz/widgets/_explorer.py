@@ -154,7 +154,7 @@ def _names(argument: str, names: Sequence[Any] | None, count: int, default: str)
     return names
 
 
-def _spatial_layers(model, x1: jax.Array) -> list[str]:
+def _spatial_layers(model, x1: np.ndarray) -> list[str]:
     """Layers whose output has the input's spatial axes (batch, *spatial, channels): where a
     class activation map can be drawn over the input."""
     return [
@@ -423,7 +423,7 @@ class Explorer(JaxvizWidget):
             }
         return {"_result": result}
 
-    def to_html(self, path, *, inputs=None, methods=None):
+    def to_html(self, path, *, inputs=None, methods=None, states=None):
         """Writes a self-contained page (no kernel, no network) of this Explorer.
 
         In the page, the class, sign, colormap, opacity and clipping controls work everywhere;
@@ -434,10 +434,14 @@ class Explorer(JaxvizWidget):
           path: the ``.html`` file to write.
           inputs: indices of the inputs to store, default the first 8.
           methods: method names to store, default every method the Explorer offers.
+          states: instead of `inputs` and `methods`, the exact widget states to store (trait
+            values, as every jaxviz widget's `to_html` takes them).
 
         Returns:
           The path written.
         """
+        if states is not None:
+            return super().to_html(path, states=states)
         inputs = range(min(self._x.shape[0], 8)) if inputs is None else inputs
         methods = self._methods if methods is None else methods
         for method in methods:

@@ -9,6 +9,7 @@ kernel busy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -66,11 +67,14 @@ def monitor_payload(recorder: Recorder, *, max_hist_steps: int = 64) -> dict[str
             "diagnoses": [],
         }
     steps = recorder.steps
+    recorded = {name: recorder.field(name) for name in HEAT_FIELDS}
     fields = {
-        name: {"label": label, "data": array_payload(_log10(recorder.field(name)).T)}
-        for name, label in HEAT_FIELDS.items()
-        if recorder.field(name) is not None
+        name: {"label": HEAT_FIELDS[name], "data": array_payload(_log10(values).T)}
+        for name, values in recorded.items()
+        if values is not None
     }
+    param_hist, grad_hist = recorder.field("param_hist"), recorder.field("grad_hist")
+    assert param_hist is not None and grad_hist is not None, "every FlowStats holds both"
     rows = hist_rows(len(steps), max_hist_steps)
     return {
         "layers": list(recorder.layers),
@@ -78,8 +82,8 @@ def monitor_payload(recorder: Recorder, *, max_hist_steps: int = 64) -> dict[str
         "metrics": {name: array_payload(values) for name, values in recorder.metrics.items()},
         "fields": fields,
         "hist_steps": array_payload(steps[rows]),
-        "param_hist": array_payload(_shares(recorder.field("param_hist")[rows]), "uint8"),
-        "grad_hist": array_payload(_shares(recorder.field("grad_hist")[rows]), "uint8"),
+        "param_hist": array_payload(_shares(param_hist[rows]), "uint8"),
+        "grad_hist": array_payload(_shares(grad_hist[rows]), "uint8"),
         "diagnoses": [asdict(g) for g in group_diagnoses(diagnose(recorder))],
     }
 
@@ -177,7 +181,7 @@ class FlowMonitor(_ClientSideWidget):
         return flow_monitor(self.recorder, step=None if self.step < 0 else self.step)
 
 
-def _after_each_cell(callback) -> callable:
+def _after_each_cell(callback: Callable[[], None]) -> Callable[[], None]:
     """Run ``callback`` after every notebook cell (the last push after a loop); returns an undo."""
     try:
         from IPython import get_ipython
@@ -308,5 +312,5 @@ class FunctionExplorer(_ClientSideWidget):
         from ..plot._flow import function
 
         spec = self.functions[self.function]
-        params = {spec["param"]: self.param} if spec["param"] else {}
+        params: dict[str, Any] = {spec["param"]: self.param} if spec["param"] else {}
         return function(self.function, **params)

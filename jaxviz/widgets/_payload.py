@@ -50,7 +50,7 @@ def array_payload(array: Any, dtype: PayloadDtype = "float32") -> dict[str, Any]
     data = np.ascontiguousarray(host, dtype=_DTYPES[dtype])
     # flat view: memoryview cannot cast a multi-axis view with a zero-length axis (empty arrays)
     return {
-        "buffer": memoryview(data.reshape(-1)).cast("B"),
+        "buffer": data.reshape(-1).data.cast("B"),
         "dtype": dtype,
         "shape": list(data.shape),
     }

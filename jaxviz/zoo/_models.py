@@ -35,8 +35,8 @@ class ConvReLU(nnx.Conv):
     """A convolution that applies its ReLU itself, so the layer's output (what a tap, Grad-CAM
     or feature visualization sees) is the map the next layer reads."""
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return nnx.relu(super().__call__(x))
+    def __call__(self, inputs: jax.Array, out_sharding=None) -> jax.Array:
+        return nnx.relu(super().__call__(inputs, out_sharding))
 
 
 class ShapesCNN(nnx.Module):

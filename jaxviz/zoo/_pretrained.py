@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -21,7 +22,7 @@ MANIFEST = "manifest.json"
 class ModelSpec:
     description: str
     dataset: str
-    module: type[nnx.Module]
+    module: Callable[..., nnx.Module]  # the architecture: module(rngs=nnx.Rngs(seed))
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -52,6 +53,8 @@ def restore_module(name: str, weights_dir: Path = WEIGHTS_DIR) -> nnx.Module:
     abstract = nnx.eval_shape(lambda: spec.module(rngs=nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
     saved = serialization.msgpack_restore(weights_path(name, weights_dir).read_bytes())
+    if not isinstance(saved, dict):
+        raise ValueError(f"load: the weights file for {name!r} holds no module state")
     expected = nnx.to_pure_dict(state)
     expected_shapes = jax.tree.map(lambda v: v.shape, expected)
     saved_shapes = jax.tree.map(lambda v: v.shape, saved)

@@ -86,7 +86,7 @@ def generate(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array, dict[str, ja
 def _is_one_key(key: object) -> bool:
     if not isinstance(key, jax.Array):
         return False
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key.shape == ()
     return key.dtype == jnp.uint32 and key.shape == (2,)  # a legacy jax.random.PRNGKey
 

@@ -17,6 +17,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +48,9 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def _loss(module: nnx.Module, x: jax.Array, y: jax.Array, activation_l1: float) -> jax.Array:
+def _loss(module: Any, x: jax.Array, y: jax.Array, activation_l1: float) -> jax.Array:
+    """Cross-entropy, plus an L1 penalty on the features of a module that splits into
+    `features` and `head` (ShapesCNN) when the recipe asks for one."""
     if not activation_l1:
         return optax.softmax_cross_entropy_with_integer_labels(module(x), y).mean()
     features = module.features(x)
