@@ -113,10 +113,14 @@ class FlowMonitor(_ClientSideWidget):
       max_hist_steps: how many recorded steps' histograms the step slider offers (evenly spread).
 
     >>> rec = jv.Recorder()
-    >>> monitor = jv.FlowMonitor(rec); monitor      # doctest: +SKIP
-    >>> for batch in data:                           # doctest: +SKIP
-    ...     params, opt_state, loss, stats = train_step(params, opt_state, batch)
-    ...     rec.add(stats, loss=loss)
+    >>> monitor = jv.FlowMonitor(rec)                # show it: the cell's last line `monitor`
+    >>> params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}}
+    >>> for step in range(40):                       # your train loop: stats from your step
+    ...     grads = jax.tree.map(lambda p: p / (step + 1), params)
+    ...     rec.add(jv.flow_stats(grads, params), loss=1.0 / (step + 1))
+    >>> monitor.update()                             # in a notebook, after each cell by itself
+    >>> monitor.layers, len(rec.steps)
+    (['dense'], 40)
     """
 
     _esm = static_asset("flow_monitor.js")
