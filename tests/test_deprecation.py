@@ -3,9 +3,16 @@
 import inspect
 import warnings
 
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
 import pytest
 
+import jaxviz as jv
 from jaxviz._deprecation import REMOVAL, deprecated_arguments
+
+matplotlib.use("Agg")
 
 
 @deprecated_arguments(
@@ -104,3 +111,62 @@ def test_a_rename_to_a_missing_parameter_fails_when_decorating():
         deprecated_arguments(renamed={"m": "model"})(lambda net: net)
     with pytest.raises(TypeError, match="steps is not a keyword-only parameter"):
         deprecated_arguments(positional=("steps",))(lambda x, steps=1: x)
+
+
+# -- the public API's old spellings: each still gives the new spelling's result, and warns -------
+
+FEATURES = np.random.default_rng(0).normal(size=(12, 5)).astype(np.float32)
+
+
+def same(a, b):
+    equal = jax.tree.map(lambda u, v: np.array_equal(np.asarray(u), np.asarray(v)), a, b)
+    return jax.tree.all(equal)
+
+
+def assert_old_spelling_works(old, new, names):
+    """`old()` warns once per deprecated spelling, naming each new one, and equals `new()`."""
+    with pytest.warns(DeprecationWarning) as caught:
+        result = old()
+    messages = " ".join(str(w.message) for w in caught)
+    for name in names:
+        assert name in messages
+    return result, new()
+
+
+def test_pca_and_kmeans_options_by_position():
+    old, new = assert_old_spelling_works(
+        lambda: jv.pca(FEATURES, 3), lambda: jv.pca(FEATURES, n_components=3), ["n_components="]
+    )
+    assert same(old, new)
+    key = jax.random.key(0)
+    old, new = assert_old_spelling_works(
+        lambda: jv.kmeans(FEATURES, 3, key=key), lambda: jv.kmeans(FEATURES, k=3, key=key), ["k="]
+    )
+    assert same(old, new)
+
+
+def test_plot_method_is_now_style():
+    image, attribution = np.zeros((4, 4)), np.arange(16.0).reshape(4, 4)
+    old, new = assert_old_spelling_works(
+        lambda: jv.plot.attribution(image, attribution, method="heat_map"),
+        lambda: jv.plot.attribution(image, attribution, style="heat_map"),
+        ["style="],
+    )
+    assert len(old.axes) == len(new.axes) == 2  # the map and its colorbar: no blended input
+    old, new = assert_old_spelling_works(
+        lambda: jv.plot.grid(image[None], {"a": attribution[None]}, method="masked_image"),
+        lambda: jv.plot.grid(image[None], {"a": attribution[None]}, style="masked_image"),
+        ["style="],
+    )
+    assert len(old.axes) == len(new.axes)
+
+
+def test_layer_projections_model_and_projection():
+    w = jnp.asarray(np.random.default_rng(1).normal(size=(5, 3)), jnp.float32)
+    model = jv.wrap(lambda x: x @ w)
+    old, new = assert_old_spelling_works(
+        lambda: jv.layer_projections(m=model, x=FEATURES, method="pca", show_progress=False),
+        lambda: jv.layer_projections(model, FEATURES, projection="pca", show_progress=False),
+        ["model=", "projection="],
+    )
+    assert same(old, new)
