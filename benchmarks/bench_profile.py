@@ -39,14 +39,18 @@ def conv_shapes(spec, input_shape) -> list[tuple[str, int, int, int]]:
 
 
 def _conv(x, w):
-    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 def _input_gradient(g, w, x):
     return jax.vjp(lambda x: _conv(x, w), x)[1](g)[0]
 
 
-def conv_times(spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = ROWS) -> dict[str, dict[str, float]]:
+def conv_times(
+    spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = ROWS
+) -> dict[str, dict[str, float]]:
     """{conv name: milliseconds of its forward and input gradient at `rows` rows, per framework}."""
     import torch
     import torch.nn.functional as F
@@ -65,18 +69,32 @@ def conv_times(spec=twins.CIFAR_CNN, input_shape=twins.CIFAR_INPUT, rows: int = 
                 {
                     "jaxviz forward": lambda: forward(x, w).block_until_ready(),
                     "default forward": lambda: default_forward(x, w).block_until_ready(),
-                    "default input gradient": lambda: default_input_grad(g, w, x).block_until_ready(),
+                    "default input gradient": lambda: default_input_grad(
+                        g, w, x
+                    ).block_until_ready(),
                     "torch forward": lambda: F.conv2d(tx, tw, padding=1),
                     "jaxviz input gradient": lambda: input_grad(g, w, x).block_until_ready(),
                     # what autograd runs for the input gradient of a conv
                     "torch input gradient": lambda: torch.ops.aten.convolution_backward(
-                        tg, tx, tw, None, (1, 1), (1, 1), (1, 1), False, (0, 0), 1, (True, False, False)
+                        tg,
+                        tx,
+                        tw,
+                        None,
+                        (1, 1),
+                        (1, 1),
+                        (1, 1),
+                        False,
+                        (0, 0),
+                        1,
+                        (True, False, False),
                     ),
                 },
                 repeats=5,
                 min_sample_s=0.2,
             )
-        found[name] = {k: v * 1e3 for k, v in seconds.items()} | {"shape": f"{cin} -> {cout} at {side}x{side}"}
+        found[name] = {k: v * 1e3 for k, v in seconds.items()} | {
+            "shape": f"{cin} -> {cout} at {side}x{side}"
+        }
     return found
 
 
@@ -112,21 +130,40 @@ def whole_calls(model, torch_model, digits, torch_digits) -> dict[str, dict[str,
             lambda: ca.Saliency(torch_model).attribute(tx, target=ttarget, abs=False),
         ),
         "Grad-CAM": (
-            lambda: jv.gradcam(wrapped, x, target, layer=CAM_LAYER, upsample=False).block_until_ready(),
-            lambda: ca.LayerGradCam(torch_model, cam_layer).attribute(tx, target=ttarget, relu_attributions=True),
+            lambda: jv.gradcam(
+                wrapped, x, target, layer=CAM_LAYER, upsample=False
+            ).block_until_ready(),
+            lambda: ca.LayerGradCam(torch_model, cam_layer).attribute(
+                tx, target=ttarget, relu_attributions=True
+            ),
         ),
         "IG, one example": (
-            lambda: jv.integrated_gradients(wrapped, x[:1], target[:1], steps=ROWS).block_until_ready(),
-            lambda: ca.IntegratedGradients(torch_model).attribute(tx[:1], target=ttarget[:1], n_steps=ROWS),
+            lambda: jv.integrated_gradients(
+                wrapped, x[:1], target[:1], steps=ROWS
+            ).block_until_ready(),
+            lambda: ca.IntegratedGradients(torch_model).attribute(
+                tx[:1], target=ttarget[:1], n_steps=ROWS
+            ),
         ),
         f"digits IG, {DIGITS_EXAMPLES} examples": (
-            lambda: jv.integrated_gradients(digits_wrapped, digit_x, digit_target, steps=ROWS).block_until_ready(),
-            lambda: ca.IntegratedGradients(torch_digits).attribute(digit_tx, target=digit_ttarget, n_steps=ROWS),
+            lambda: jv.integrated_gradients(
+                digits_wrapped, digit_x, digit_target, steps=ROWS
+            ).block_until_ready(),
+            lambda: ca.IntegratedGradients(torch_digits).attribute(
+                digit_tx, target=digit_ttarget, n_steps=ROWS
+            ),
         ),
     }
-    flat = {f"{method}/{who}": call for method, pair in calls.items() for who, call in zip(("jaxviz", "torch"), pair)}
+    flat = {
+        f"{method}/{who}": call
+        for method, pair in calls.items()
+        for who, call in zip(("jaxviz", "torch"), pair)
+    }
     seconds = alternate(flat, repeats=5, min_sample_s=0.3)
-    return {method: {who: seconds[f"{method}/{who}"] * 1e3 for who in ("jaxviz", "torch")} for method in calls}
+    return {
+        method: {who: seconds[f"{method}/{who}"] * 1e3 for who in ("jaxviz", "torch")}
+        for method in calls
+    }
 
 
 def conv_sums(times, digit_times) -> dict[str, dict[str, float]]:
@@ -135,12 +172,17 @@ def conv_sums(times, digit_times) -> dict[str, dict[str, float]]:
     integrated gradients all but conv1 (its affine start, run once per example)."""
 
     def total(who, ops, skip=(), times=times):
-        return sum(ms[f"{who} {op}"] for name, ms in times.items() if name not in skip for op in ops)
+        return sum(
+            ms[f"{who} {op}"] for name, ms in times.items() if name not in skip for op in ops
+        )
 
     def sums(ops, skip=(), times=times):
         """jaxviz's, Captum's, and jaxviz's convolutions timed at PyTorch's speed."""
-        return {"jaxviz": total("jaxviz", ops, skip, times), "torch": total("torch", ops, (), times),
-                "jaxviz at torch speed": total("torch", ops, skip, times)}
+        return {
+            "jaxviz": total("jaxviz", ops, skip, times),
+            "torch": total("torch", ops, (), times),
+            "jaxviz at torch speed": total("torch", ops, skip, times),
+        }
 
     both = ("forward", "input gradient")
     return {
@@ -159,7 +201,9 @@ def loop_times() -> dict[str, float]:
     g = jax.random.normal(jax.random.key(2), (ROWS, side, side, cout))
 
     def in_scan(g, w, x):
-        return jax.lax.scan(lambda total, _: (total + _input_gradient(g, w, x), None), x, None, length=2)[0]
+        return jax.lax.scan(
+            lambda total, _: (total + _input_gradient(g, w, x), None), x, None, length=2
+        )[0]
 
     default = jax.jit(in_scan, compiler_options=_compile.compiler_options())
     rewritten = jax.jit(_jaxpr.with_fast_kernels(in_scan, _compile.fast_kernels()),
@@ -181,12 +225,22 @@ def run() -> str:
     cores = use_all_cores_in_torch()
     model = twins.SpecCNN(twins.CIFAR_CNN, twins.CIFAR_INPUT, seed=0)
     digits = twins.SpecCNN(twins.DIGITS_CNN, twins.DIGITS_INPUT, seed=0)
-    whole = whole_calls(model, twins.torch_twin(model, twins.CIFAR_INPUT), digits, twins.torch_twin(digits, twins.DIGITS_INPUT))
+    whole = whole_calls(
+        model,
+        twins.torch_twin(model, twins.CIFAR_INPUT),
+        digits,
+        twins.torch_twin(digits, twins.DIGITS_INPUT),
+    )
     times = conv_times()
     digit_times = conv_times(twins.DIGITS_CNN, twins.DIGITS_INPUT, DIGITS_EXAMPLES * ROWS)
     sums = conv_sums(times, digit_times)
-    wide = [ms[f"torch {op}"] / ms[f"jaxviz {op}"] for table in (times, digit_times) for name, ms in table.items()
-            if name != "conv1" for op in ("forward", "input gradient")]
+    wide = [
+        ms[f"torch {op}"] / ms[f"jaxviz {op}"]
+        for table in (times, digit_times)
+        for name, ms in table.items()
+        if name != "conv1"
+        for op in ("forward", "input gradient")
+    ]
     wide_speeds = (min(wide), max(wide))
     split = []
     for method, ms in whole.items():
@@ -195,8 +249,9 @@ def run() -> str:
         ratios = f"**{ms['torch'] / ms['jaxviz']:.2f}x** | {ms['torch'] / with_torch_convs:.2f}x"
         for label, who in (("jaxviz", "jaxviz"), ("Captum", "torch")):
             split.append(
-                f"| {method} | {label} | {ms[who]:.1f} | {convs[who]:.1f} ({convs[who] / ms[who]:.0%}) "
-                f"| {ms[who] - convs[who]:.1f} | {ratios if who == 'jaxviz' else ' | '} |"
+                f"| {method} | {label} | {ms[who]:.1f} | {convs[who]:.1f} "
+                f"({convs[who] / ms[who]:.0%}) | {ms[who] - convs[who]:.1f} | "
+                f"{ratios if who == 'jaxviz' else ' | '} |"
             )
     top, xla_layout, jaxviz_layout = loop_times().values()
     return "\n".join(
@@ -205,7 +260,8 @@ def run() -> str:
             "",
             f"cifar-cnn at {ROWS} rows, PyTorch on {cores} threads. First each convolution of the",
             f"network alone at {ROWS} rows, in milliseconds (median of alternating runs): XLA with",
-            "its defaults (YNNPACK convolutions, which run on one core), XLA as jaxviz compiles its",
+            "its defaults (YNNPACK convolutions, which run on one core), XLA as jaxviz compiles "
+            "its",
             "programs (its own convolutions, on every core; those with at most 4 input or output",
             "channels, here conv1 and its input gradient, as matrix products) and PyTorch",
             "(oneDNN). *speed* is PyTorch's time over jaxviz's (above 1: jaxviz faster).",
@@ -215,15 +271,17 @@ def run() -> str:
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *conv_table(times),
             "",
-            f"digits-cnn's convolutions at {DIGITS_EXAMPLES * ROWS} rows ({DIGITS_EXAMPLES} examples' "
-            f"{ROWS}-step paths, one chunk of its integrated gradients), the same columns:",
+            f"digits-cnn's convolutions at {DIGITS_EXAMPLES * ROWS} rows ({DIGITS_EXAMPLES} "
+            f"examples' {ROWS}-step paths, one chunk of its integrated gradients), the same "
+            "columns:",
             "",
             "| layer | shape | XLA default fwd | jaxviz fwd | PyTorch fwd | speed "
             "| XLA default input grad | jaxviz input grad | PyTorch input grad | speed |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *conv_table(digit_times),
             "",
-            f"Then each method's whole call on {ROWS} rows (saliency and Grad-CAM on {ROWS} examples,",
+            f"Then each method's whole call on {ROWS} rows (saliency and Grad-CAM on {ROWS} "
+            "examples,",
             f"integrated gradients on one example's {ROWS} path points; on digits-cnn, "
             f"{DIGITS_EXAMPLES} examples' paths) against the sum of the",
             "convolutions it runs: the rest is pooling, ReLUs, dense layers, the path arithmetic",
@@ -239,13 +297,15 @@ def run() -> str:
             "",
             "jaxviz spends less than Captum around the convolutions (*everything else*), but",
             "XLA:CPU's convolutions with 16 or more channels (Eigen's image-patch packing around",
-            f"oneDNN's matrix kernel) ran at {wide_speeds[0]:.2f}x to {wide_speeds[1]:.2f}x the speed of",
+            f"oneDNN's matrix kernel) ran at {wide_speeds[0]:.2f}x to {wide_speeds[1]:.2f}x the "
+            "speed of",
             "PyTorch's direct oneDNN convolutions here, forward and input gradient alike, and they",
             "are most of every jaxviz call. A single forward and backward pass (saliency,",
             "Grad-CAM) has no per-step work to save: it costs what its convolutions cost, which",
             "keeps these two methods near parity with Captum on the CIFAR-size CNN.",
             "",
-            f"conv2's input gradient ({ROWS} rows) inside a loop body, per iteration, in ms: XLA:CPU",
+            f"conv2's input gradient ({ROWS} rows) inside a loop body, per iteration, in ms: "
+            "XLA:CPU",
             "arranges a convolution's operands for its fast kernel at the top level of a program",
             "but not inside a loop, where the input gradient's (out, in)-transposed kernel falls",
             "back to a naive loop; jaxviz gives every convolution that layout itself, so adaptive",

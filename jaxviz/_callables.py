@@ -121,7 +121,9 @@ def _lift(fn: Any, arrays: list[Any], depth: int, home: str | None):
     defaults = fn.__defaults__ or ()
     defaults_key, defaults_rebuild = _lift_many(defaults, arrays, depth, home)
     names = [name for name in _global_names(code) if name in fn.__globals__]
-    globals_key, globals_rebuild = _lift_many([fn.__globals__[n] for n in names], arrays, depth, home)
+    globals_key, globals_rebuild = _lift_many(
+        [fn.__globals__[n] for n in names], arrays, depth, home
+    )
     key = ("function", code, cells_key, defaults_key, tuple(names), globals_key)
 
     def rebuild(values):

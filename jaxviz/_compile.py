@@ -35,4 +35,6 @@ def fast_kernels() -> _jaxpr.FastKernels:
 
 def jit(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`jax.jit` of `fn` with jaxviz's kernel rewrites and compiler options."""
-    return jax.jit(_jaxpr.with_fast_kernels(fn, fast_kernels()), compiler_options=compiler_options())
+    return jax.jit(
+        _jaxpr.with_fast_kernels(fn, fast_kernels()), compiler_options=compiler_options()
+    )

@@ -24,7 +24,12 @@ from jax.extend import core as jcore
 TagHook = Callable[[str, jax.Array], jax.Array]
 ReluRule = Callable[[jax.Array], jax.Array]
 
-CALL_PRIMITIVES = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr"}
+CALL_PRIMITIVES = {
+    "pjit": "jaxpr",
+    "jit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
+}
 # Constructs whose body a rewrite cannot enter without changing what they compute or how.
 _OPAQUE_NAMES = {
     "checkpoint": "jax.checkpoint / remat",
@@ -139,7 +144,9 @@ def _tiles(operand_shape, params) -> bool:
         tuple(windows) == tuple(strides)
         and all(lo == hi == 0 for lo, hi in params["padding"])
         and all(n % w == 0 for n, w in zip(operand_shape, windows, strict=True))
-        and all(d == 1 for d in (*params.get("base_dilation", ()), *params.get("window_dilation", ())))
+        and all(
+            d == 1 for d in (*params.get("base_dilation", ()), *params.get("window_dilation", ()))
+        )
     )
 
 
@@ -147,7 +154,9 @@ def _tiled_pool(operand, windows, combine):
     """A pool over windows that tile `operand`: `combine` (maximum, minimum) of the slices that
     hold each window's element at one offset."""
     offsets = itertools.product(*map(range, windows))
-    return functools.reduce(combine, (jax.lax.slice(operand, o, operand.shape, windows) for o in offsets))
+    return functools.reduce(
+        combine, (jax.lax.slice(operand, o, operand.shape, windows) for o in offsets)
+    )
 
 
 _TILED_POOLS = {"reduce_window_max": jnp.maximum, "reduce_window_min": jnp.minimum}
@@ -160,9 +169,13 @@ def _scatter_to_first_extremum(source, operand, select_prim, windows):
     outer, inner = list(range(0, 2 * rank, 2)), list(range(1, 2 * rank, 2))
     flat = tiled.transpose(outer + inner).reshape(source.shape + (-1,))
     pick = jnp.argmax if select_prim is jax.lax.ge_p else jnp.argmin
-    routed = jax.nn.one_hot(pick(flat, axis=-1), flat.shape[-1], dtype=source.dtype) * source[..., None]
+    routed = (
+        jax.nn.one_hot(pick(flat, axis=-1), flat.shape[-1], dtype=source.dtype) * source[..., None]
+    )
     routed = routed.reshape(source.shape + tuple(windows))
-    return routed.transpose([i for axis in range(rank) for i in (axis, rank + axis)]).reshape(operand.shape)
+    return routed.transpose([i for axis in range(rank) for i in (axis, rank + axis)]).reshape(
+        operand.shape
+    )
 
 
 # Wider outputs ran as fast or faster through XLA's convolution (16 channels: a tie); inputs
@@ -208,7 +221,9 @@ class _ChannelsLast(NamedTuple):
         taps = w.shape[:-2]
         sizes = tuple(
             (n - (t - 1) * d - 1) // s + 1
-            for n, t, d, s in zip(x.shape[1:-1], taps, params["rhs_dilation"], params["window_strides"], strict=True)
+            for n, t, d, s in zip(
+                x.shape[1:-1], taps, params["rhs_dilation"], params["window_strides"], strict=True
+            )
         )
         return cls(x, w, sizes, params)
 
@@ -223,7 +238,10 @@ class _ChannelsLast(NamedTuple):
         stop = [b + (n - 1) * s + 1 for b, n, s in zip(start, self.sizes, strides, strict=True)]
         rank = array.ndim - 1 - len(start)
         return jax.lax.slice(
-            array, (0, *start) + (0,) * rank, (array.shape[0], *stop, *array.shape[-rank:]), (1, *strides) + (1,) * rank
+            array,
+            (0, *start) + (0,) * rank,
+            (array.shape[0], *stop, *array.shape[-rank:]),
+            (1, *strides) + (1,) * rank,
         )
 
     def channels_first(self, out: jax.Array, dtype) -> jax.Array:
@@ -275,7 +293,9 @@ def _few_input_convolution(lhs, rhs, params):
 
 def _bind(eqn: jcore.JaxprEqn, *invals, **changed):
     with eqn.ctx.manager:
-        out = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params({**eqn.params, **changed}))
+        out = eqn.primitive.bind(
+            *invals, **eqn.primitive.get_bind_params({**eqn.params, **changed})
+        )
     return out if eqn.primitive.multiple_results else [out]
 
 
@@ -285,7 +305,10 @@ def _canonical_convolution(eqn: jcore.JaxprEqn, lhs, rhs):
     numbers = eqn.params["dimension_numbers"]
     n = lhs.ndim
     nhwc, hwio = (0, n - 1, *range(1, n - 1)), (n - 1, n - 2, *range(n - 2))
-    if tuple(numbers.lhs_spec) == tuple(numbers.out_spec) == nhwc and tuple(numbers.rhs_spec) == hwio:
+    if (
+        tuple(numbers.lhs_spec) == tuple(numbers.out_spec) == nhwc
+        and tuple(numbers.rhs_spec) == hwio
+    ):
         return _bind(eqn, lhs, rhs)[0]
     x, w = _channels_last(lhs, rhs, numbers)
     (out,) = _bind(eqn, x, w, dimension_numbers=jax.lax.ConvDimensionNumbers(nhwc, hwio, nhwc))
@@ -320,7 +343,9 @@ def _loop(eqn: jcore.JaxprEqn, invals, fast: FastKernels):
 
     params = eqn.params
     if eqn.primitive.name == "while":
-        cond_consts, body_consts, init = _split(invals, params["cond_nconsts"], params["body_nconsts"])
+        cond_consts, body_consts, init = _split(
+            invals, params["cond_nconsts"], params["body_nconsts"]
+        )
         return jax.lax.while_loop(
             lambda carry: body(params["cond_jaxpr"], [*cond_consts, *carry])[0],
             lambda carry: body(params["body_jaxpr"], [*body_consts, *carry]),
@@ -334,7 +359,12 @@ def _loop(eqn: jcore.JaxprEqn, invals, fast: FastKernels):
             return out[: len(carry)], out[len(carry) :]
 
         carry, ys = jax.lax.scan(
-            step, init, xs, length=params["length"], reverse=params["reverse"], unroll=params["unroll"]
+            step,
+            init,
+            xs,
+            length=params["length"],
+            reverse=params["reverse"],
+            unroll=params["unroll"],
         )
         return [*carry, *ys]
     index, *operands = invals
@@ -365,7 +395,12 @@ def _eval(jaxpr, consts, args, on_tag, relu, fast=None):
             outvals = [relu(invals[0])]
         elif fast is not None and name == "conv_general_dilated":
             outvals = [_fast_convolution(eqn, invals, fast)]
-        elif fast is not None and fast.max_pools and name in _TILED_POOLS and _tiles(invals[0].shape, eqn.params):
+        elif (
+            fast is not None
+            and fast.max_pools
+            and name in _TILED_POOLS
+            and _tiles(invals[0].shape, eqn.params)
+        ):
             outvals = [_tiled_pool(invals[0], eqn.params["window_dimensions"], _TILED_POOLS[name])]
         elif (
             fast is not None
@@ -374,7 +409,11 @@ def _eval(jaxpr, consts, args, on_tag, relu, fast=None):
             and eqn.params["select_prim"] in (jax.lax.ge_p, jax.lax.le_p)
             and _tiles(invals[1].shape, eqn.params)
         ):
-            outvals = [_scatter_to_first_extremum(*invals, eqn.params["select_prim"], eqn.params["window_dimensions"])]
+            outvals = [
+                _scatter_to_first_extremum(
+                    *invals, eqn.params["select_prim"], eqn.params["window_dimensions"]
+                )
+            ]
         elif fast is not None and on_tag is None and relu is None and name in _LOOPS:
             outvals = list(_loop(eqn, invals, fast))
         elif name in CALL_PRIMITIVES and (on_tag or relu or fast):

@@ -94,15 +94,23 @@ def _placement(leaf: jax.Array) -> Hashable:
     return sharding if len(sharding.device_set) > 1 else None
 
 
-def program_for(model, program: tuple[Hashable, ...], build: Callable[[], Callable[..., Any]], arguments: Any,
-                *, devices: int = 1) -> Callable[..., Any]:
+def program_for(
+    model,
+    program: tuple[Hashable, ...],
+    build: Callable[[], Callable[..., Any]],
+    arguments: Any,
+    *,
+    devices: int = 1,
+) -> Callable[..., Any]:
     """The model's compiled program for `program` (a method name and its static options) and
     arguments shaped like `arguments`, made by `_compile.jit(build())` on first use."""
     key = (program, signature(arguments), devices, _compile.fast_kernels(), _compile.on_cpu())
     return model.programs.get(key, lambda: _compile.jit(build()))
 
 
-def call(model, program: tuple[Hashable, ...], build: Callable[[], Callable[..., Any]], *args: Any) -> Any:
+def call(
+    model, program: tuple[Hashable, ...], build: Callable[[], Callable[..., Any]], *args: Any
+) -> Any:
     """Run a whole-batch program `build()(params, *args)` (the logits, an objective over the
     whole batch, a probe set, an optimization), compiled once per argument signature."""
     compiled = program_for(model, program, build, args)

@@ -13,7 +13,6 @@ from jax.ad_checkpoint import checkpoint_name
 
 import jaxviz as jv
 
-
 CLASSES = 5
 SHAPE = (8, 8, 3)
 
@@ -28,12 +27,17 @@ def cnn_weights(seed: int = 0) -> dict:
     return {
         "conv1": {"kernel": normal(keys[0], (3, 3, 3, 6), 0.4), "bias": normal(keys[1], (6,), 0.2)},
         "conv2": {"kernel": normal(keys[2], (3, 3, 6, 8), 0.3), "bias": normal(keys[3], (8,), 0.2)},
-        "dense": {"kernel": normal(keys[4], (4 * 4 * 8, CLASSES), 0.2), "bias": normal(keys[5], (CLASSES,), 0.2)},
+        "dense": {
+            "kernel": normal(keys[4], (4 * 4 * 8, CLASSES), 0.2),
+            "bias": normal(keys[5], (CLASSES,), 0.2),
+        },
     }
 
 
 def _conv(x, layer):
-    y = jax.lax.conv_general_dilated(x, layer["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+        x, layer["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return y + layer["bias"]
 
 

@@ -80,19 +80,30 @@ METHODS: dict[str, Case] = {
     "integrated_gradients": Case(
         lambda m, x, t, **kw: jv.integrated_gradients(m, x, t, steps=8, return_delta=True, **kw)
     ),
-    "integrated_gradients_predicted": Case(lambda m, x, t, **kw: jv.integrated_gradients(m, x, steps=6, **kw)),
+    "integrated_gradients_predicted": Case(
+        lambda m, x, t, **kw: jv.integrated_gradients(m, x, steps=6, **kw)
+    ),
     "integrated_gradients_adaptive": Case(
         lambda m, x, t, **kw: jv.integrated_gradients(m, x, t, tol=1e-2, max_steps=64, **kw)
     ),
-    "smoothgrad": Case(lambda m, x, t, **kw: jv.smoothgrad(m, x, t, samples=4, key=KEY, **kw), keyed=True),
-    "vargrad": Case(lambda m, x, t, **kw: jv.smoothgrad(m, x, t, samples=4, kind="var", key=KEY, **kw), keyed=True),
+    "smoothgrad": Case(
+        lambda m, x, t, **kw: jv.smoothgrad(m, x, t, samples=4, key=KEY, **kw), keyed=True
+    ),
+    "vargrad": Case(
+        lambda m, x, t, **kw: jv.smoothgrad(m, x, t, samples=4, kind="var", key=KEY, **kw),
+        keyed=True,
+    ),
     "expected_gradients": Case(
-        lambda m, x, t, **kw: jv.expected_gradients(m, x, t, baselines=x[:2] * 0.5, samples=4, key=KEY, **kw),
+        lambda m, x, t, **kw: jv.expected_gradients(
+            m, x, t, baselines=x[:2] * 0.5, samples=4, key=KEY, **kw
+        ),
         keyed=True,
     ),
     "gradcam": Case(lambda m, x, t, **kw: jv.gradcam(m, x, t, layer="conv2", **kw)),
     "gradcam_plus_plus_layer_resolution": Case(
-        lambda m, x, t, **kw: jv.gradcam(m, x, t, layer="conv1", plus_plus=True, upsample=False, **kw)
+        lambda m, x, t, **kw: jv.gradcam(
+            m, x, t, layer="conv1", plus_plus=True, upsample=False, **kw
+        )
     ),
     "guided_gradcam": Case(lambda m, x, t, **kw: jv.guided_gradcam(m, x, t, layer="conv2", **kw)),
     "guided_backprop": Case(lambda m, x, t, **kw: jv.guided_backprop(m, x, t, **kw)),
@@ -102,14 +113,22 @@ METHODS: dict[str, Case] = {
     "layer_integrated_gradients": Case(
         lambda m, x, t, **kw: jv.layer_integrated_gradients(m, x, t, layer="conv1", steps=6, **kw)
     ),
-    "layer_conductance": Case(lambda m, x, t, **kw: jv.layer_conductance(m, x, t, layer="conv2", steps=6, **kw)),
-    "neuron_gradient": Case(lambda m, x, t, **kw: jv.neuron_gradient(m, x, layer="conv2", neuron=(2, 3, 1), **kw)),
+    "layer_conductance": Case(
+        lambda m, x, t, **kw: jv.layer_conductance(m, x, t, layer="conv2", steps=6, **kw)
+    ),
+    "neuron_gradient": Case(
+        lambda m, x, t, **kw: jv.neuron_gradient(m, x, layer="conv2", neuron=(2, 3, 1), **kw)
+    ),
     "channel_backprojection": Case(
         lambda m, x, t, **kw: jv.channel_backprojection(m, x, layer="conv2", channel=t, **kw)
     ),
-    "gradient_flow": Case(lambda m, x, t, **kw: _flow(jv.gradient_flow(m, x, t)), per_example=False, batched=False),
+    "gradient_flow": Case(
+        lambda m, x, t, **kw: _flow(jv.gradient_flow(m, x, t)), per_example=False, batched=False
+    ),
     "gradient_flow_loss": Case(
-        lambda m, x, t, **kw: _flow(jv.gradient_flow(m, x, loss=lambda z: _labels_loss(z, jnp.asarray(t)))),
+        lambda m, x, t, **kw: _flow(
+            jv.gradient_flow(m, x, loss=lambda z: _labels_loss(z, jnp.asarray(t)))
+        ),
         per_example=False,
         batched=False,
     ),
@@ -119,12 +138,16 @@ METHODS: dict[str, Case] = {
         batched=False,
     ),
     "top_activating": Case(
-        lambda m, x, t, **kw: jv.top_activating(m, x, layer="conv2", k=2, batch_size=2, show_progress=False),
+        lambda m, x, t, **kw: jv.top_activating(
+            m, x, layer="conv2", k=2, batch_size=2, show_progress=False
+        ),
         per_example=False,
         batched=False,
     ),
     "receptive_field": Case(
-        lambda m, x, t, **kw: np.asarray(jv.receptive_field(m, layer="conv2", input_shape=x.shape[1:], samples=2)),
+        lambda m, x, t, **kw: np.asarray(
+            jv.receptive_field(m, layer="conv2", input_shape=x.shape[1:], samples=2)
+        ),
         per_example=False,
         batched=False,
     ),

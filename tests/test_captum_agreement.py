@@ -118,7 +118,7 @@ def test_integrated_gradients(twins, x, tx, ttargets, method, baseline):
     theirs = ca.IntegratedGradients(torch_model).attribute(
         tx, baselines=tbase, target=ttargets, n_steps=24, method=method
     )
-    ours = jv.integrated_gradients(model, x, TARGETS, baseline=base, steps=24, method=method)
+    ours = jv.integrated_gradients(model, x, TARGETS, baseline=base, steps=24, quadrature=method)
     agree(f"integrated_gradients_{method}_{baseline}", ours, to_nhwc(theirs))
 
 
@@ -141,7 +141,7 @@ def test_trapezoid_is_captums_rescaled_to_integrate_correctly(twins, x, tx, ttar
     # The same nodes (linspace(0, 1, n)); Captum's weights are jaxviz's times (n-1)/n.
     model, torch_model = twins
     steps = 24
-    ours = jv.integrated_gradients(model, x, TARGETS, steps=steps, method="riemann_trapezoid")
+    ours = jv.integrated_gradients(model, x, TARGETS, steps=steps, quadrature="riemann_trapezoid")
     theirs = ca.IntegratedGradients(torch_model).attribute(
         tx, target=ttargets, n_steps=steps, method="riemann_trapezoid"
     )
@@ -163,7 +163,7 @@ def test_trapezoid_matches_a_direct_trapezoid_rule(twins, x, tx, ttargets):
         point = (float(alpha) * tx).requires_grad_()
         score = torch_model(point).gather(1, ttargets[:, None]).sum()
         total += weight * torch.autograd.grad(score, point)[0]
-    ours = jv.integrated_gradients(model, x, TARGETS, steps=steps, method="riemann_trapezoid")
+    ours = jv.integrated_gradients(model, x, TARGETS, steps=steps, quadrature="riemann_trapezoid")
     agree("integrated_gradients_riemann_trapezoid_direct", ours, to_nhwc(total * tx))
 
 
@@ -344,7 +344,7 @@ def test_layer_integrated_gradients(twins, x, tx, ttargets, layer, method):
         tx, baselines=to_torch(base), target=ttargets, n_steps=24, method=method
     )
     ours = jv.layer_integrated_gradients(
-        model, x, TARGETS, layer=layer, baseline=base, steps=24, method=method
+        model, x, TARGETS, layer=layer, baseline=base, steps=24, quadrature=method
     )
     agree(f"layer_integrated_gradients_{layer}_{method}", ours, to_nhwc(theirs))
 
@@ -356,7 +356,7 @@ def test_layer_conductance(twins, x, tx, ttargets, layer, method):
     theirs = ca.LayerConductance(torch_model, getattr(torch_model, layer)).attribute(
         tx, target=ttargets, n_steps=24, method=method
     )
-    ours = jv.layer_conductance(model, x, TARGETS, layer=layer, steps=24, method=method)
+    ours = jv.layer_conductance(model, x, TARGETS, layer=layer, steps=24, quadrature=method)
     agree(f"layer_conductance_{layer}_{method}", ours, to_nhwc(theirs))
 
 

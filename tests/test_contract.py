@@ -24,9 +24,21 @@ from jaxviz._programs import PROGRAMS_PER_MODEL
 
 # Methods whose result (its first leaf) is shaped like the input.
 LIKE_INPUT = {
-    "saliency", "saliency_abs", "grad_x_input", "integrated_gradients", "integrated_gradients_predicted",
-    "integrated_gradients_adaptive", "smoothgrad", "vargrad", "expected_gradients", "guided_gradcam",
-    "guided_backprop", "deconvnet", "occlusion", "neuron_gradient", "channel_backprojection",
+    "saliency",
+    "saliency_abs",
+    "grad_x_input",
+    "integrated_gradients",
+    "integrated_gradients_predicted",
+    "integrated_gradients_adaptive",
+    "smoothgrad",
+    "vargrad",
+    "expected_gradients",
+    "guided_gradcam",
+    "guided_backprop",
+    "deconvnet",
+    "occlusion",
+    "neuron_gradient",
+    "channel_backprojection",
 }
 
 
@@ -46,7 +58,9 @@ def assert_same(got, want, what):
 def check_no_compile(call, what):
     before = compiles.count
     call()
-    assert compiles.count == before, f"{what}: {compiles.count - before} compilation(s) for a seen signature"
+    assert compiles.count == before, (
+        f"{what}: {compiles.count - before} compilation(s) for a seen signature"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
@@ -64,17 +78,25 @@ def test_method_contract(name, m):
                 assert leaves(whole)[0].shape == x.shape, where
             if case.per_example and not case.keyed:
                 singles = [case.call(m, x[i : i + 1], t[i : i + 1]) for i in range(batch)]
-                assert_same(jax.tree.map(lambda *p: np.concatenate(p), *singles), whole, where + ", per example")
+                assert_same(
+                    jax.tree.map(lambda *p: np.concatenate(p), *singles),
+                    whole,
+                    where + ", per example",
+                )
             if name in CHUNKED:
                 assert_same(case.call(m, x, t, batch_size=2), whole, where + ", chunks of 2")
             # New values and targets, the same signature: nothing compiles.
             other_x, other_t = inputs(resolution, batch, seed=1), targets(batch, shift=1)
             check_no_compile(lambda: case.call(m, other_x, other_t), where)
             if name in CHUNKED:
-                check_no_compile(lambda: case.call(m, other_x, other_t, batch_size=2), where + ", chunks of 2")
+                check_no_compile(
+                    lambda: case.call(m, other_x, other_t, batch_size=2), where + ", chunks of 2"
+                )
     # The first resolution's programs still work, unchanged, after the second's were compiled.
     x, t = inputs(RESOLUTIONS[0], BATCHES[0]), targets(BATCHES[0])
-    check_no_compile(lambda: assert_same(case.call(m, x, t), firsts[RESOLUTIONS[0], BATCHES[0]], name), name)
+    check_no_compile(
+        lambda: assert_same(case.call(m, x, t), firsts[RESOLUTIONS[0], BATCHES[0]], name), name
+    )
 
 
 SHARDED = textwrap.dedent(
@@ -102,7 +124,9 @@ from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
 def test_every_method_on_four_devices_equals_one_device(m, tmp_path):
     path = tmp_path / "sharded.npz"
     script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=900)
     sharded = np.load(path)
     x, t = inputs(12, 5), targets(5)
@@ -111,7 +135,9 @@ def test_every_method_on_four_devices_equals_one_device(m, tmp_path):
         for i, want in enumerate(expected):
             assert_same(sharded[f"{name}/{i}"], want, f"{name} on 4 devices")
             if name in CHUNKED:
-                assert_same(sharded[f"{name}/chunked/{i}"], want, f"{name} on 4 devices, chunks of 2")
+                assert_same(
+                    sharded[f"{name}/chunked/{i}"], want, f"{name} on 4 devices, chunks of 2"
+                )
 
 
 def test_the_program_cache_stays_bounded_over_a_thousand_shapes():
@@ -122,7 +148,9 @@ def test_the_program_cache_stays_bounded_over_a_thousand_shapes():
         assert len(m.programs) <= PROGRAMS_PER_MODEL
     assert len(m._traced) <= PROGRAMS_PER_MODEL
     # The most recent signature is still served without compiling.
-    check_no_compile(lambda: jv.saliency(m, np.ones((batch, features), np.float32), target=0), "last shape")
+    check_no_compile(
+        lambda: jv.saliency(m, np.ones((batch, features), np.float32), target=0), "last shape"
+    )
 
 
 def test_a_loss_written_as_a_fresh_lambda_compiles_once_and_reads_current_labels(m):
@@ -141,7 +169,10 @@ def test_a_loss_written_as_a_fresh_lambda_compiles_once_and_reads_current_labels
     np.testing.assert_array_equal(again, first)
     assert not np.allclose(second, first), "the second call used the first call's labels"
     by_labels = jv.gradient_flow(
-        m, x, loss=lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), labels=labels[1]
+        m,
+        x,
+        loss=lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z, y).mean(),
+        labels=labels[1],
     ).output_grad_norm
     np.testing.assert_allclose(by_labels, second, rtol=1e-6)
 

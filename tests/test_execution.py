@@ -25,7 +25,9 @@ def test_chunked_equals_whole_batch_equals_per_example(cnn, images):
     }
     for name, call in calls.items():
         whole = call(images)
-        np.testing.assert_allclose(call(images, batch_size=4), whole, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            call(images, batch_size=4), whole, rtol=1e-5, atol=1e-5, err_msg=name
+        )
         if name != "smoothgrad":  # noise is keyed by the example's position in the batch
             single = jnp.concatenate([call(images[i : i + 1]) for i in range(len(images))])
             np.testing.assert_allclose(single, whole, rtol=1e-5, atol=1e-5, err_msg=name)
@@ -33,11 +35,16 @@ def test_chunked_equals_whole_batch_equals_per_example(cnn, images):
 
 def test_new_targets_inputs_and_baselines_never_recompile(cnn, images):
     def run(x, target, baseline):
-        return jv.integrated_gradients(cnn, x, target=target, baseline=baseline, steps=8, batch_size=4)
+        return jv.integrated_gradients(
+            cnn, x, target=target, baseline=baseline, steps=8, batch_size=4
+        )
 
     inputs = [images * 2, images + 1, images[::-1], images * 3]
     targets = [jnp.array([4, 3, 2, 1, 0, 0]), jnp.arange(6) % 5]
-    baselines = [jnp.full(images.shape[1:], -0.2, jnp.float32), jnp.ones(images.shape[1:], jnp.float32)]
+    baselines = [
+        jnp.full(images.shape[1:], -0.2, jnp.float32),
+        jnp.ones(images.shape[1:], jnp.float32),
+    ]
     run(images, 1, 0.0)
     run(images, targets[1], baselines[1])  # warm the other call paths
     jv.gradcam(cnn, images, target=1, layer="conv2")
@@ -73,7 +80,9 @@ def test_on_a_cpu_the_default_chunk_is_sized_by_its_activations(cnn, images):
     )
     steps = _engine.CPU_VALUES_PER_CHUNK // per_input  # with the input's own pass: over the budget
     whole = jv.integrated_gradients(cnn, images, target=1, steps=steps, batch_size=len(images))
-    np.testing.assert_allclose(jv.integrated_gradients(cnn, images, target=1, steps=steps), whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jv.integrated_gradients(cnn, images, target=1, steps=steps), whole, rtol=1e-5, atol=1e-6
+    )
     batches = [np.asarray(images[:n]) for n in (1, 3, 5)]  # slicing a jax array compiles too
     before = compiles.count
     for batch in batches:
@@ -109,12 +118,26 @@ SHARDED = textwrap.dedent(
 def test_sharded_over_four_devices_equals_one_device(cnn, images, tmp_path):
     path = tmp_path / "sharded.npz"
     script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600)
     sharded = np.load(path)
-    np.testing.assert_allclose(sharded["ig"], jv.integrated_gradients(cnn, images, target="all", steps=16), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(sharded["smoothgrad"], jv.smoothgrad(cnn, images, samples=4, key=jax.random.key(5)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(sharded["gradcam"], jv.gradcam(cnn, images, layer="conv2"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        sharded["ig"],
+        jv.integrated_gradients(cnn, images, target="all", steps=16),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        sharded["smoothgrad"],
+        jv.smoothgrad(cnn, images, samples=4, key=jax.random.key(5)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        sharded["gradcam"], jv.gradcam(cnn, images, layer="conv2"), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_bfloat16_models_and_inputs_accumulate_in_float32(images):
@@ -147,12 +170,18 @@ def test_samples_in_groups_equal_all_samples_at_once(cnn, images, monkeypatch):
     baselines = jax.random.normal(jax.random.key(10), (4, *images.shape[1:]))
     calls = {
         "ig": lambda: jv.integrated_gradients(cnn, images, target=1, steps=16, return_delta=True),
-        "ig all": lambda: jv.integrated_gradients(cnn, images, target="all", steps=5, method="riemann_trapezoid"),
+        "ig all": lambda: jv.integrated_gradients(
+            cnn, images, target="all", steps=5, quadrature="riemann_trapezoid"
+        ),
         **{
-            f"smoothgrad {kind}": lambda kind=kind: jv.smoothgrad(cnn, images, samples=16, kind=kind, key=key)
+            f"smoothgrad {kind}": lambda kind=kind: jv.smoothgrad(
+                cnn, images, samples=16, kind=kind, key=key
+            )
             for kind in ("smooth", "square", "var")
         },
-        "expected": lambda: jv.expected_gradients(cnn, images, baselines=baselines, samples=16, key=key),
+        "expected": lambda: jv.expected_gradients(
+            cnn, images, baselines=baselines, samples=16, key=key
+        ),
     }
     at_once = {name: call() for name, call in calls.items()}
     monkeypatch.setattr(_engine, "samples_per_group", lambda model, x, samples: min(samples, 3))

@@ -36,7 +36,9 @@ def test_rewritten_gradient_equals_jax_gradient_with_ties(tied_input):
 def test_rewritten_gradient_under_vmap(tied_input):
     batched = jax.vmap(jax.grad(pooled_score))
     xs = jnp.stack([tied_input, -tied_input])
-    np.testing.assert_array_equal(_jaxpr.with_fast_kernels(batched, _jaxpr.FastKernels())(xs), batched(xs))
+    np.testing.assert_array_equal(
+        _jaxpr.with_fast_kernels(batched, _jaxpr.FastKernels())(xs), batched(xs)
+    )
 
 
 def test_rewrite_removes_the_scatter(tied_input):
@@ -52,7 +54,9 @@ def test_rewrite_removes_the_scatter(tied_input):
 def test_tiling_pools_become_slice_maxima_with_the_same_values(tied_input):
     def pools(x):
         tiled = nnx.max_pool(x, (2, 2), strides=(2, 2))
-        smallest = jax.lax.reduce_window(x, jnp.inf, jax.lax.min, (1, 2, 3, 1), (1, 2, 3, 1), "VALID")
+        smallest = jax.lax.reduce_window(
+            x, jnp.inf, jax.lax.min, (1, 2, 3, 1), (1, 2, 3, 1), "VALID"
+        )
         return tiled, smallest, nnx.max_pool(x, (3, 3), strides=(1, 1))  # overlapping: left to XLA
 
     rewritten = _jaxpr.with_fast_kernels(pools, _jaxpr.FastKernels())
@@ -93,12 +97,16 @@ def test_narrow_convolution_equals_xla(layout, strides, padding, dilation, narro
     channels, outputs = (5, narrow) if side == "outputs" else (narrow, 9)
     size = (11, 9)[:spatial]
     canonical_x = jax.random.normal(keys[0], (2, *size, channels))  # N, spatial..., C
-    canonical_w = jax.random.normal(keys[1], ((3, 2)[:spatial]) + (channels, outputs))  # taps..., I, O
+    canonical_w = jax.random.normal(
+        keys[1], ((3, 2)[:spatial]) + (channels, outputs)
+    )  # taps..., I, O
     x = canonical_x if layout[0].endswith("C") else jnp.moveaxis(canonical_x, -1, 1)
     w = canonical_w if layout[1].endswith("O") else jnp.moveaxis(canonical_w, (-1, -2), (0, 1))
 
     def conv(x, w):
-        return jax.lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=layout)
+        return jax.lax.conv_general_dilated(
+            x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=layout
+        )
 
     rewritten = _jaxpr.with_fast_kernels(conv, NARROW)
     assert "conv_general_dilated" not in str(jax.make_jaxpr(rewritten)(x, w))
@@ -112,7 +120,12 @@ def test_narrow_convolution_keeps_the_accumulation_dtype(inputs, outputs):
 
     def conv(x, w):
         return jax.lax.conv_general_dilated(
-            x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32
+            x,
+            w,
+            (1, 1),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            preferred_element_type=jnp.float32,
         )
 
     got = _jaxpr.with_fast_kernels(conv, NARROW)(x, w)
@@ -128,10 +141,17 @@ def test_wide_and_grouped_convolutions_are_left_to_xla():
     def convs(x):
         dn = ("NHWC", "HWIO", "NHWC")
         a = jax.lax.conv_general_dilated(x, wide, (1, 1), "SAME", dimension_numbers=dn)
-        b = jax.lax.conv_general_dilated(x, grouped, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2)
+        b = jax.lax.conv_general_dilated(
+            x, grouped, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2
+        )
         return a.sum() + b.sum()
 
-    assert str(jax.make_jaxpr(_jaxpr.with_fast_kernels(convs, NARROW))(x)).count("conv_general_dilated") == 2
+    assert (
+        str(jax.make_jaxpr(_jaxpr.with_fast_kernels(convs, NARROW))(x)).count(
+            "conv_general_dilated"
+        )
+        == 2
+    )
 
 
 def test_the_first_layers_input_gradient_skips_xlas_convolution(cnn, images):
@@ -142,7 +162,9 @@ def test_the_first_layers_input_gradient_skips_xlas_convolution(cnn, images):
         return cnn.apply(cnn.params, x)[:, 1].sum()
 
     rewritten = _jaxpr.with_fast_kernels(jax.grad(score), NARROW)
-    narrow = [e for e in jax.make_jaxpr(jax.grad(score))(images).eqns if _jaxpr._is_narrow_convolution(e)]
+    narrow = [
+        e for e in jax.make_jaxpr(jax.grad(score))(images).eqns if _jaxpr._is_narrow_convolution(e)
+    ]
     assert narrow, "the CNN's input gradient should hold a narrow convolution"
     assert not any(_jaxpr._is_narrow_convolution(e) for e in jax.make_jaxpr(rewritten)(images).eqns)
     np.testing.assert_allclose(rewritten(images), jax.grad(score)(images), rtol=1e-5, atol=1e-6)
@@ -154,12 +176,20 @@ CPU_KERNELS = _jaxpr.FastKernels.for_cpu()
 def _conv_layouts(fn, *args) -> set[str]:
     """The dim_labels of every convolution XLA compiled for `fn`."""
     hlo = jax.jit(fn).lower(*args).compile().as_text()
-    return {line.split("dim_labels=")[1].split(",")[0] for line in hlo.splitlines() if " convolution(" in line}
+    return {
+        line.split("dim_labels=")[1].split(",")[0]
+        for line in hlo.splitlines()
+        if " convolution(" in line
+    }
 
 
 def _score(weights, x):
     for w in weights:
-        x = jax.nn.relu(jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW")))
+        x = jax.nn.relu(
+            jax.lax.conv_general_dilated(
+                x, w, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW")
+            )
+        )
     return x.sum()
 
 
@@ -183,9 +213,13 @@ def test_convolutions_inside_loops_take_xlas_fast_layout(loop):
         if loop == "scan":
             return jax.lax.scan(lambda total, i: (body(i, total), None), zero, jnp.arange(3.0))[0]
         if loop == "while_loop":
-            return jax.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, body(c[0], c[1])), (0, zero))[1]
+            return jax.lax.while_loop(
+                lambda c: c[0] < 3, lambda c: (c[0] + 1, body(c[0], c[1])), (0, zero)
+            )[1]
         return jax.lax.cond(x.sum() > 0, lambda: body(0, zero), lambda: body(1, zero))
 
     rewritten = _jaxpr.with_fast_kernels(looped, CPU_KERNELS)
     assert _conv_layouts(rewritten, weights, x) == {"b01f_01io->b01f"}
-    np.testing.assert_allclose(jax.jit(rewritten)(weights, x), jax.jit(looped)(weights, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        jax.jit(rewritten)(weights, x), jax.jit(looped)(weights, x), rtol=1e-5, atol=1e-5
+    )

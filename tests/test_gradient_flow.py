@@ -21,7 +21,8 @@ class Net(nnx.Module):
 
 
 def _by_hand(net, x, objective):
-    """Norms of d objective / d layer output and / d layer params, with jax.grad on explicit math."""
+    """Norms of d objective / d layer output and / d layer params, with jax.grad on explicit
+    math."""
     weights = {
         n: (getattr(net, n).kernel[...], getattr(net, n).bias[...]) for n in ("l1", "l2", "out")
     }

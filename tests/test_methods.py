@@ -8,15 +8,19 @@ import pytest
 import jaxviz as jv
 from jaxviz.explain._quadrature import RULES, path_rule
 
-# -- closed forms on a linear model f(x) = x @ w + b ---------------------------------------------------
+# -- closed forms on a linear model f(x) = x @ w + b -----------------------------------------------
 
 
 def test_linear_saliency_is_the_weight_column(linear):
     m, w, _ = linear
     x = jax.random.normal(jax.random.key(0), (3, 7))
     np.testing.assert_allclose(jv.saliency(m, x, target=2), jnp.broadcast_to(w[:, 2], (3, 7)))
-    np.testing.assert_allclose(jv.saliency(m, x, target=2, mode="abs"), jnp.abs(jnp.broadcast_to(w[:, 2], (3, 7))))
-    np.testing.assert_allclose(jv.saliency(m, x, target=1, mode="grad_x_input"), x * w[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(
+        jv.saliency(m, x, target=2, mode="abs"), jnp.abs(jnp.broadcast_to(w[:, 2], (3, 7)))
+    )
+    np.testing.assert_allclose(
+        jv.saliency(m, x, target=1, mode="grad_x_input"), x * w[:, 1], rtol=1e-6
+    )
     every = jv.saliency(m, x, target="all")
     assert every.shape == (3, 4, 7)
     np.testing.assert_allclose(every, jnp.broadcast_to(w.T, (3, 4, 7)))
@@ -28,7 +32,9 @@ def test_linear_integrated_gradients_is_exact(linear, method):
     x = jax.random.normal(jax.random.key(1), (3, 7))
     baselines = [0.0, jnp.linspace(-1, 1, 7), jax.random.normal(jax.random.key(2), (3, 7))]
     for baseline in baselines:
-        attr = jv.integrated_gradients(m, x, target=3, baseline=baseline, steps=8, method=method)
+        attr = jv.integrated_gradients(
+            m, x, target=3, baseline=baseline, steps=8, quadrature=method
+        )
         np.testing.assert_allclose(attr, (x - baseline) * w[:, 3], rtol=1e-5, atol=1e-6)
 
 
@@ -55,8 +61,14 @@ def test_linear_smoothgrad_kinds(linear):
     m, w, _ = linear
     x = jax.random.normal(jax.random.key(3), (2, 7))
     key = jax.random.key(0)
-    np.testing.assert_allclose(jv.smoothgrad(m, x, target=0, key=key), jnp.broadcast_to(w[:, 0], (2, 7)), rtol=1e-5)
-    np.testing.assert_allclose(jv.smoothgrad(m, x, target=0, key=key, kind="square"), jnp.broadcast_to(w[:, 0] ** 2, (2, 7)), rtol=1e-5)
+    np.testing.assert_allclose(
+        jv.smoothgrad(m, x, target=0, key=key), jnp.broadcast_to(w[:, 0], (2, 7)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        jv.smoothgrad(m, x, target=0, key=key, kind="square"),
+        jnp.broadcast_to(w[:, 0] ** 2, (2, 7)),
+        rtol=1e-5,
+    )
     np.testing.assert_allclose(jv.smoothgrad(m, x, target=0, key=key, kind="var"), 0.0, atol=1e-6)
 
 
@@ -64,15 +76,21 @@ def test_linear_expected_gradients_with_one_reference(linear):
     m, w, _ = linear
     x = jax.random.normal(jax.random.key(4), (3, 7))
     reference = jnp.linspace(-1, 1, 7)[None]
-    attr = jv.expected_gradients(m, x, target=1, baselines=reference, key=jax.random.key(0), samples=5)
+    attr = jv.expected_gradients(
+        m, x, target=1, baselines=reference, key=jax.random.key(0), samples=5
+    )
     np.testing.assert_allclose(attr, (x - reference) * w[:, 1], rtol=1e-5, atol=1e-6)
 
 
 def test_linear_occlusion_single_feature_windows(linear):
     m, w, _ = linear
     x = jax.random.normal(jax.random.key(5), (2, 7))
-    np.testing.assert_allclose(jv.occlusion(m, x, target=2, window=1), x * w[:, 2], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(jv.occlusion(m, x, target=2, window=1, value=1.0), (x - 1) * w[:, 2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jv.occlusion(m, x, target=2, window=1), x * w[:, 2], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        jv.occlusion(m, x, target=2, window=1, value=1.0), (x - 1) * w[:, 2], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_occlusion_averages_over_the_windows_that_cover_a_feature(linear):
@@ -84,16 +102,20 @@ def test_occlusion_averages_over_the_windows_that_cover_a_feature(linear):
     for s in starts:
         total[:, s : s + 3] += contribution[:, s : s + 3].sum(1, keepdims=True)
         count[s : s + 3] += 1
-    np.testing.assert_allclose(jv.occlusion(m, x, target=0, window=3, stride=2), total / count, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        jv.occlusion(m, x, target=0, window=3, stride=2), total / count, rtol=1e-5, atol=1e-5
+    )
 
 
-# -- invariants and references on the ReLU CNN ---------------------------------------------------------
+# -- invariants and references on the ReLU CNN -----------------------------------------------------
 
 
 def test_completeness_within_one_percent_at_64_steps(cnn, images):
     baseline = jnp.zeros_like(images)
     for method in ("gausslegendre", "riemann_middle", "riemann_trapezoid"):
-        attr, delta = jv.integrated_gradients(cnn, images, target="all", steps=64, method=method, return_delta=True)
+        attr, delta = jv.integrated_gradients(
+            cnn, images, target="all", steps=64, quadrature=method, return_delta=True
+        )
         gap = cnn(images) - cnn(baseline)
         np.testing.assert_allclose(attr.sum((2, 3, 4)) - gap, delta, rtol=1e-4, atol=1e-4)
         relative = np.abs(delta) / np.abs(gap)
@@ -134,13 +156,16 @@ def test_targets_none_int_array_and_all_agree(cnn, images):
     np.testing.assert_allclose(jv.saliency(cnn, images), every[jnp.arange(6), predicted], rtol=1e-6)
     np.testing.assert_allclose(jv.saliency(cnn, images, target=3), every[:, 3], rtol=1e-6)
     chosen = jnp.array([0, 1, 2, 3, 4, 0])
-    np.testing.assert_allclose(jv.saliency(cnn, images, target=chosen), every[jnp.arange(6), chosen], rtol=1e-6)
+    np.testing.assert_allclose(
+        jv.saliency(cnn, images, target=chosen), every[jnp.arange(6), chosen], rtol=1e-6
+    )
 
 
 def test_predicted_target_is_followed_along_the_path(cnn, images):
     predicted = jnp.argmax(cnn(images), axis=1)
     np.testing.assert_allclose(
-        jv.integrated_gradients(cnn, images, steps=16), jv.integrated_gradients(cnn, images, target=predicted, steps=16)
+        jv.integrated_gradients(cnn, images, steps=16),
+        jv.integrated_gradients(cnn, images, target=predicted, steps=16),
     )
 
 
@@ -151,19 +176,26 @@ def test_smoothgrad_is_deterministic_under_a_key_and_varies_with_it(cnn, images)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     np.testing.assert_allclose(
-        jv.smoothgrad(cnn, images, key=jax.random.key(0), noise=0.0), jv.saliency(cnn, images), rtol=1e-5, atol=1e-6
+        jv.smoothgrad(cnn, images, key=jax.random.key(0), noise=0.0),
+        jv.saliency(cnn, images),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
 def test_smoothgrad_var_is_square_minus_squared_mean(cnn, images):
     kw = dict(target=2, key=jax.random.key(3), samples=16)
-    mean, square, var = (jv.smoothgrad(cnn, images, kind=k, **kw) for k in ("smooth", "square", "var"))
+    mean, square, var = (
+        jv.smoothgrad(cnn, images, kind=k, **kw) for k in ("smooth", "square", "var")
+    )
     np.testing.assert_allclose(var, square - mean**2, atol=1e-5)
 
 
 def test_expected_gradients_is_complete_in_expectation(cnn, images):
     references = jax.random.normal(jax.random.key(8), (4,) + images.shape[1:]) * 0.5
-    attr = jv.expected_gradients(cnn, images[:2], target=1, baselines=references, samples=4000, key=jax.random.key(0))
+    attr = jv.expected_gradients(
+        cnn, images[:2], target=1, baselines=references, samples=4000, key=jax.random.key(0)
+    )
     expected_gap = cnn(images[:2])[:, 1] - cnn(references)[:, 1].mean()
     np.testing.assert_allclose(attr.sum((1, 2, 3)), expected_gap, rtol=0.05, atol=0.05)
 
@@ -185,7 +217,12 @@ def test_gradcam_by_hand(cnn, images):
     acts, grads = _manual_cam(cnn, images, "conv2", target)
     weights = grads.mean((1, 2), keepdims=True)
     expected = jax.nn.relu((weights * acts).sum(-1))
-    np.testing.assert_allclose(jv.gradcam(cnn, images, target=target, layer="conv2", upsample=False), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jv.gradcam(cnn, images, target=target, layer="conv2", upsample=False),
+        expected,
+        rtol=1e-5,
+        atol=1e-6,
+    )
     raw = jv.gradcam(cnn, images, target=target, layer="conv2", upsample=False, relu=False)
     np.testing.assert_allclose(raw, (weights * acts).sum(-1), rtol=1e-5, atol=1e-6)
 
@@ -206,9 +243,13 @@ def test_gradcam_plus_plus_by_hand(cnn, images):
 def test_gradcam_upsamples_to_the_input_and_stacks_classes(cnn, images):
     small = jv.gradcam(cnn, images, target="all", layer="conv2", upsample=False)
     big = jv.gradcam(cnn, images, target="all", layer="conv2", interpolation="nearest")
-    assert small.shape == big.shape == (6, 5, 8, 8)  # same resolution: nearest resizing is the identity
+    assert (
+        small.shape == big.shape == (6, 5, 8, 8)
+    )  # same resolution: nearest resizing is the identity
     np.testing.assert_allclose(small, big, rtol=1e-6)
-    np.testing.assert_allclose(jv.gradcam(cnn, images, target=2, layer="conv2"), big[:, 2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jv.gradcam(cnn, images, target=2, layer="conv2"), big[:, 2], rtol=1e-5, atol=1e-6
+    )
 
 
 def _mlp_and_weights():
@@ -234,7 +275,9 @@ def test_guided_backprop_and_deconvnet_by_hand():
 
 
 def test_guided_backprop_reaches_relus_in_every_model_kind(cnn_models, images):
-    results = [jv.guided_backprop(cnn_models[k], images, target=2) for k in ("nnx", "linen", "function")]
+    results = [
+        jv.guided_backprop(cnn_models[k], images, target=2) for k in ("nnx", "linen", "function")
+    ]
     for other in results[1:]:
         np.testing.assert_allclose(results[0], other, rtol=1e-4, atol=1e-6)
     assert not np.allclose(results[0], jv.saliency(cnn_models["nnx"], images, target=2))
@@ -243,7 +286,12 @@ def test_guided_backprop_reaches_relus_in_every_model_kind(cnn_models, images):
 def test_guided_gradcam_is_guided_backprop_times_the_upsampled_cam(cnn, images):
     gb = jv.guided_backprop(cnn, images, target=3)
     cam = jv.gradcam(cnn, images, target=3, layer="conv2")
-    np.testing.assert_allclose(jv.guided_gradcam(cnn, images, target=3, layer="conv2"), gb * cam[..., None], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        jv.guided_gradcam(cnn, images, target=3, layer="conv2"),
+        gb * cam[..., None],
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 def test_relu_inside_scan_or_remat_is_refused():
@@ -269,7 +317,7 @@ def test_a_model_without_relu_is_refused_by_guided_methods(linear):
         jv.deconvnet(m, jnp.ones((1, 7)))
 
 
-# -- layer methods -----------------------------------------------------------------------------------
+# -- layer methods ---------------------------------------------------------------------------------
 
 
 def test_activations_match_the_forward_pass(cnn_models, images, weights):
@@ -286,18 +334,24 @@ def test_layer_integrated_gradients_closed_form_after_a_linear_layer():
     from jax.ad_checkpoint import checkpoint_name
 
     fn0, w1, w2 = _mlp_and_weights()
-    fn = lambda x: checkpoint_name(jax.nn.relu(x @ w1), "hidden") @ w2
+    def fn(x):
+        return checkpoint_name(jax.nn.relu(x @ w1), "hidden") @ w2
+
     m = jv.wrap(fn)
     x = jax.random.normal(jax.random.key(10), (3, 5))
     hidden = jax.nn.relu(x @ w1)
-    attr, delta = jv.layer_integrated_gradients(m, x, target=2, layer="hidden", steps=4, return_delta=True)
+    attr, delta = jv.layer_integrated_gradients(
+        m, x, target=2, layer="hidden", steps=4, return_delta=True
+    )
     np.testing.assert_allclose(attr, hidden * w2[:, 2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(delta, 0.0, atol=1e-5)
 
 
 def test_layer_integrated_gradients_completeness_on_the_cnn(cnn, images):
     for layer in ("conv1", "conv2"):
-        attr, delta = jv.layer_integrated_gradients(cnn, images, target="all", layer=layer, steps=64, return_delta=True)
+        attr, delta = jv.layer_integrated_gradients(
+            cnn, images, target="all", layer=layer, steps=64, return_delta=True
+        )
         gap = cnn(images) - cnn(jnp.zeros_like(images))
         assert attr.shape == (6, 5) + cnn.layer_shapes(images)[layer].shape[1:]
         assert np.median(np.abs(delta) / np.abs(gap)) < 0.01
@@ -322,16 +376,27 @@ def test_layer_conductance_by_hand(cnn, images):
         return jax.grad(score, has_aux=True)(jnp.zeros((2, 8, 8, 6)))
 
     evaluations = [layer_and_grad(a * x) for a in alphas]
-    expected = sum(g * (a_next - a) for (g, a), (_, a_next) in zip(evaluations[:-1], evaluations[1:]))
-    got = jv.layer_conductance(cnn, x, target=0, layer="conv1", steps=steps, method="riemann_right")
+    expected = sum(
+        g * (a_next - a) for (g, a), (_, a_next) in zip(evaluations[:-1], evaluations[1:])
+    )
+    got = jv.layer_conductance(
+        cnn, x, target=0, layer="conv1", steps=steps, quadrature="riemann_right"
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_neuron_gradient_by_hand(cnn, images):
     def unit(x):
-        return cnn.apply(cnn.params, x, {"conv2": jnp.zeros((6, 8, 8, 8))})[1]["conv2"][:, 2, 5, 7].sum()
+        return cnn.apply(cnn.params, x, {"conv2": jnp.zeros((6, 8, 8, 8))})[1]["conv2"][
+            :, 2, 5, 7
+        ].sum()
 
-    np.testing.assert_allclose(jv.neuron_gradient(cnn, images, layer="conv2", neuron=(2, 5, 7)), jax.grad(unit)(images), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        jv.neuron_gradient(cnn, images, layer="conv2", neuron=(2, 5, 7)),
+        jax.grad(unit)(images),
+        rtol=1e-5,
+        atol=1e-7,
+    )
     dense = jv.neuron_gradient(cnn, images, layer="dense", neuron=3)
     np.testing.assert_allclose(dense, jv.saliency(cnn, images, target=3), rtol=1e-5, atol=1e-7)
 
@@ -346,4 +411,6 @@ def test_every_method_agrees_across_model_kinds(cnn_models, images):
     for name, call in calls.items():
         reference = call(cnn_models["function"])
         for kind in ("nnx", "linen"):
-            np.testing.assert_allclose(call(cnn_models[kind]), reference, rtol=1e-4, atol=1e-5, err_msg=f"{name} {kind}")
+            np.testing.assert_allclose(
+                call(cnn_models[kind]), reference, rtol=1e-4, atol=1e-5, err_msg=f"{name} {kind}"
+            )

@@ -54,16 +54,35 @@ def gradcam(
 
     def build():
         def kernel(params, indices, x, classes):
-            return cam_maps(model, params, x, target.mode, classes, layer, plus_plus, relu, upsample, interpolation)
+            return cam_maps(
+                model,
+                params,
+                x,
+                target.mode,
+                classes,
+                layer,
+                plus_plus,
+                relu,
+                upsample,
+                interpolation,
+            )
 
         return kernel
 
     program = ("gradcam", layer, plus_plus, upsample, interpolation, relu, target.mode)
-    return _engine.run(model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size)
+    )
 
 
 def guided_gradcam(
-    model, x, target=None, *, layer: str, interpolation: str = "bilinear", batch_size: int | None = None
+    model,
+    x,
+    target=None,
+    *,
+    layer: str,
+    interpolation: str = "bilinear",
+    batch_size: int | None = None,
 ) -> jax.Array:
     """Guided Grad-CAM: guided backprop times the (positive) Grad-CAM map upsampled to the input,
     broadcast over the input's channels, as Captum's `GuidedGradCam` (which interpolates with
@@ -76,7 +95,9 @@ def guided_gradcam(
     def build():
         def kernel(params, indices, x, classes):
             mode, classes = fix_predicted(target.mode, classes, model.apply(params, x))
-            cams = cam_maps(model, params, x, mode, classes, layer, False, True, True, interpolation)
+            cams = cam_maps(
+                model, params, x, mode, classes, layer, False, True, True, interpolation
+            )
             logits, vjp = jax.vjp(with_relu_rule(model, params, GUIDED_RELU, "guided_gradcam"), x)
             guided = pull_back(vjp, logits, mode, classes)
             return guided * cams.reshape(cams.shape + (1,) * (guided.ndim - cams.ndim))
@@ -84,7 +105,9 @@ def guided_gradcam(
         return kernel
 
     program = ("guided_gradcam", layer, interpolation, target.mode)
-    return _engine.run(model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size)
+    )
 
 
 def _spatial_layer(model, x, layer, method) -> jax.ShapeDtypeStruct:

@@ -78,13 +78,22 @@ def run(
     padded = -(-total // chunk) * chunk
     place = _placer(devices)
     leading = () if fold is None else (fold,)
-    chunk_shapes = tuple(jax.ShapeDtypeStruct((chunk, *np.shape(a)[1:]), _dtype(a)) for a in per_example)
-    compiled = program_for(model, program, build, (*leading, *shared, chunk_shapes), devices=len(devices))
+    chunk_shapes = tuple(
+        jax.ShapeDtypeStruct((chunk, *np.shape(a)[1:]), _dtype(a)) for a in per_example
+    )
+    compiled = program_for(
+        model, program, build, (*leading, *shared, chunk_shapes), devices=len(devices)
+    )
     if fold is None and padded == total == chunk:
         # One whole chunk: nothing to cut, pad or stitch, so the inputs and results stay on the
         # device (a host round trip costs more than the program for small models).
         with compile_cache():
-            return compiled(model.params, *shared, place(np.arange(total, dtype=np.int32)), *map(place, per_example))
+            return compiled(
+                model.params,
+                *shared,
+                place(np.arange(total, dtype=np.int32)),
+                *map(place, per_example),
+            )
     # Chunks are cut on the host: slicing device arrays would compile one tiny program per offset.
     indices = np.where(np.arange(padded) < total, np.arange(padded), -1).astype(np.int32)
     per_example = tuple(_pad(np.asarray(a), padded) for a in per_example)
@@ -94,21 +103,29 @@ def run(
     carry, outputs = fold, []
     with compile_cache():
         for start in starts:
-            window = (place(indices[start : start + chunk]), *(place(a[start : start + chunk]) for a in per_example))
+            window = (
+                place(indices[start : start + chunk]),
+                *(place(a[start : start + chunk]) for a in per_example),
+            )
             if fold is None:
                 outputs.append(compiled(model.params, *shared, *window))
             else:
                 carry = compiled(model.params, carry, *shared, *window)
     if fold is not None:
         return carry
-    return jax.tree.map(lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]), *outputs)
+    return jax.tree.map(
+        lambda *parts: jax.device_put(np.concatenate([np.asarray(p) for p in parts])[:total]),
+        *outputs,
+    )
 
 
 def _dtype(array: Any):
     return array.dtype if hasattr(array, "dtype") else np.asarray(array).dtype
 
 
-def chunk_size(model, example: Any, total: int, batch_size: int | None, evaluations: int, devices: int) -> int:
+def chunk_size(
+    model, example: Any, total: int, batch_size: int | None, evaluations: int, devices: int
+) -> int:
     """Examples per chunk: `batch_size` (at most the batch), or by default on a CPU the most
     examples (a power of two) whose inputs and layer outputs fit `CPU_VALUES_PER_CHUNK`, and on
     an accelerator the whole batch; rounded up to a multiple of the device count."""

@@ -13,7 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
+from .._checks import (
+    check_batch_size,
+    check_choice,
+    check_input,
+    check_key,
+    check_layer,
+    check_positive_int,
+)
+from .._deprecation import deprecated_arguments
 from . import _engine
 from ._layers import zero_taps
 from ._relu_rules import RULES, _relu_with_backward, check_reachable_relus, with_relu_rule
@@ -68,8 +76,10 @@ def channel_scores(activation: jax.Array, reduce: str = "max") -> tuple[jax.Arra
     return scores, peaks.astype(jnp.int32)
 
 
+@deprecated_arguments(renamed={"m": "model"})
+@deprecated_arguments(renamed={"m": "model"})
 def top_activating(
-    m: Any,
+    model: Any,
     x: Any,
     *,
     layer: str,
@@ -81,9 +91,9 @@ def top_activating(
     """The k examples of dataset `x` that activate each channel of `layer` most.
 
     Args:
-        m: a wrapped model (`jv.wrap`).
+        model: a wrapped model (`jv.wrap`).
         x: the dataset, (n, ...) with the model's input shape after the batch axis.
-        layer: one of `m.layers`.
+        layer: one of `model.layers`.
         k: how many examples per channel (at most n).
         reduce: "max" scores an example by the channel's peak over the map; "mean" by its mean.
         batch_size: examples per compiled chunk; bounds memory. The tail chunk is padded.
@@ -92,11 +102,16 @@ def top_activating(
     Returns:
         `TopExamples`, best first for each channel.
 
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> x = data.x_test
     >>> top = jv.top_activating(m, x, layer="conv2", k=5)
-    >>> x[top.indices[3]]          # the 5 inputs channel 3 likes best
+    >>> x[top.indices[3]].shape    # the 5 inputs channel 3 likes best
+    (5, 8, 8, 1)
+    >>> bool((top.values[:, :-1] >= top.values[:, 1:]).all())   # best first
+    True
     """
-    x = check_input(m, x)
-    shape = check_layer(m, x[:1], layer).shape
+    x = check_input(model, x)
+    shape = check_layer(model, x[:1], layer).shape
     check_choice("reduce", reduce, _REDUCTIONS)
     n = x.shape[0]
     k = check_positive_int("k", k)
@@ -109,7 +124,7 @@ def top_activating(
         jnp.zeros((channels, k, spatial_rank), jnp.int32),
     )
     values, indices, peaks = _engine.run(
-        m, ("top_activating", layer, reduce), lambda: _top_k_merger(m, layer, reduce), (x,),
+        model, ("top_activating", layer, reduce), lambda: _top_k_merger(model, layer, reduce), (x,),
         batch_size=check_positive_int("batch_size", batch_size), fold=best,
         label=f"top examples of {layer}" if show_progress else None,
     )
@@ -137,8 +152,14 @@ def _top_k_merger(m: Any, layer: str, reduce: str):
     return merge
 
 
+@deprecated_arguments(renamed={"m": "model", "seed": ("key", jax.random.key)})
 def receptive_field(
-    m: Any, *, layer: str, input_shape: tuple[int, ...], samples: int = 8, seed: int = 0
+    model: Any,
+    *,
+    layer: str,
+    input_shape: tuple[int, ...],
+    samples: int = 8,
+    key: jax.Array | None = None,
 ) -> ReceptiveField:
     """Measures the receptive field of a spatial layer from the support of the gradient.
 
@@ -150,14 +171,19 @@ def receptive_field(
     units give the stride.
 
     Args:
-        m: a wrapped model.
-        layer: a layer of `m` whose output is (batch, height, width, channels).
+        model: a wrapped model.
+        layer: a layer of `model` whose output is (batch, height, width, channels).
         input_shape: one example's shape, (height, width, channels).
         samples: how many random inputs to take the union over.
-        seed: seed of those random inputs.
+        key: a `jax.random.key` for those random inputs (default `jax.random.key(0)`).
+
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> jv.receptive_field(m, layer="conv2", input_shape=(8, 8, 1))
+    ReceptiveField(size=(5, 5), stride=(1, 1), offset=(-2, -2))
     """
-    probe = jax.random.normal(jax.random.key(seed), (samples, *input_shape), jnp.float32)
-    shape = check_layer(m, probe, layer).shape
+    key = check_key(jax.random.key(0) if key is None else key, "receptive_field")
+    probe = jax.random.normal(key, (samples, *input_shape), jnp.float32)
+    shape = check_layer(model, probe, layer).shape
     if len(shape) != 4 or len(input_shape) != 3:
         raise ValueError(
             f"receptive_field needs an image input (height, width, channels) and a layer with a "
@@ -166,13 +192,18 @@ def receptive_field(
     row, col = height // 2, width // 2
     next_row, next_col = min(row + 1, height - 1), min(col + 1, width - 1)
     units = np.array([[row, col], [next_row, next_col]], np.int32)
-    support = _engine.call(m, ("receptive_field", layer), lambda: _gradient_support(m, layer), probe, units)
+    support = _engine.call(
+        model, ("receptive_field", layer), lambda: _gradient_support(model, layer), probe, units
+    )
     seen = np.asarray(support)
     if not seen.any(axis=(1, 2)).all():
         try:
             ungated = _engine.call(
-                m, ("receptive_field", layer, "ungated"), lambda: _gradient_support(m, layer, relu=_PASS_RELU),
-                probe, units,
+                model,
+                ("receptive_field", layer, "ungated"),
+                lambda: _gradient_support(model, layer, relu=_PASS_RELU),
+                probe,
+                units,
             )
             seen = np.asarray(ungated)
         except ValueError:  # no reachable ReLU to open: keep the plain gradient's answer
@@ -244,8 +275,10 @@ def peak_patches(x: Any, top: TopExamples, field: ReceptiveField) -> jax.Array:
     return jax.vmap(jax.vmap(patch))(top.indices, top.peaks)
 
 
+@deprecated_arguments(renamed={"m": "model"})
+@deprecated_arguments(renamed={"m": "model"})
 def channel_backprojection(
-    m: Any,
+    model: Any,
     x: Any,
     *,
     layer: str,
@@ -261,9 +294,9 @@ def channel_backprojection(
     it shows which input pattern the channel detected in each example.
 
     Args:
-        m: a wrapped model whose nonlinearities are `jax.nn.relu` (or nnx / linen relu).
+        model: a wrapped model whose nonlinearities are `jax.nn.relu` (or nnx / linen relu).
         x: a batch of inputs.
-        layer: one of `m.layers`.
+        layer: one of `model.layers`.
         channel: the channel (a neuron, for dense layers) to project: an int, or one per example.
         method: "deconvnet" (Zeiler and Fergus) or "guided_backprop" (Springenberg et al.).
         source: "peak" projects only the channel's strongest unit in each example (Zeiler and
@@ -273,8 +306,8 @@ def channel_backprojection(
     Returns:
         float32, shaped like `x`.
     """
-    x = check_input(m, x)
-    spec = check_layer(m, x, layer)
+    x = check_input(model, x)
+    spec = check_layer(model, x, layer)
     check_choice("method", method, tuple(RULES))
     check_choice("source", source, _BACKPROJECT_FROM)
     count = spec.shape[-1]
@@ -283,13 +316,13 @@ def channel_backprojection(
             jnp.all((channels >= 0) & (channels < count))):
         raise ValueError(f"channel: expected channel indices in [0, {count}) of layer {layer!r}, "
                          f"got {channel!r}.")
-    relu = check_reachable_relus(m, x, method)
+    relu = check_reachable_relus(model, x, method)
 
     def build():
         def kernel(params, indices, rows, chosen):
             def strength(rows):
-                taps = zero_taps(m, rows, [layer])
-                _, acts = with_relu_rule(m, params, relu, method, taps=taps)(rows)
+                taps = zero_taps(model, rows, [layer])
+                _, acts = with_relu_rule(model, params, relu, method, taps=taps)(rows)
                 act = acts[layer].reshape(rows.shape[0], -1, acts[layer].shape[-1])
                 picked = jnp.take_along_axis(act, chosen[:, None, None], axis=2)[..., 0]
                 per_example = picked.max(axis=1) if source == "peak" else picked.sum(axis=1)
@@ -300,5 +333,5 @@ def channel_backprojection(
         return kernel
 
     program = ("channel_backprojection", layer, method, source)
-    return _engine.run(m, program, build, (x, channels.astype(jnp.int32)),
+    return _engine.run(model, program, build, (x, channels.astype(jnp.int32)),
                        batch_size=check_batch_size(batch_size))

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 
 from .._checks import check_choice, check_key, check_layer, check_positive_int
+from .._deprecation import deprecated_arguments
 from . import _engine
 from ._layers import zero_taps
 
@@ -114,8 +115,9 @@ def _objective(m: Any, layer: str | None, kind: str) -> Any:
     return objective
 
 
+@deprecated_arguments(renamed={"m": "model"})
 def feature_visualization(
-    m: Any,
+    model: Any,
     *,
     shape: tuple[int, ...],
     key: jax.Array,
@@ -136,10 +138,10 @@ def feature_visualization(
     """Synthesizes, for each target, the input that maximizes it.
 
     Args:
-        m: a wrapped model.
+        model: a wrapped model.
         shape: one input's shape, (height, width, channels).
         key: a `jax.random.key`; the same key gives the same images.
-        layer: a layer of `m` whose channels are the targets, or None for the class logits.
+        layer: a layer of `model` whose channels are the targets, or None for the class logits.
         targets: channel (or class) indices to visualize; default every channel of the layer (or
             every class). All are optimized together, under `vmap`.
         objective: "channel" maximizes a channel's mean over its map, "neuron" the unit at the map's
@@ -157,8 +159,14 @@ def feature_visualization(
         decay: Fourier spectrum falls off as 1 / frequency ** decay at the start (and in the
             preconditioning); larger is smoother.
 
-    >>> vis = jv.feature_visualization(m, shape=(28, 28, 1), layer="conv2", key=jax.random.key(0))
-    >>> vis.images.shape           # one image per channel of conv2
+    >>> m, data = jv.zoo.load("digits-cnn")
+    >>> vis = jv.feature_visualization(
+    ...     m, shape=(8, 8, 1), layer="conv2", targets=[0, 5], steps=32, key=jax.random.key(0)
+    ... )
+    >>> vis.images.shape           # one image per target channel of conv2
+    (2, 8, 8, 1)
+    >>> bool((vis.objective > 0).all())   # each image excites its channel
+    True
     """
     if len(shape) != 3:
         raise ValueError(
@@ -169,9 +177,9 @@ def feature_visualization(
     steps = check_positive_int("steps", steps)
     height, width, channels = shape
     probe = jnp.zeros((1, *shape), jnp.float32)
-    shapes = {layer: check_layer(m, probe, layer)} if layer is not None else {}
+    shapes = {layer: check_layer(model, probe, layer)} if layer is not None else {}
     count = (shapes[layer].shape[-1] if layer is not None
-             else jax.eval_shape(lambda p: m.apply(m.params, p), probe).shape[-1])
+             else jax.eval_shape(lambda p: model.apply(model.params, p), probe).shape[-1])
     targets = jnp.arange(count) if targets is None else jnp.atleast_1d(jnp.asarray(targets))
     if targets.ndim != 1 or not bool(jnp.all((targets >= 0) & (targets < count))):
         what = f"channels of {layer!r}" if layer else "classes"
@@ -186,12 +194,19 @@ def feature_visualization(
     keys = jax.random.key_data(jax.random.split(key, targets.shape[0]))
 
     def build():
-        optimize = jax.vmap(partial(_optimize_one, _objective(m, layer, objective), settings), in_axes=(None, 0, 0))
-        return lambda params, indices, targets, keys: optimize(params, targets, jax.random.wrap_key_data(keys))
+        optimize = jax.vmap(
+            partial(_optimize_one, _objective(model, layer, objective), settings),
+            in_axes=(None, 0, 0),
+        )
+        return lambda params, indices, targets, keys: optimize(
+            params, targets, jax.random.wrap_key_data(keys)
+        )
 
     # The targets are independent optimizations: the engine chunks and shards them like examples.
     program = ("feature_visualization", layer, objective, tuple(sorted(settings.items())))
-    images, values = _engine.run(m, program, build, (targets.astype(jnp.int32), keys), example=probe)
+    images, values = _engine.run(
+        model, program, build, (targets.astype(jnp.int32), keys), example=probe
+    )
     return FeatureVisualization(images, values)
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_baseline, check_batch_size, check_choice, check_key, check_positive_int
+from .._deprecation import deprecated_arguments
 from . import _adaptive, _affine, _engine
 from ._backprop import (
     fix_predicted,
@@ -32,7 +33,9 @@ SALIENCY_MODES = ("grad", "abs", "grad_x_input")
 SMOOTHGRAD_KINDS = ("smooth", "square", "var")
 
 
-def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | None = None) -> jax.Array:
+def saliency(
+    model, x, target=None, *, mode: str = "grad", batch_size: int | None = None
+) -> jax.Array:
     """Gradient of the target class score with respect to the input (Simonyan et al., 2014).
 
     Args:
@@ -67,7 +70,13 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
         return kernel
 
     # The modes differ only by a final elementwise step: one program serves all three.
-    grads = _engine.run(model, ("saliency", target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    grads = _engine.run(
+        model,
+        ("saliency", target.mode),
+        build,
+        (x, target.classes),
+        batch_size=check_batch_size(batch_size),
+    )
     if mode == "abs":
         return jnp.abs(grads)
     if mode == "grad_x_input":
@@ -75,6 +84,8 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
     return grads
 
 
+@deprecated_arguments(renamed={"method": "quadrature"})
+@deprecated_arguments(renamed={"method": "quadrature"})
 def integrated_gradients(
     model,
     x,
@@ -82,7 +93,7 @@ def integrated_gradients(
     *,
     baseline=0.0,
     steps: int = 64,
-    method: str = "gausslegendre",
+    quadrature: str = "gausslegendre",
     batch_size: int | None = None,
     return_delta: bool = False,
     tol: float | None = None,
@@ -100,13 +111,14 @@ def integrated_gradients(
         dense layer and bias, input scaling, eval-mode batch norm; see `_affine`), and the
         steps' gradients are pulled back through it once: the same integral, that work done
         once per example instead of once per step.
-      method: the quadrature: "gausslegendre" (Captum's default, most accurate per step),
-        "riemann_left", "riemann_right", "riemann_middle" or "riemann_trapezoid". The trapezoid
-        rule here integrates correctly (weights 1/(steps-1), halved at the ends); Captum's
-        weights sum to (steps-1)/steps, so its trapezoid attributions are smaller by that factor.
+      quadrature: the rule along the path: "gausslegendre" (Captum's default, most accurate
+        per step), "riemann_left", "riemann_right", "riemann_middle" or "riemann_trapezoid".
+        The trapezoid rule here integrates correctly (weights 1/(steps-1), halved at the ends);
+        Captum's weights sum to (steps-1)/steps, so its trapezoid attributions are smaller by
+        that factor.
       return_delta: also return each example's completeness gap
         `sum(attr) - (f(x) - f(baseline))` for the followed class (per class for "all").
-      tol: integrate adaptively instead (`steps` and `method` are then unused): each example's
+      tol: integrate adaptively instead (`steps` and `quadrature` are then unused): each example's
         path is bisected where the gradient changes until its completeness gap is at most
         `tol * |f(x) - f(baseline)|` (see `jaxviz.explain._adaptive`). ReLU networks reach a
         gap of 1e-3 with several times fewer gradients than Gauss-Legendre; `tol` bounds the
@@ -119,15 +131,21 @@ def integrated_gradients(
       float32 attributions shaped like `x` (or (batch, classes, ...) for "all"); with
       `return_delta`, the pair `(attributions, delta)`.
     """
-    check_choice("method", method, RULES)
+    check_choice("quadrature", quadrature, RULES)
     steps = check_positive_int("steps", steps)
-    alphas, weights = path_rule(method, steps)
+    alphas, weights = path_rule(quadrature, steps)
     x, target = prepare(model, x, target)
     baseline = check_baseline(baseline, x)
     if tol is not None:
         tol, max_steps = _adaptive.check_tolerance(tol, max_steps)
         found = _adaptive.integrated_gradients_to_tolerance(
-            model, x, target, baseline, tol=tol, max_steps=max_steps, batch_size=check_batch_size(batch_size)
+            model,
+            x,
+            target,
+            baseline,
+            tol=tol,
+            max_steps=max_steps,
+            batch_size=check_batch_size(batch_size),
         )
         return (found.attributions, found.delta) if return_delta else found.attributions
 
@@ -142,7 +160,10 @@ def integrated_gradients(
             rows = _rows_like(x, group)
 
             def steps_of(alphas, weights):
-                points = tuple(rows_of(_on_segment(b, a, alphas)).astype(a.dtype) for a, b in zip(at_x, at_baseline))
+                points = tuple(
+                    rows_of(_on_segment(b, a, alphas)).astype(a.dtype)
+                    for a, b in zip(at_x, at_baseline)
+                )
                 grads = _frontier_gradients(split, points, rows, mode, jnp.repeat(classes, group))
                 return tuple(_weighted_sum(weights, g) for g in grads)
 
@@ -154,9 +175,13 @@ def integrated_gradients(
 
         return kernel
 
-    program = ("integrated_gradients", method, steps, group, return_delta, target.mode)
+    program = ("integrated_gradients", quadrature, steps, group, return_delta, target.mode)
     return _engine.run(
-        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        (x, baseline, target.classes),
+        batch_size=check_batch_size(batch_size),
         evaluations=group + 1 + return_delta,
     )
 
@@ -175,7 +200,9 @@ def _frontier_gradients(split, frontier, rows, mode, classes) -> tuple[jax.Array
 
 def _weighted_sum(weights: jax.Array, grads: jax.Array) -> jax.Array:
     """sum_k weights[k] * grads[b, k] for (batch * len(weights), ...) rows: (batch, ...)."""
-    return jnp.tensordot(weights, per_sample(grads, grads.shape[0] // weights.shape[0]), axes=(0, 1))
+    return jnp.tensordot(
+        weights, per_sample(grads, grads.shape[0] // weights.shape[0]), axes=(0, 1)
+    )
 
 
 def _through_start(pull, summed: tuple[jax.Array, ...], mode: str) -> jax.Array:
@@ -218,7 +245,9 @@ def smoothgrad(
     check_choice("kind", kind, SMOOTHGRAD_KINDS)
     samples = check_positive_int("samples", samples)
     if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise: expected a non-negative fraction of the input's range, got {noise!r}.")
+        raise ValueError(
+            f"noise: expected a non-negative fraction of the input's range, got {noise!r}."
+        )
     key = check_key(key, "smoothgrad")
     x, target = prepare(model, x, target)
 
@@ -230,25 +259,35 @@ def smoothgrad(
                 return model.apply(params, rows)
 
             mode, classes = fix_predicted(target.mode, classes, apply(x))
-            draws = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (samples,) + x.shape[1:]))(indices)
+            draws = jax.vmap(
+                lambda i: jax.random.normal(jax.random.fold_in(key, i), (samples,) + x.shape[1:])
+            )(indices)
             feature_axes = tuple(range(1, x.ndim))
             spread = (x.max(feature_axes) - x.min(feature_axes)).astype(jnp.float32)
             sigma = (noise * spread).reshape((-1, 1) + (1,) * (x.ndim - 1))
             # The mean gradient is linear in the samples' gradients: it can be pulled back
             # through the model's affine start once; the squared ones must reach the input.
-            split = _affine.split(model.apply, params, x) if kind == "smooth" else _affine.Unsplit(model.apply, params)
+            split = (
+                _affine.split(model.apply, params, x)
+                if kind == "smooth"
+                else _affine.Unsplit(model.apply, params)
+            )
             rows = _rows_like(x, group)
 
             def samples_of(noise, weights):
                 points = rows_of(x[:, None].astype(jnp.float32) + noise).astype(x.dtype)
-                grads = _frontier_gradients(split, split.prefix(points), rows, mode, jnp.repeat(classes, group))
+                grads = _frontier_gradients(
+                    split, split.prefix(points), rows, mode, jnp.repeat(classes, group)
+                )
                 if kind == "smooth":
                     return tuple(_weighted_sum(weights, g) for g in grads)
                 (g,) = grads
                 return _weighted_sum(weights, g), _weighted_sum(weights, g**2)
 
             weights = jnp.full((samples,), 1.0 / samples, jnp.float32)
-            summed = sum_over_groups(samples_of, in_groups(sigma * draws, group, axis=1), in_groups(weights, group))
+            summed = sum_over_groups(
+                samples_of, in_groups(sigma * draws, group, axis=1), in_groups(weights, group)
+            )
             if kind == "smooth":
                 return _through_start(split.transpose(x), summed, mode)
             mean, mean_square = summed
@@ -259,7 +298,12 @@ def smoothgrad(
 
     program = ("smoothgrad", samples, group, float(noise), kind, target.mode)
     return _engine.run(
-        model, program, build, (x, target.classes), shared=(key,), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        (x, target.classes),
+        shared=(key,),
+        batch_size=check_batch_size(batch_size),
         evaluations=group + 1,
     )
 
@@ -285,8 +329,9 @@ def expected_gradients(
     baselines = np.asarray(baselines).astype(x.dtype)
     if baselines.ndim != x.ndim or baselines.shape[1:] != x.shape[1:] or baselines.shape[0] < 1:
         raise ValueError(
-            f"baselines: expected a set of references shaped (references, {', '.join(map(str, x.shape[1:]))}) "
-            f"like the examples of x, got shape {baselines.shape}."
+            "baselines: expected a set of references shaped (references, "
+            f"{', '.join(map(str, x.shape[1:]))}) like the examples of x, got shape "
+            f"{baselines.shape}."
         )
 
     group = _engine.samples_per_group(model, x, samples)
@@ -311,18 +356,35 @@ def expected_gradients(
             def samples_of(picks, alphas, weights):
                 chosen = baselines[picks]  # (batch, group, ...)
                 diff = (x[:, None] - chosen).astype(jnp.float32)
-                points = (chosen + alphas.reshape(alphas.shape + (1,) * (x.ndim - 1)) * diff).astype(x.dtype)
-                (grads,) = _frontier_gradients(split, (rows_of(points),), rows, mode, jnp.repeat(classes, group))
-                return jnp.einsum("k,bk...->b...", weights, per_sample(grads, x.shape[0]) * sample_axis(diff, mode))
+                points = (
+                    chosen + alphas.reshape(alphas.shape + (1,) * (x.ndim - 1)) * diff
+                ).astype(x.dtype)
+                (grads,) = _frontier_gradients(
+                    split, (rows_of(points),), rows, mode, jnp.repeat(classes, group)
+                )
+                return jnp.einsum(
+                    "k,bk...->b...",
+                    weights,
+                    per_sample(grads, x.shape[0]) * sample_axis(diff, mode),
+                )
 
             weights = jnp.full((samples,), 1.0 / samples, jnp.float32)
-            grouped = in_groups(picks, group, axis=1), in_groups(alphas, group, axis=1), in_groups(weights, group)
+            grouped = (
+                in_groups(picks, group, axis=1),
+                in_groups(alphas, group, axis=1),
+                in_groups(weights, group),
+            )
             return sum_over_groups(samples_of, *grouped)
 
         return kernel
 
     program = ("expected_gradients", samples, group, target.mode)
     return _engine.run(
-        model, program, build, (x, target.classes), shared=(baselines, key), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        (x, target.classes),
+        shared=(baselines, key),
+        batch_size=check_batch_size(batch_size),
         evaluations=group + 1,
     )

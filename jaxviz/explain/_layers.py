@@ -21,6 +21,7 @@ from .._checks import (
     check_layers,
     check_positive_int,
 )
+from .._deprecation import deprecated_arguments
 from . import _engine
 from ._backprop import (
     fix_predicted,
@@ -41,7 +42,9 @@ def zero_taps(model, x, layers) -> dict[str, jax.Array]:
     return {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in layers}
 
 
-def activations(model, x, layers: str | Sequence[str] | None = None, *, batch_size: int | None = None):
+def activations(
+    model, x, layers: str | Sequence[str] | None = None, *, batch_size: int | None = None
+):
     """The outputs of the model's layers for `x`, from one compiled forward pass.
 
     Args:
@@ -54,7 +57,9 @@ def activations(model, x, layers: str | Sequence[str] | None = None, *, batch_si
     """
     x = check_input(model, x)
     shapes = model.layer_shapes(x)
-    names = list(shapes) if layers is None else [layers] if isinstance(layers, str) else list(layers)
+    names = (
+        list(shapes) if layers is None else [layers] if isinstance(layers, str) else list(layers)
+    )
     check_layers(names, list(shapes), argument="layers")
 
     def build():
@@ -63,11 +68,14 @@ def activations(model, x, layers: str | Sequence[str] | None = None, *, batch_si
 
         return kernel
 
-    result = _engine.run(model, ("activations", tuple(names)), build, (x,), batch_size=check_batch_size(batch_size))
+    result = _engine.run(
+        model, ("activations", tuple(names)), build, (x,), batch_size=check_batch_size(batch_size)
+    )
     result = {name: result[name] for name in names}
     return result[layers] if isinstance(layers, str) else result
 
 
+@deprecated_arguments(renamed={"method": "quadrature"})
 def layer_integrated_gradients(
     model,
     x,
@@ -76,7 +84,7 @@ def layer_integrated_gradients(
     layer: str,
     baseline=0.0,
     steps: int = 64,
-    method: str = "gausslegendre",
+    quadrature: str = "gausslegendre",
     batch_size: int | None = None,
     return_delta: bool = False,
 ):
@@ -88,9 +96,9 @@ def layer_integrated_gradients(
     Returns float32 attributions shaped like the layer's output (a class axis after the batch for
     target="all"); with `return_delta`, also `sum(attr) - (f(x) - f(baseline))` per example.
     """
-    check_choice("method", method, RULES)
+    check_choice("quadrature", quadrature, RULES)
     steps = check_positive_int("steps", steps)
-    alphas, weights = path_rule(method, steps)
+    alphas, weights = path_rule(quadrature, steps)
     x, target = prepare(model, x, target)
     check_layer(model, x, layer)
     baseline = check_baseline(baseline, x)
@@ -103,26 +111,37 @@ def layer_integrated_gradients(
             mode, classes = fix_predicted(target.mode, classes, logits)
             start, end = at_baseline[layer].astype(jnp.float32), at_input[layer].astype(jnp.float32)
             path = jnp.asarray(alphas, jnp.float32).reshape((1, steps) + (1,) * (end.ndim - 1))
-            replaced = (start[:, None] + path * (end - start)[:, None] - end[:, None]).astype(taps[layer].dtype)
+            replaced = (start[:, None] + path * (end - start)[:, None] - end[:, None]).astype(
+                taps[layer].dtype
+            )
             repeated = jnp.repeat(x, steps, axis=0)
 
             def forward(delta):
                 return model.apply(params, repeated, {layer: delta})[0]
 
             path_logits, vjp = jax.vjp(forward, rows_of(replaced))
-            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0])
-            attr = per_class(end - start, mode) * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
+            grads = per_sample(
+                pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0]
+            )
+            attr = per_class(end - start, mode) * jnp.tensordot(
+                jnp.asarray(weights, jnp.float32), grads, axes=(0, 1)
+            )
             return with_completeness_gap(attr, mode, classes, logits, base_logits, return_delta)
 
         return kernel
 
-    program = ("layer_integrated_gradients", layer, method, steps, return_delta, target.mode)
+    program = ("layer_integrated_gradients", layer, quadrature, steps, return_delta, target.mode)
     return _engine.run(
-        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        (x, baseline, target.classes),
+        batch_size=check_batch_size(batch_size),
         evaluations=steps + 2,
     )
 
 
+@deprecated_arguments(renamed={"method": "quadrature"})
 def layer_conductance(
     model,
     x,
@@ -131,7 +150,7 @@ def layer_conductance(
     layer: str,
     baseline=0.0,
     steps: int = 64,
-    method: str = "gausslegendre",
+    quadrature: str = "gausslegendre",
     batch_size: int | None = None,
 ) -> jax.Array:
     """Conductance of each unit of a layer (Dhamdhere et al., 2018; Captum's `LayerConductance`).
@@ -141,9 +160,9 @@ def layer_conductance(
     the layer gradient at the first point times the unit's change to the next. Returns float32
     attributions shaped like the layer's output (a class axis after the batch for "all").
     """
-    check_choice("method", method, RULES)
+    check_choice("quadrature", quadrature, RULES)
     steps = check_positive_int("steps", steps)
-    alphas, _ = path_rule(method, steps + 1)
+    alphas, _ = path_rule(quadrature, steps + 1)
     x, target = prepare(model, x, target)
     check_layer(model, x, layer)
     baseline = check_baseline(baseline, x)
@@ -153,15 +172,21 @@ def layer_conductance(
         def kernel(params, indices, x, baseline, classes):
             mode, classes = fix_predicted(target.mode, classes, model.apply(params, x))
             path = jnp.asarray(alphas, jnp.float32).reshape((1, points_count) + (1,) * (x.ndim - 1))
-            points = (baseline[:, None] + path * (x - baseline).astype(jnp.float32)[:, None]).astype(x.dtype)
+            points = (
+                baseline[:, None] + path * (x - baseline).astype(jnp.float32)[:, None]
+            ).astype(x.dtype)
             rows = rows_of(points)
 
             def forward(delta):
                 logits, acts = model.apply(params, rows, {layer: delta})
                 return logits, acts[layer]
 
-            path_logits, vjp, evals = jax.vjp(forward, zero_taps(model, rows, [layer])[layer], has_aux=True)
-            grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, points_count)), x.shape[0])
+            path_logits, vjp, evals = jax.vjp(
+                forward, zero_taps(model, rows, [layer])[layer], has_aux=True
+            )
+            grads = per_sample(
+                pull_back(vjp, path_logits, mode, jnp.repeat(classes, points_count)), x.shape[0]
+            )
             evals = per_sample(evals.astype(jnp.float32), x.shape[0])  # (batch, points, ...)
             changes = evals[:, 1:] - evals[:, :-1]
             if mode == "all":
@@ -170,9 +195,13 @@ def layer_conductance(
 
         return kernel
 
-    program = ("layer_conductance", layer, method, steps, target.mode)
+    program = ("layer_conductance", layer, quadrature, steps, target.mode)
     return _engine.run(
-        model, program, build, (x, baseline, target.classes), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        (x, baseline, target.classes),
+        batch_size=check_batch_size(batch_size),
         evaluations=steps + 2,
     )
 
@@ -201,20 +230,36 @@ def neuron_gradient(model, x, *, layer: str, neuron, batch_size: int | None = No
 
         return kernel
 
-    return _engine.run(model, ("neuron_gradient", layer, unit), build, (x,), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model,
+        ("neuron_gradient", layer, unit),
+        build,
+        (x,),
+        batch_size=check_batch_size(batch_size),
+    )
 
 
 def _unit_index(neuron, unit_shape: tuple[int, ...]) -> tuple[int, ...]:
-    index = (neuron,) if isinstance(neuron, int | np.integer) else tuple(neuron) if isinstance(neuron, tuple | list) else None
+    index = (
+        (neuron,)
+        if isinstance(neuron, int | np.integer)
+        else tuple(neuron)
+        if isinstance(neuron, tuple | list)
+        else None
+    )
     valid = (
         index is not None
         and len(index) == len(unit_shape)
-        and all(isinstance(i, int | np.integer) and 0 <= i < n for i, n in zip(index, unit_shape, strict=True))
+        and all(
+            isinstance(i, int | np.integer) and 0 <= i < n
+            for i, n in zip(index, unit_shape, strict=True)
+        )
     )
-    if not valid:
+    if index is None or not valid:
+        wanted = "an int" if len(unit_shape) == 1 else f"a tuple of {len(unit_shape)} ints"
         raise ValueError(
-            f"neuron: expected {'an int' if len(unit_shape) == 1 else 'a tuple of ' + str(len(unit_shape)) + ' ints'} "
-            f"indexing one example's layer output of shape {unit_shape}, got {neuron!r}."
+            f"neuron: expected {wanted} indexing one example's layer output of shape "
+            f"{unit_shape}, got {neuron!r}."
         )
     return tuple(int(i) for i in index)
 

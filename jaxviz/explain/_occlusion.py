@@ -55,10 +55,14 @@ def occlusion(
             example = x.shape[1:]
             starts = jnp.asarray(_window_starts(example, window, stride))
             masks = jax.vmap(lambda start: _window_mask(example, start, window))(starts)
-            covered = jnp.where(masks[None], jnp.asarray(value, x.dtype), x[:, None])  # (batch, windows, ...)
+            covered = jnp.where(
+                masks[None], jnp.asarray(value, x.dtype), x[:, None]
+            )  # (batch, windows, ...)
             scores = class_scores(mode, classes, logits)
             drops = jax.vmap(
-                lambda rows: scores - class_scores(mode, classes, model.apply(params, rows)), in_axes=1, out_axes=1
+                lambda rows: scores - class_scores(mode, classes, model.apply(params, rows)),
+                in_axes=1,
+                out_axes=1,
             )(covered)  # (batch, windows[, classes])
             masks = masks.astype(jnp.float32)
             counts = masks.sum(0)
@@ -75,7 +79,9 @@ def occlusion(
 
 def _window_starts(example, window, stride) -> np.ndarray:
     """(windows, axes) int32: where each window starts; the last one on an axis may be clipped."""
-    ranges = (range(0, min(n - w + s, n), s) for n, w, s in zip(example, window, stride, strict=True))
+    ranges = (
+        range(0, min(n - w + s, n), s) for n, w, s in zip(example, window, stride, strict=True)
+    )
     return np.array(list(itertools.product(*ranges)), dtype=np.int32)
 
 
@@ -83,10 +89,16 @@ def _per_axis(argument, value, example, covered=None) -> tuple[int, ...]:
     ndim = len(example)
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         value = (int(value),) * (ndim - 1 if ndim >= 3 else ndim)
-    if not isinstance(value, tuple | list) or not all(isinstance(v, int | np.integer) and v >= 1 for v in value):
-        raise ValueError(f"{argument}: expected a positive int or a tuple of positive ints, got {value!r}.")
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(v, int | np.integer) and v >= 1 for v in value
+    ):
+        raise ValueError(
+            f"{argument}: expected a positive int or a tuple of positive ints, got {value!r}."
+        )
     if len(value) > ndim:
-        raise ValueError(f"{argument}: {tuple(value)} has more axes than one example of shape {example}.")
+        raise ValueError(
+            f"{argument}: {tuple(value)} has more axes than one example of shape {example}."
+        )
     whole = example if covered is None else tuple(max(c, 1) for c in covered)
     return tuple(int(v) for v in value) + tuple(whole[len(value) :])
 

@@ -20,7 +20,9 @@ from ._backprop import pull_back
 from ._targets import prepare
 
 
-def _relu_with_backward(rule: Callable[[jax.Array, jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
+def _relu_with_backward(
+    rule: Callable[[jax.Array, jax.Array], jax.Array],
+) -> Callable[[jax.Array], jax.Array]:
     @jax.custom_vjp
     def relu(x):
         return jnp.maximum(x, 0)
@@ -55,8 +57,8 @@ def with_relu_rule(model, params, relu: Callable, method: str, *, taps=None):
         closed, out_shape = jax.make_jaxpr(forward, return_shape=True)(params, rows, taps)
         if _jaxpr.count_relus(closed.jaxpr) == 0:
             raise ValueError(
-                f"model: {method} swaps the backward rule of the model's ReLUs, but it applies none "
-                "(it looks for jax.nn.relu / nnx.relu / linen.relu; jnp.maximum(x, 0) is not "
+                f"model: {method} swaps the backward rule of the model's ReLUs, but it applies "
+                "none (it looks for jax.nn.relu / nnx.relu / linen.relu; jnp.maximum(x, 0) is not "
                 "recognised). Without ReLUs the result would just be the plain gradient."
             )
         out = _jaxpr.evaluate(closed, *jax.tree.leaves((params, rows, taps)), relu=relu)
@@ -87,7 +89,13 @@ def relu_rule_gradients(model, method: str, x, target, batch_size):
 
         return kernel
 
-    return _engine.run(model, (method, target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model,
+        (method, target.mode),
+        build,
+        (x, target.classes),
+        batch_size=check_batch_size(batch_size),
+    )
 
 
 def guided_backprop(model, x, target=None, *, batch_size: int | None = None) -> jax.Array:

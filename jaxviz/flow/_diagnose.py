@@ -192,10 +192,11 @@ def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagno
                     "nonfinite",
                     layer,
                     int(steps[first]),
-                    f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf at step "
-                    f"{int(steps[first])} (and in {hits.size} recorded step(s) in all)",
-                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), and look for "
-                    "log(0), division by zero or overflow in the loss (compute it from logits)",
+                    f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf at "
+                    f"step {int(steps[first])} (and in {hits.size} recorded step(s) in all)",
+                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), and "
+                    "look for log(0), division by zero or overflow in the loss (compute it from "
+                    "logits)",
                     "error",
                 )
             )
@@ -237,8 +238,9 @@ def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
                     layer,
                     step,
                     evidence,
-                    "use ReLU-family activations instead of sigmoid/tanh, He/Glorot initialization, "
-                    "normalization layers (LayerNorm/BatchNorm), residual connections, or fewer layers",
+                    "use ReLU-family activations instead of sigmoid/tanh, He/Glorot "
+                    "initialization, normalization layers (LayerNorm/BatchNorm), residual "
+                    "connections, or fewer layers",
                 )
             )
         elif flag == "exploding":
@@ -270,8 +272,9 @@ def _growth(
                     "exploding",
                     layer,
                     int(steps[-1]),
-                    f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} (steps "
-                    f"{int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last {window} steps)",
+                    f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} "
+                    f"(steps {int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last "
+                    f"{window} steps)",
                     "lower the learning rate, clip gradients (optax.clip_by_global_norm), or add "
                     "normalization layers",
                 )
@@ -291,7 +294,8 @@ def _update_ratio(meta: FlowStats, ratio: np.ndarray, step: int) -> list[Diagnos
                     "update_ratio_low",
                     layer,
                     step,
-                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
+                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: "
+                    "~1e-3)",
                     "raise the learning rate, or fix the vanishing gradient that feeds this layer",
                 )
             )
@@ -301,7 +305,8 @@ def _update_ratio(meta: FlowStats, ratio: np.ndarray, step: int) -> list[Diagnos
                     "update_ratio_high",
                     layer,
                     step,
-                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: ~1e-3)",
+                    f"each step changes the weights by {_fmt(r)} of their size (rule of thumb: "
+                    "~1e-3)",
                     "lower the learning rate or clip gradients",
                 )
             )
@@ -320,8 +325,8 @@ def _activations(
                     name,
                     step,
                     f"{dead[j]:.0%} of its units output 0 for every example in the batch",
-                    "lower the learning rate, use He initialization, LeakyReLU/GELU, or check for large "
-                    "negative biases",
+                    "lower the learning rate, use He initialization, LeakyReLU/GELU, or check for "
+                    "large negative biases",
                 )
             )
         if kind in ("sigmoid", "tanh") and saturated[j] > SATURATED_FRACTION_LIMIT:
@@ -330,8 +335,8 @@ def _activations(
                     "saturated",
                     name,
                     step,
-                    f"{saturated[j]:.0%} of its {kind} outputs sit where the slope is under a tenth "
-                    "of its peak, so little gradient passes",
+                    f"{saturated[j]:.0%} of its {kind} outputs sit where the slope is under a "
+                    "tenth of its peak, so little gradient passes",
                     "normalize the inputs, use Glorot initialization or normalization layers, or "
                     "switch to a ReLU-family activation",
                 )

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._callables import lift
+from .._deprecation import deprecated_arguments
 from ..explain import _engine
 from ..explain._backprop import fix_predicted
 from ..explain._layers import zero_taps
@@ -72,8 +73,9 @@ def _size(tree) -> int:
     return int(sum(np.size(a) for a in jax.tree_util.tree_leaves(tree)))
 
 
+@deprecated_arguments(positional=("loss",))
 def gradient_flow(
-    model, x, target=None, loss: Callable[..., jax.Array] | None = None, *, labels=None
+    model, x, target=None, *, loss: Callable[..., jax.Array] | None = None, labels=None
 ) -> GradientFlow:
     """How the gradient of an objective flows back through every layer, for the batch ``x``.
 
@@ -94,7 +96,8 @@ def gradient_flow(
     """
     if loss is not None and target is not None:
         raise ValueError(
-            "target: give either target (a logit to follow) or loss (a function of the logits), not both."
+            "target: give either target (a logit to follow) or loss (a function of the logits), "
+            "not both."
         )
     if loss is not None and not callable(loss):
         raise TypeError(
@@ -156,8 +159,8 @@ def _check_loss(loss, logits: jax.ShapeDtypeStruct, extra: tuple) -> None:
         ) from None
     if getattr(out, "shape", None) != ():
         raise ValueError(
-            f"loss: expected a scalar from loss(logits), got shape {getattr(out, 'shape', type(out))}; "
-            "reduce over the batch, e.g. with .mean()."
+            "loss: expected a scalar from loss(logits), got shape "
+            f"{getattr(out, 'shape', type(out))}; reduce over the batch, e.g. with .mean()."
         )
 
 

@@ -7,8 +7,8 @@ own name, ``kernel``/``bias``/...). This one rule covers the three shapes parame
   dropped, giving layer ``Dense_0``;
 * NNX state ``State({"layers": {0: {"kernel": Param}}})``: the trailing ``.value`` attribute of
   each Variable is dropped, giving layer ``layers.0``;
-* plain optax pytrees: ``{"w1": ..., "b1": ...}`` (leaves straight under the root) make one layer per
-  leaf (``w1``, ``b1``); ``[(w, b), (w, b)]`` makes layers ``0`` and ``1``.
+* plain optax pytrees: ``{"w1": ..., "b1": ...}`` (leaves straight under the root) make one layer
+  per leaf (``w1``, ``b1``); ``[(w, b), (w, b)]`` makes layers ``0`` and ``1``.
 
 Forward order is not in the tree: ``jax.tree_util`` (and so every optax update) rebuilds dicts
 with sorted keys, and NNX state is sorted by name. Layers therefore come in natural order

@@ -58,7 +58,8 @@ class Recorder:
         self._fields: dict[str, np.ndarray] = {}
         self._metrics: dict[str, np.ndarray] = {}
         self._meta: FlowStats | None = None
-        # {metric: (step, value)} of the first NaN/inf seen; NaN in the table also means "not given".
+        # {metric: (step, value)} of the first NaN/inf seen; NaN in the table also means "not
+        # given".
         self.first_nonfinite_metrics: dict[str, tuple[int, float]] = {}
         self._listeners: list[Callable[[Recorder], None]] = []
         self.version = 0  # bumps whenever stored data changes; lets viewers skip redundant work

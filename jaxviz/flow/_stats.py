@@ -40,7 +40,8 @@ ActivationKind = Literal["relu", "sigmoid", "tanh"]
 ACTIVATION_KINDS = ("relu", "sigmoid", "tanh")
 
 # A unit is saturated where its local derivative is below a tenth of the derivative's peak:
-# sigmoid' = a(1-a) < 0.025  <=>  a < 0.0257 or a > 0.9743;  tanh' = 1 - a^2 < 0.1  <=> |a| > 0.9487.
+# sigmoid' = a(1-a) < 0.025  <=>  a < 0.0257 or a > 0.9743;  tanh' = 1 - a^2 < 0.1  <=> |a| >
+# 0.9487.
 SATURATION_DERIVATIVE_FRACTION = 0.1
 
 
@@ -61,7 +62,8 @@ def _sample_positions(size: int) -> np.ndarray:
 
 
 def _histograms(layers: list[jax.Array]) -> jax.Array:
-    """(len(layers), HIST_BINS) counts, all layers binned by one bincount (few ops: cheap on CPU)."""
+    """(len(layers), HIST_BINS) counts, all layers binned by one bincount (few ops: cheap on
+    CPU)."""
     samples = []
     for values in layers:
         v = jnp.ravel(values)
@@ -99,8 +101,8 @@ class FlowStats:
       param_norm: L2 norm of the layer's parameters.
       update_ratio: ||update|| / ||param|| (Karpathy's rule of thumb: around 1e-3 is healthy).
       nonfinite: number of NaN/inf values in the layer's gradient.
-      grad_hist / param_hist: counts in the fixed signed log-magnitude bins, ``(layers, HIST_BINS)``,
-        of at most ``HIST_SAMPLE`` values per layer.
+      grad_hist / param_hist: counts in the fixed signed log-magnitude bins,
+        ``(layers, HIST_BINS)``, of at most ``HIST_SAMPLE`` values per layer.
       dead_fraction: per activation, fraction of units (last axis) that output exactly 0 for every
         example in the batch (a dead ReLU).
       saturated_fraction: per activation, fraction of values where the derivative is below a tenth
@@ -150,7 +152,8 @@ def _activation_stats(kind: str, a: jax.Array) -> tuple[jax.Array, jax.Array]:
 def _check_activations(activations) -> tuple[tuple[str, ...], tuple[str, ...], list]:
     if not isinstance(activations, Mapping):
         raise TypeError(
-            f"activations: expected a mapping {{name: (kind, array)}}, got {type(activations).__name__}."
+            "activations: expected a mapping {name: (kind, array)}, got "
+            f"{type(activations).__name__}."
         )
     names, kinds, arrays = [], [], []
     for name, entry in activations.items():
