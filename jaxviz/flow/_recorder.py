@@ -38,10 +38,13 @@ class Recorder:
       capacity: rows kept at most (even, >= 8). Each row is one recorded step.
       fetch_every: steps buffered on the device before one batched transfer to the host.
 
-    >>> rec = Recorder(capacity=64)
-    >>> for step in range(1000):
-    ...     rec.add(stats, loss=loss)          # doctest: +SKIP
-    >>> rec.steps, rec.field("grad_norm")    # doctest: +SKIP
+    >>> params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}}
+    >>> stats = jv.flow_stats(params, params)   # in a train loop: from each step's gradients
+    >>> rec = Recorder(capacity=16)
+    >>> for step in range(200):
+    ...     rec.add(stats, loss=1.0 / (step + 1))
+    >>> len(rec.steps) <= 16, int(rec.steps[-1]), rec.field("grad_norm").shape
+    (True, 199, (16, 1))
     """
 
     def __init__(self, capacity: int = 1024, fetch_every: int = 32):
