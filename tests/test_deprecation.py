@@ -170,3 +170,45 @@ def test_layer_projections_model_and_projection():
         ["model=", "projection="],
     )
     assert same(old, new)
+
+
+def test_engine_methods_old_spellings(cnn, images):
+    x = np.asarray(images[:2])
+    old, new = assert_old_spelling_works(
+        lambda: jv.integrated_gradients(cnn, x, 1, steps=4, method="riemann_left"),
+        lambda: jv.integrated_gradients(cnn, x, 1, steps=4, quadrature="riemann_left"),
+        ["quadrature="],
+    )
+    assert same(old, new)
+    old, new = assert_old_spelling_works(
+        lambda: jv.layer_conductance(cnn, x, 1, layer="conv1", steps=4, method="riemann_right"),
+        lambda: jv.layer_conductance(cnn, x, 1, layer="conv1", steps=4, quadrature="riemann_right"),
+        ["quadrature="],
+    )
+    assert same(old, new)
+    old, new = assert_old_spelling_works(
+        lambda: jv.top_activating(m=cnn, x=x, layer="conv2", k=1, show_progress=False),
+        lambda: jv.top_activating(cnn, x, layer="conv2", k=1, show_progress=False),
+        ["model="],
+    )
+    assert same(old, new)
+    shape = (8, 8, 3)
+    old, new = assert_old_spelling_works(
+        lambda: jv.receptive_field(m=cnn, layer="conv2", input_shape=shape, seed=3),
+        lambda: jv.receptive_field(cnn, layer="conv2", input_shape=shape, key=jax.random.key(3)),
+        ["model=", "key="],
+    )
+    assert old == new == jv.ReceptiveField(size=(5, 5), stride=(1, 1), offset=(-2, -2))
+
+
+def test_gradient_flow_loss_by_position(cnn, images):
+    def loss(logits):
+        return logits[:, 0].sum()
+
+    old, new = assert_old_spelling_works(
+        lambda: jv.gradient_flow(cnn, images, None, loss),
+        lambda: jv.gradient_flow(cnn, images, loss=loss),
+        ["loss=..."],
+    )
+    assert old.layers == new.layers
+    np.testing.assert_array_equal(old.output_grad_norm, new.output_grad_norm)
