@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
 import jax
+import jax.core
 import numpy as np
 
 # How deep `lift` follows functions that a function reaches; deeper ones are keyed by identity.

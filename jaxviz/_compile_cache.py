@@ -48,9 +48,11 @@ def _disabled_by_env() -> bool:
 
 
 def _turn_on() -> bool:
-    if _disabled_by_env() or not jax.config.jax_enable_compilation_cache:
+    # Read by name: these flags are registered at run time, so the type stubs do not list them.
+    settings = jax.config.values
+    if _disabled_by_env() or not settings["jax_enable_compilation_cache"]:
         return False
-    if jax.config.jax_compilation_cache_dir is None:
+    if settings["jax_compilation_cache_dir"] is None:
         path = cache_dir()
         # The cache is trusted code: keep it writable by this user only.
         path.mkdir(mode=0o700, parents=True, exist_ok=True)

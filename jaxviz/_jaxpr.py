@@ -15,9 +15,10 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
 from jax.extend import core as jcore
 
@@ -195,13 +196,15 @@ def _plain_convolution(eqn: jcore.JaxprEqn) -> bool:
 def _is_narrow_convolution(eqn: jcore.JaxprEqn) -> bool:
     if not _plain_convolution(eqn):
         return False
-    return eqn.outvars[0].aval.shape[eqn.params["dimension_numbers"].out_spec[1]] <= NARROW_FEATURES
+    out = cast(jax.core.ShapedArray, eqn.outvars[0].aval)
+    return out.shape[eqn.params["dimension_numbers"].out_spec[1]] <= NARROW_FEATURES
 
 
 def _is_few_input_convolution(eqn: jcore.JaxprEqn) -> bool:
     if not _plain_convolution(eqn):
         return False
-    return eqn.invars[1].aval.shape[eqn.params["dimension_numbers"].rhs_spec[1]] <= NARROW_FEATURES
+    kernel = cast(jax.core.ShapedArray, eqn.invars[1].aval)
+    return kernel.shape[eqn.params["dimension_numbers"].rhs_spec[1]] <= NARROW_FEATURES
 
 
 class _ChannelsLast(NamedTuple):
@@ -275,7 +278,9 @@ def _narrow_convolution(lhs, rhs, params):
     by_tap = jnp.moveaxis(conv.w.reshape(-1, channels, outputs), 0, 1).reshape(channels, -1)
     cols = jnp.dot(conv.x, by_tap, preferred_element_type=params["preferred_element_type"])
     cols = cols.reshape(conv.x.shape[:-1] + (-1, outputs))
-    out = sum(conv.window(cols[..., k, :], tap) for k, tap in enumerate(conv.taps()))
+    out = functools.reduce(
+        jnp.add, (conv.window(cols[..., k, :], tap) for k, tap in enumerate(conv.taps()))
+    )
     return conv.channels_first(out, _output_dtype(lhs, params))
 
 
@@ -317,13 +322,14 @@ def _canonical_convolution(eqn: jcore.JaxprEqn, lhs, rhs):
 
 def _fast_convolution(eqn: jcore.JaxprEqn, invals, fast: FastKernels):
     """This convolution in the fastest form `fast` allows."""
+    lhs, rhs = invals
     if fast.narrow_convolutions and _is_narrow_convolution(eqn):
-        return _narrow_convolution(*invals, eqn.params)
+        return _narrow_convolution(lhs, rhs, eqn.params)
     if fast.narrow_convolutions and _is_few_input_convolution(eqn):
-        return _few_input_convolution(*invals, eqn.params)
+        return _few_input_convolution(lhs, rhs, eqn.params)
     if fast.canonical_convolutions:
-        return _canonical_convolution(eqn, *invals)
-    return _bind(eqn, *invals)[0]
+        return _canonical_convolution(eqn, lhs, rhs)
+    return _bind(eqn, lhs, rhs)[0]
 
 
 def _split(values, *sizes):
@@ -411,7 +417,7 @@ def _eval(jaxpr, consts, args, on_tag, relu, fast=None):
         ):
             outvals = [
                 _scatter_to_first_extremum(
-                    *invals, eqn.params["select_prim"], eqn.params["window_dimensions"]
+                    invals[0], invals[1], eqn.params["select_prim"], eqn.params["window_dimensions"]
                 )
             ]
         elif fast is not None and on_tag is None and relu is None and name in _LOOPS:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._targets import chosen_classes, class_scores, cotangents
 
@@ -77,7 +78,7 @@ def with_completeness_gap(attr, mode: str, classes, logits, baseline_logits, ret
     return attr, feature_sum(attr, mode) - gap
 
 
-def in_groups(values: jax.Array, size: int, axis: int = 0) -> jax.Array:
+def in_groups(values: jax.Array | np.ndarray, size: int, axis: int = 0) -> jax.Array:
     """`values` with their sample axis `axis` cut into groups of `size`, zero-padded, the groups
     first: (groups, ..., size, ...). Padded samples must carry a zero weight."""
     samples = values.shape[axis]

@@ -126,6 +126,7 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
     last = int(steps[-1])
     found = _nonfinite(rec, meta, steps) + _metric_nonfinite(rec)
     grad_norm = rec.field("grad_norm")
+    assert grad_norm is not None, "every FlowStats holds grad_norm"
     rms = _window_median(grad_norm, window) / np.sqrt(np.maximum(meta.sizes, 1))
     found += _depth(meta, rms, last)
     found += _growth(meta, grad_norm, steps, window)
@@ -133,7 +134,7 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
     if ratio is not None:
         found += _update_ratio(meta, _window_median(ratio, window), last)
     dead, saturated = rec.field("dead_fraction"), rec.field("saturated_fraction")
-    if dead is not None:
+    if dead is not None and saturated is not None:
         found += _activations(
             meta, _window_median(dead, window), _window_median(saturated, window), last
         )
@@ -183,6 +184,7 @@ def group_diagnoses(found: list[Diagnosis]) -> list[DiagnosisGroup]:
 def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagnosis]:
     out = []
     counts = rec.field("nonfinite")
+    assert counts is not None, "every FlowStats holds nonfinite"
     for j, layer in enumerate(meta.layers):
         hits = np.flatnonzero(counts[:, j] > 0)
         if hits.size:

@@ -94,7 +94,7 @@ class Recorder:
         steps = np.array([step for step, _, _ in pending], np.int64)
         rows = {}
         with_stats = [i for i, (_, stats, _) in enumerate(pending) if stats is not None]
-        group = [pending[i][1] for i in with_stats]
+        group = [stats for _, stats, _ in pending if stats is not None]
         for stats in group:
             self._check_meta(stats)
         metric_names = list(dict.fromkeys(name for _, _, metrics in pending for name in metrics))

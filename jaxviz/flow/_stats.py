@@ -124,7 +124,7 @@ class FlowStats:
 
 
 def _sq_norm(leaves) -> jax.Array:
-    return sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in leaves)
+    return sum((jnp.sum(jnp.square(x.astype(jnp.float32))) for x in leaves), jnp.float32(0))
 
 
 def _per_layer(leaves, groups, fn) -> jax.Array:

@@ -44,7 +44,9 @@ class Method:
 
     label: str
     about: str  # one sentence for someone who has never heard of it
-    run: Callable[..., jax.Array]  # (model, x1, options) -> (1, classes, ...) attributions
+    # (model, x1, options) -> (1, classes, ...) attributions. Typed Any: integrated gradients
+    # is typed for every use (a pair with return_delta=True), not for the one here.
+    run: Callable[..., Any]
     options: tuple[str, ...] = ()  # the Explorer options it reads (its cache key)
 
     @property
