@@ -6,29 +6,27 @@ each step. Storage is a fixed set of preallocated numpy arrays with ``capacity``
 fill up, the older half is thinned to every second row. The most recent ``capacity // 2`` steps are
 always kept at full resolution, older ones at progressively coarser spacing (every 2nd, 4th, ...),
 and memory never grows past ``capacity`` rows however many steps are recorded.
+
+Given the model (``Recorder(model=m)``), the Recorder keeps the layers in the order the model calls
+them, whatever order the statistics came in: the train step can call ``flow_stats(grads, params,
+updates)`` without the model, and the monitor, the plots and ``diagnose`` still see forward order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._stats import FlowStats
+from .._model import Model
+from ._order import NOT_RUN, call_order, check_order_source
+from ._stats import LAYER_FIELDS, FlowStats, reorder
 
-_ARRAY_FIELDS = (
-    "grad_norm",
-    "param_norm",
-    "nonfinite",
-    "grad_hist",
-    "param_hist",
-    "update_ratio",
-    "dead_fraction",
-    "saturated_fraction",
-)
+_ARRAY_FIELDS = (*LAYER_FIELDS, "dead_fraction", "saturated_fraction")
 
 
 class Recorder:
@@ -37,20 +35,38 @@ class Recorder:
     Args:
       capacity: rows kept at most (even, >= 8). Each row is one recorded step.
       fetch_every: steps buffered on the device before one batched transfer to the host.
+      model: the wrapped model being trained (``jv.wrap(net, example=x)``): layers are kept in the
+        order it calls them, read from it once it has run on an input (``example=``, any call or
+        explanation; until then the statistics' own order stands). It overrides the order the
+        statistics came with.
+      order: instead of ``model``, layer names in forward order (for a plain pytree).
 
-    >>> rec = Recorder(capacity=64)
+    >>> rec = Recorder(capacity=64, model=m)  # doctest: +SKIP
     >>> for step in range(1000):
     ...     rec.add(stats, loss=loss)          # doctest: +SKIP
     >>> rec.steps, rec.field("grad_norm")    # doctest: +SKIP
     """
 
-    def __init__(self, capacity: int = 1024, fetch_every: int = 32):
+    def __init__(
+        self,
+        capacity: int = 1024,
+        fetch_every: int = 32,
+        *,
+        model: Model | None = None,
+        order: Sequence[str] | None = None,
+    ):
         if not isinstance(capacity, int) or capacity < 8 or capacity % 2:
             raise ValueError(f"capacity: expected an even int >= 8, got {capacity!r}.")
         if not isinstance(fetch_every, int) or fetch_every < 1:
             raise ValueError(f"fetch_every: expected an int >= 1, got {fetch_every!r}.")
+        check_order_source(model, order)
         self.capacity = capacity
         self.fetch_every = fetch_every
+        self.model = model
+        self._order = None if order is None else tuple(order)
+        # layer permutation from the statistics' rows to the stored ones, once the order is known
+        self._perm: np.ndarray | None = None
+        self._arranged: FlowStats | None = None
         self._pending: list[tuple[int, FlowStats | None, dict]] = []
         self._size = 0
         self._next_step = 0
@@ -58,7 +74,8 @@ class Recorder:
         self._fields: dict[str, np.ndarray] = {}
         self._metrics: dict[str, np.ndarray] = {}
         self._meta: FlowStats | None = None
-        # {metric: (step, value)} of the first NaN/inf seen; NaN in the table also means "not given".
+        # {metric: (step, value)} of the first NaN/inf seen; NaN in the table also means "not
+        # given".
         self.first_nonfinite_metrics: dict[str, tuple[int, float]] = {}
         self._listeners: list[Callable[[Recorder], None]] = []
         self.version = 0  # bumps whenever stored data changes; lets viewers skip redundant work
@@ -85,6 +102,7 @@ class Recorder:
         """Fetch buffered steps to the host: each field of all of them stacked on the device and
         copied in one transfer (per-step, per-field copies would cost more than a small step)."""
         if not self._pending:
+            self._adopt_order()
             return
         pending, self._pending = self._pending, []
         steps = np.array([step for step, _, _ in pending], np.int64)
@@ -97,10 +115,13 @@ class Recorder:
         given = {name: np.array([name in m for _, _, m in pending]) for name in metric_names}
         values = {name: [m.get(name, np.nan) for _, _, m in pending] for name in metric_names}
         stacked, metrics = jax.device_get(_stack(group, values))
+        self._adopt_order()
         if with_stats:
             for name in _ARRAY_FIELDS:
                 value = getattr(stacked, name)
                 if value is not None:
+                    if self._perm is not None and name in LAYER_FIELDS:
+                        value = value[:, self._perm]
                     column = np.full(
                         (len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype
                     )
@@ -155,6 +176,19 @@ class Recorder:
                 "use one Recorder per model."
             )
 
+    def _adopt_order(self) -> None:
+        """Put the layers in the model's (or ``order``'s) forward order as soon as it is known:
+        the rows stored so far are permuted once, later ones as they arrive."""
+        if self._perm is not None or self._meta is None or (self.model is None and not self._order):
+            return
+        forward = self._order if self.model is None else call_order(self.model)
+        if forward is None:
+            return
+        self._arranged, self._perm = reorder(self._meta, forward)
+        for name in LAYER_FIELDS:
+            if name in self._fields:
+                self._fields[name] = self._fields[name][:, self._perm]
+
     def _thin(self) -> None:
         half = self.capacity // 2
         keep = np.concatenate([np.arange(0, half, 2), np.arange(half, self.capacity)])
@@ -177,13 +211,20 @@ class Recorder:
 
     @property
     def layers(self) -> tuple[str, ...]:
-        self.flush()
-        return self._meta.layers if self._meta else ()
+        """The layers, as the rows of every per-layer field: forward order first (``meta``)."""
+        meta = self.meta
+        return meta.layers if meta else ()
 
     @property
     def meta(self) -> FlowStats | None:
-        """The first recorded ``FlowStats`` (for its static fields: layers, sizes, activations)."""
+        """The first recorded ``FlowStats`` for its static fields (layers, sizes, activations),
+        with the layers in the forward order the Recorder knows (``ordered`` of them, and
+        ``order_note`` saying why not the rest)."""
         self.flush()
+        if self._arranged is not None:
+            return self._arranged
+        if self._meta is not None and self.model is not None and self._meta.ordered == 0:
+            return replace(self._meta, order_note=NOT_RUN)
         return self._meta
 
     def field(self, name: str) -> np.ndarray | None:
