@@ -24,6 +24,7 @@ import numpy as np
 
 from .._model import Model
 from ._order import NOT_RUN, call_order, check_order_source
+from ._runs import RunWriter, check_hparams, check_metrics
 from ._stats import LAYER_FIELDS, FlowStats, reorder
 
 _ARRAY_FIELDS = (*LAYER_FIELDS, "dead_fraction", "saturated_fraction")
@@ -40,6 +41,10 @@ class Recorder:
         explanation; until then the statistics' own order stands). It overrides the order the
         statistics came with.
       order: instead of ``model``, layer names in forward order (for a plain pytree).
+      hparams: the run's hyperparameters, ``{name: bool | int | float | str}``.
+      directory: where to save the run as it goes (a new or empty directory; see
+        ``jaxviz.flow.load_run`` and ``export_tensorboard``). Every flush appends to it, so a
+        run killed mid-way keeps every step up to its last flush.
 
     >>> rec = Recorder(capacity=64, model=m)  # doctest: +SKIP
     >>> for step in range(1000):
@@ -54,6 +59,8 @@ class Recorder:
         *,
         model: Model | None = None,
         order: Sequence[str] | None = None,
+        hparams: dict | None = None,
+        directory=None,
     ):
         if not isinstance(capacity, int) or capacity < 8 or capacity % 2:
             raise ValueError(f"capacity: expected an even int >= 8, got {capacity!r}.")
@@ -67,6 +74,11 @@ class Recorder:
         # layer permutation from the statistics' rows to the stored ones, once the order is known
         self._perm: np.ndarray | None = None
         self._arranged: FlowStats | None = None
+        self.hparams = check_hparams(hparams)
+        self._rows = 0  # rows flushed so far, over the whole run (thinning does not change it)
+        self._validation: dict[str, tuple[list[int], list[float]]] = {}
+        self._pending_validation: list[tuple[int, dict]] = []
+        self._writer = None if directory is None else RunWriter(directory, self.hparams)
         self._pending: list[tuple[int, FlowStats | None, dict]] = []
         self._size = 0
         self._next_step = 0
@@ -90,6 +102,7 @@ class Recorder:
             raise TypeError(
                 f"stats: expected the FlowStats from flow_stats(), got {type(stats).__name__}."
             )
+        check_metrics(metrics)
         step = self._next_step if step is None else int(step)
         self._next_step = step + 1
         self._pending.append((step, stats, metrics))
@@ -98,11 +111,24 @@ class Recorder:
         for listener in self._listeners:
             listener(self)
 
+    def add_validation(self, *, step: int | None = None, **metrics) -> None:
+        """Record validation metrics (``loss=...``) evaluated at ``step`` (default: the step last
+        added), e.g. every k training steps. They form their own series (``validation``)."""
+        check_metrics(metrics)
+        step = max(self._next_step - 1, 0) if step is None else int(step)
+        self._pending_validation.append((step, metrics))
+        for listener in self._listeners:
+            listener(self)
+
     def flush(self) -> None:
         """Fetch buffered steps to the host: each field of all of them stacked on the device and
-        copied in one transfer (per-step, per-field copies would cost more than a small step)."""
+        copied in one transfer (per-step, per-field copies would cost more than a small step);
+        with a ``directory``, append them to the run there."""
+        validation = self._flush_validation()
         if not self._pending:
             self._adopt_order()
+            if validation:
+                self._save(np.zeros(0, np.int64), np.zeros(0, bool), {}, {}, {}, validation)
             return
         pending, self._pending = self._pending, []
         steps = np.array([step for step, _, _ in pending], np.int64)
@@ -134,7 +160,48 @@ class Recorder:
                 self.first_nonfinite_metrics.setdefault(
                     name, (int(steps[bad[0]]), float(column[bad[0]]))
                 )
+        has_stats = np.zeros(len(pending), bool)
+        has_stats[with_stats] = True
+        self._save(steps, has_stats, rows, metrics, given, validation)
         self._store(steps, rows, metrics)
+        self.version += 1
+
+    def _flush_validation(self) -> list[tuple[int, dict[str, float]]]:
+        """Buffered validation metrics, fetched and added to the ``validation`` series."""
+        if not self._pending_validation:
+            return []
+        pending, self._pending_validation = self._pending_validation, []
+        fetched = jax.device_get([metrics for _, metrics in pending])
+        out = []
+        for (step, _), metrics in zip(pending, fetched):
+            values = {name: float(v) for name, v in metrics.items()}
+            self._add_validation_values(step, values)
+            out.append((step, values))
+        self.version += 1
+        return out
+
+    def _add_validation_values(self, step: int, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            steps, series = self._validation.setdefault(name, ([], []))
+            steps.append(int(step))
+            series.append(value)
+
+    def _save(self, steps, has_stats, rows, metrics, given, validation) -> None:
+        """Append one flush to the run directory, if there is one."""
+        if self._writer is None:
+            return
+        meta = self._current_meta()
+        if meta is not None:
+            self._writer.set_meta(meta)
+        layers = meta.layers if meta is not None else ()
+        self._writer.append(self._rows, steps, has_stats, layers, rows, metrics, given, validation)
+        self._rows += len(steps)
+
+    def _restore(self, meta, steps, fields, metrics) -> None:
+        """Fill an empty Recorder with a loaded run's rows (``load_run``)."""
+        self._meta = meta
+        self._store(steps, fields, metrics)
+        self._next_step = int(steps[-1]) + 1 if len(steps) else 0
         self.version += 1
 
     def _store(
@@ -221,11 +288,23 @@ class Recorder:
         with the layers in the forward order the Recorder knows (``ordered`` of them, and
         ``order_note`` saying why not the rest)."""
         self.flush()
+        return self._current_meta()
+
+    def _current_meta(self) -> FlowStats | None:
         if self._arranged is not None:
             return self._arranged
         if self._meta is not None and self.model is not None and self._meta.ordered == 0:
             return replace(self._meta, order_note=NOT_RUN)
         return self._meta
+
+    @property
+    def validation(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Validation metrics by name: ``(steps, values)``, one entry per ``add_validation``."""
+        self.flush()
+        return {
+            name: (np.array(steps, np.int64), np.array(values, np.float64))
+            for name, (steps, values) in self._validation.items()
+        }
 
     def field(self, name: str) -> np.ndarray | None:
         """A stats field over the recorded steps, ``(steps, layers, ...)``; None if never given."""
