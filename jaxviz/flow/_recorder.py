@@ -255,6 +255,8 @@ class Recorder:
         for name in LAYER_FIELDS:
             if name in self._fields:
                 self._fields[name] = self._fields[name][:, self._perm]
+        if self._writer is not None:
+            self._writer.set_meta(self._arranged)
 
     def _thin(self) -> None:
         half = self.capacity // 2
