@@ -166,8 +166,9 @@ def diagnose(
 
     steps = rec.steps
     last = int(steps[-1])
-    found = _nonfinite(field("nonfinite"), meta, steps) + _metric_nonfinite(rec)
-    grad_norm = field("grad_norm")
+    counts, grad_norm = field("nonfinite"), field("grad_norm")
+    assert counts is not None and grad_norm is not None  # every FlowStats has them
+    found = _nonfinite(counts, meta, steps) + _metric_nonfinite(rec)
     rms = _window_median(grad_norm, window) / np.sqrt(np.maximum(meta.sizes, 1))
     found += _depth(meta, rms, last)
     found += _order_unknown(meta, rms, last)

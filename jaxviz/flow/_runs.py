@@ -32,7 +32,7 @@ import struct
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -192,8 +192,8 @@ class RunWriter:
     ) -> None:
         """One flush: its statistics chunk (if any row had stats), then its scalar lines."""
         if has_stats.any():
-            arrays = dict(
-                first_row=np.int64(first_row),
+            arrays: dict[str, Any] = dict(
+                first_row=np.array(first_row, np.int64),
                 steps=steps,
                 has_stats=has_stats,
                 layers=np.array(layers, dtype=str),
@@ -315,7 +315,7 @@ def _meta_from(manifest: dict) -> FlowStats | None:
     kinds = tuple(manifest["activation_kinds"])
     if any(k not in ACTIVATION_KINDS for k in kinds):
         raise ValueError(f"{MANIFEST}: activation kinds {kinds} are not all in {ACTIVATION_KINDS}.")
-    empty = np.zeros(len(layers), np.float32)
+    empty: Any = np.zeros(len(layers), np.float32)  # only the static fields are read
     return FlowStats(
         grad_norm=empty,
         param_norm=empty,
@@ -370,7 +370,7 @@ def load_run(directory) -> Recorder:
             metrics.setdefault(name, np.full(rows, np.nan))[row] = value
             if not math.isfinite(value):
                 rec.first_nonfinite_metrics.setdefault(name, (entry["step"], value))
-    rec._restore(meta, steps, fields, metrics)
+    rec._restore(meta if fields else None, steps, fields, metrics)  # no chunk: no statistics
     for entry in validation:
         rec._add_validation_values(entry["step"], _metric_values(entry))
     return rec
@@ -531,6 +531,8 @@ def export_tensorboard(source, logdir, *, max_histogram_steps: int = 100) -> Pat
         spread = np.linspace(0, len(steps) - 1, min(max_histogram_steps, len(steps)))
         for field, tag in (("grad_hist", "gradients"), ("param_hist", "weights")):
             counts = rec.field(field)
+            if counts is None:
+                continue
             for i in np.unique(np.round(spread).astype(int)):
                 step = steps[i]
                 for j, layer in enumerate(meta.layers):
