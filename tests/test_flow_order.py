@@ -108,6 +108,17 @@ def test_deep_sigmoid_vanishes_early_and_nothing_explodes(sigmoid_runs):
     assert str(found[0]).startswith("layers.0: vanishing gradient.")
 
 
+def test_the_monitor_shows_forward_order_and_the_right_diagnosis(sigmoid_runs):
+    from jaxviz.widgets._flow import monitor_payload
+
+    _, with_model, plain = sigmoid_runs
+    shown = monitor_payload(with_model)
+    assert shown["layers"] == list(FORWARD)
+    kinds = {d["kind"]: d["layers"] for d in shown["diagnoses"]}
+    assert kinds["vanishing"][0] == "layers.0" and "exploding" not in kinds
+    assert "order_unknown" in {d["kind"] for d in monitor_payload(plain)["diagnoses"]}
+
+
 def test_without_a_known_order_no_depth_finding_and_a_note_why(sigmoid_runs):
     m, _, plain = sigmoid_runs
     found = diagnose(plain)

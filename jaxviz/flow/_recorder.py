@@ -46,10 +46,12 @@ class Recorder:
         ``jaxviz.flow.load_run`` and ``export_tensorboard``). Every flush appends to it, so a
         run killed mid-way keeps every step up to its last flush.
 
-    >>> rec = Recorder(capacity=64, model=m)  # doctest: +SKIP
+    >>> rec = Recorder(model=m, hparams={"lr": 0.1}, directory="runs/sigmoid")  # doctest: +SKIP
     >>> for step in range(1000):
-    ...     rec.add(stats, loss=loss)          # doctest: +SKIP
-    >>> rec.steps, rec.field("grad_norm")    # doctest: +SKIP
+    ...     rec.add(stats, loss=loss)                 # doctest: +SKIP
+    ...     if step % 100 == 99:
+    ...         rec.add_validation(loss=val_loss)     # doctest: +SKIP
+    >>> rec.steps, rec.field("grad_norm"), rec.validation["loss"]  # doctest: +SKIP
     """
 
     def __init__(
