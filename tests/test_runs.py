@@ -158,6 +158,41 @@ def test_a_killed_run_keeps_every_step_up_to_its_last_flush(tmp_path):
     assert run.hparams == {"seed": 0}
 
 
+def test_readers_do_not_cut_the_run_into_small_files(tmp_path):
+    rec = Recorder(capacity=16, fetch_every=8, directory=tmp_path / "run")
+    p = {"a": jnp.ones(2)}
+    stats = jax.jit(flow_stats)(p, p)
+    for step in range(3):
+        rec.add(stats, loss=float(step))
+        assert len(rec.steps) == step + 1  # a viewer reads: rows are fetched, not yet written
+    assert list((tmp_path / "run" / "stats").iterdir()) == []
+    for step in range(3, 8):
+        rec.add(stats, loss=float(step))
+    (chunk,) = (tmp_path / "run" / "stats").iterdir()
+    with np.load(chunk, allow_pickle=False) as data:
+        assert list(data["steps"]) == list(range(8))
+    rec.add(stats, loss=8.0)
+    rec.flush()
+    np.testing.assert_array_equal(load_run(tmp_path / "run").metrics["loss"], np.arange(9.0))
+
+
+def test_a_run_ending_normally_writes_its_last_rows(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        import jax.numpy as jnp
+        from jaxviz.flow import Recorder, flow_stats
+
+        rec = Recorder(capacity=8, fetch_every=100, directory=sys.argv[1])
+        for step in range(3):
+            rec.add(flow_stats({"w": jnp.ones(2)}, {"w": jnp.ones(2)}), loss=step)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env, check=True)
+    np.testing.assert_array_equal(load_run(tmp_path / "run").metrics["loss"], [0.0, 1.0, 2.0])
+
+
 def test_a_line_cut_short_by_a_crash_is_dropped(recorded, tmp_path):
     directory, rec, _ = recorded
     copy = tmp_path / "copy"

@@ -14,7 +14,9 @@ updates)`` without the model, and the monitor, the plots and ``diagnose`` still 
 
 from __future__ import annotations
 
+import atexit
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -24,8 +26,8 @@ import numpy as np
 
 from .._model import Model
 from ._order import NOT_RUN, call_order, check_order_source
-from ._runs import RunWriter, check_hparams, check_metrics
-from ._stats import LAYER_FIELDS, FlowStats, reorder
+from ._runs import RunBatch, RunWriter, check_hparams, check_metrics
+from ._stats import LAYER_FIELDS, FlowStats, fill_value, reorder
 
 _ARRAY_FIELDS = (*LAYER_FIELDS, "dead_fraction", "saturated_fraction")
 
@@ -80,7 +82,10 @@ class Recorder:
         self._rows = 0  # rows flushed so far, over the whole run (thinning does not change it)
         self._validation: dict[str, tuple[list[int], list[float]]] = {}
         self._pending_validation: list[tuple[int, dict]] = []
-        self._writer = None if directory is None else RunWriter(directory, self.hparams)
+        self._writer = None
+        if directory is not None:
+            self._writer = RunWriter(directory, self.hparams, batch_rows=fetch_every)
+            atexit.register(_flush_at_exit, weakref.ref(self))
         self._pending: list[tuple[int, FlowStats | None, dict]] = []
         self._size = 0
         self._next_step = 0
@@ -108,7 +113,8 @@ class Recorder:
         step = self._next_step if step is None else int(step)
         self._next_step = step + 1
         self._pending.append((step, stats, metrics))
-        if len(self._pending) >= self.fetch_every:
+        unwritten = 0 if self._writer is None else self._writer.buffered_rows
+        if len(self._pending) + unwritten >= self.fetch_every:
             self.flush()
         for listener in self._listeners:
             listener(self)
@@ -123,9 +129,18 @@ class Recorder:
             listener(self)
 
     def flush(self) -> None:
+        """Fetch buffered steps to the host and, with a ``directory``, append every fetched row
+        to the run there (``add`` does this every ``fetch_every`` steps, and so does the end of
+        the Python process)."""
+        self._fetch()
+        if self._writer is not None:
+            self._writer.write()
+
+    def _fetch(self) -> None:
         """Fetch buffered steps to the host: each field of all of them stacked on the device and
-        copied in one transfer (per-step, per-field copies would cost more than a small step);
-        with a ``directory``, append them to the run there."""
+        copied in one transfer (per-step, per-field copies would cost more than a small step).
+        Rows for the run directory wait in its writer until ``fetch_every`` of them are there,
+        so a viewer reading often does not cut the run into many small files."""
         validation = self._flush_validation()
         if not self._pending:
             self._adopt_order()
@@ -151,7 +166,7 @@ class Recorder:
                     if self._perm is not None and name in LAYER_FIELDS:
                         value = value[:, self._perm]
                     column = np.full(
-                        (len(pending), *value.shape[1:]), _fill(value.dtype), value.dtype
+                        (len(pending), *value.shape[1:]), fill_value(value.dtype), value.dtype
                     )
                     column[with_stats] = value
                     rows[name] = column
@@ -196,7 +211,9 @@ class Recorder:
         if meta is not None:
             self._writer.set_meta(meta)
         layers = meta.layers if meta is not None else ()
-        self._writer.append(self._rows, steps, has_stats, layers, rows, metrics, given, validation)
+        self._writer.append(
+            RunBatch(self._rows, steps, has_stats, layers, rows, metrics, given, validation)
+        )
         self._rows += len(steps)
 
     def _restore(self, meta, steps, fields, metrics) -> None:
@@ -229,7 +246,7 @@ class Recorder:
 
     def _column(self, table: dict, name: str, shape: tuple, dtype) -> np.ndarray:
         if name not in table:
-            table[name] = np.full((self.capacity, *shape), _fill(dtype), dtype=dtype)
+            table[name] = np.full((self.capacity, *shape), fill_value(dtype), dtype=dtype)
         return table[name]
 
     def _check_meta(self, stats: FlowStats) -> None:
@@ -271,13 +288,13 @@ class Recorder:
 
     # ---- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
-        self.flush()
+        self._fetch()
         return self._size
 
     @property
     def steps(self) -> np.ndarray:
         """The recorded step numbers, oldest first."""
-        self.flush()
+        self._fetch()
         return self._steps[: self._size].copy()
 
     @property
@@ -291,7 +308,7 @@ class Recorder:
         """The first recorded ``FlowStats`` for its static fields (layers, sizes, activations),
         with the layers in the forward order the Recorder knows (``ordered`` of them, and
         ``order_note`` saying why not the rest)."""
-        self.flush()
+        self._fetch()
         return self._current_meta()
 
     def _current_meta(self) -> FlowStats | None:
@@ -304,7 +321,7 @@ class Recorder:
     @property
     def validation(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Validation metrics by name: ``(steps, values)``, one entry per ``add_validation``."""
-        self.flush()
+        self._fetch()
         return {
             name: (np.array(steps, np.int64), np.array(values, np.float64))
             for name, (steps, values) in self._validation.items()
@@ -314,14 +331,14 @@ class Recorder:
         """A stats field over the recorded steps, ``(steps, layers, ...)``; None if never given."""
         if name not in _ARRAY_FIELDS:
             raise ValueError(f"name: expected one of {_ARRAY_FIELDS}, got {name!r}.")
-        self.flush()
+        self._fetch()
         column = self._fields.get(name)
         return None if column is None else column[: self._size]
 
     @property
     def metrics(self) -> dict[str, np.ndarray]:
         """Scalar metrics by name, aligned with ``steps`` (NaN where a step did not give one)."""
-        self.flush()
+        self._fetch()
         return {name: column[: self._size] for name, column in self._metrics.items()}
 
     @property
@@ -348,11 +365,6 @@ def _stack(stats: list, metrics: dict[str, list]):
     }
 
 
-def _fill(dtype) -> float:
-    """What a row holds where a step gave no value: NaN for floats, 0 for counts."""
-    return np.nan if np.issubdtype(dtype, np.floating) else 0
-
-
 def throttled(fn: Callable[[Recorder], None], interval_s: float) -> Callable[[Recorder], None]:
     """Wrap a listener so it runs at most once per ``interval_s`` seconds of wall time."""
     last = [-float("inf")]
@@ -364,3 +376,10 @@ def throttled(fn: Callable[[Recorder], None], interval_s: float) -> Callable[[Re
             fn(recorder)
 
     return listener
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    """Write a run's last rows when the process ends normally (a kill keeps the last flush)."""
+    recorder = ref()
+    if recorder is not None:
+        recorder.flush()

@@ -32,7 +32,7 @@ import struct
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from ._stats import (
     HIST_MIN_EXP,
     LAYER_FIELDS,
     FlowStats,
+    fill_value,
     histogram_edges,
 )
 
@@ -125,9 +126,10 @@ def _write_atomic(path: Path, write) -> None:
 
 
 class RunWriter:
-    """Appends a ``Recorder``'s rows to a run directory (see the module docstring)."""
+    """Appends a ``Recorder``'s rows to a run directory (see the module docstring), in batches
+    of at least ``batch_rows`` rows unless told to ``write`` now."""
 
-    def __init__(self, directory, hparams: dict):
+    def __init__(self, directory, hparams: dict, *, batch_rows: int = 1):
         path = Path(directory)
         if (path / MANIFEST).exists():
             raise ValueError(
@@ -142,6 +144,8 @@ class RunWriter:
         (path / STATS).mkdir(parents=True, exist_ok=True)
         self.path = path
         self.chunks = 0
+        self.batch_rows = batch_rows
+        self._buffer: list[RunBatch] = []
         self.manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -179,18 +183,34 @@ class RunWriter:
         text = json.dumps(self.manifest, indent=1).encode()
         _write_atomic(self.path / MANIFEST, lambda f: f.write(text))
 
-    def append(
-        self,
-        first_row: int,
-        steps: np.ndarray,
-        has_stats: np.ndarray,
-        layers: tuple[str, ...],
-        fields: dict[str, np.ndarray],
-        metrics: dict[str, np.ndarray],
-        given: dict[str, np.ndarray],
-        validation: list[tuple[int, dict[str, float]]],
-    ) -> None:
-        """One flush: its statistics chunk (if any row had stats), then its scalar lines."""
+    def append(self, batch: RunBatch) -> None:
+        """Buffer one fetch's rows; write once ``batch_rows`` rows are waiting."""
+        layers = {b.layers for b in self._buffer if b.has_stats.any()}
+        if batch.has_stats.any() and layers and layers != {batch.layers}:
+            self.write()  # the layer order changed: one chunk holds one order
+        self._buffer.append(batch)
+        if self.buffered_rows >= self.batch_rows:
+            self.write()
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows waiting to be written."""
+        return sum(len(b.steps) for b in self._buffer)
+
+    def write(self) -> None:
+        """Write the buffered rows: a statistics chunk (if any row had stats), then the scalar
+        lines, flushed to the operating system."""
+        if not self._buffer:
+            return
+        batches, self._buffer = self._buffer, []
+        first_row = batches[0].first_row
+        steps = np.concatenate([b.steps for b in batches])
+        has_stats = np.concatenate([b.has_stats for b in batches])
+        layers = next((b.layers for b in batches if b.has_stats.any()), ())
+        fields = _concatenate([(len(b.steps), b.fields) for b in batches])
+        metrics = _concatenate([(len(b.steps), b.metrics) for b in batches])
+        given = _concatenate([(len(b.steps), b.given) for b in batches])
+        validation = [v for b in batches for v in b.validation]
         if has_stats.any():
             arrays: dict[str, Any] = dict(
                 first_row=np.array(first_row, np.int64),
@@ -216,6 +236,36 @@ class RunWriter:
         with open(self.path / SCALARS, "a", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
             f.flush()
+
+
+class RunBatch(NamedTuple):
+    """The rows of one Recorder fetch, as they go to disk."""
+
+    first_row: int
+    steps: np.ndarray
+    has_stats: np.ndarray
+    layers: tuple[str, ...]
+    fields: dict[str, np.ndarray]
+    metrics: dict[str, np.ndarray]
+    given: dict[str, np.ndarray]
+    validation: list[tuple[int, dict[str, float]]]
+
+
+def _concatenate(parts: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """Columns of consecutive batches joined; a batch without a column gets its fill value
+    (NaN, 0, or False for a "given" mask)."""
+    templates = {name: values for _, columns in parts for name, values in columns.items()}
+    return {
+        name: np.concatenate(
+            [
+                columns[name]
+                if name in columns
+                else np.full((n, *t.shape[1:]), fill_value(t.dtype), t.dtype)
+                for n, columns in parts
+            ]
+        )
+        for name, t in templates.items()
+    }
 
 
 # -- reading ----------------------------------------------------------------------------------

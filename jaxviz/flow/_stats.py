@@ -267,6 +267,11 @@ def flow_stats(
     )
 
 
+def fill_value(dtype) -> float:
+    """What a stored row holds where a step gave no value: NaN for floats, 0 for counts."""
+    return np.nan if np.issubdtype(dtype, np.floating) else 0
+
+
 # Fields with one row per layer (the activation fields have one per activation instead).
 LAYER_FIELDS = ("grad_norm", "param_norm", "nonfinite", "grad_hist", "param_hist", "update_ratio")
 
