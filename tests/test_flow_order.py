@@ -131,6 +131,7 @@ def test_without_a_known_order_no_depth_finding_and_a_note_why(sigmoid_runs):
     assert any(d.kind == "update_ratio_high" and d.layer == "head" for d in found)
     # given the model afterwards, diagnose finds the same as the Recorder that had it
     assert diagnose(plain, model=m) == diagnose(sigmoid_runs[1])
+    assert diagnose(plain, order=FORWARD) == diagnose(sigmoid_runs[1])
 
 
 def test_deep_linear_large_init_explodes_and_is_reported(data):
@@ -236,8 +237,13 @@ def test_recorder_takes_the_order_once_the_model_has_run():
     for j, name in enumerate(rec.layers):
         np.testing.assert_array_equal(after[:3, j], before[name])
         np.testing.assert_array_equal(after[3, j], before[name][0])
+    named = Recorder(capacity=8, order=["first", "second"])  # the same, for a plain pytree
+    named.add(stats)
+    assert named.layers == rec.layers and named.meta.ordered == 2
     found = diagnose(rec)
     assert [(d.kind, d.layer) for d in found if d.kind in DEPTH_KINDS] == [("exploding", "first")]
+    findings = lambda r: [(d.kind, d.layer, d.evidence) for d in diagnose(r)]  # noqa: E731
+    assert findings(named) == findings(rec)  # (recorded over 1 step and over 4)
     (note,) = [d for d in found if d.kind == "order_unknown"]
     assert note.layer == "scale"
 
