@@ -8,14 +8,15 @@ A run directory holds:
   "loss": 0.31}`` for each recorded step (``row`` counts ``Recorder.add`` calls) and
   ``{"split": "validation", "step": 100, "loss": 0.4}`` for each validation; NaN and infinities
   are written as the strings ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has no number for them);
-* ``stats/000000.npz`` ...: per-layer statistics of the rows of one flush (``first_row``,
-  ``steps``, ``has_stats``, ``layers`` and the ``FlowStats`` fields), plain arrays read with
-  ``allow_pickle=False``.
+* ``stats/000000.npz`` ...: per-layer statistics of the rows of one write (``first_row``,
+  ``steps``, ``has_stats``, ``layers`` in the order of this chunk's columns, and the ``FlowStats``
+  fields), plain arrays read with ``allow_pickle=False``.
 
-Every ``Recorder.flush`` appends: the statistics chunk first (written to a temporary name and
-renamed, so it is whole or absent), then the scalar lines, flushed to the operating system. A
-process killed at any moment leaves a run that loads with every step up to its last flush; a line
-cut short by the kill is dropped.
+Rows are written in batches of about ``fetch_every`` (by ``Recorder.add``), at every explicit
+``Recorder.flush()``, and at the end of the process: the statistics chunk first (written to a
+temporary name and renamed, so it is whole or absent), then the scalar lines, flushed to the
+operating system. A process killed at any moment leaves a run that loads with every step up to its
+last write; a line cut short by the kill is dropped, and so are chunk rows no line vouches for.
 
 ``export_tensorboard`` writes TensorBoard's event-file format itself (TFRecord framing around
 ``Event`` protocol buffers, encoded here by hand: scalars and histograms need a handful of
