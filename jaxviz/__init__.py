@@ -34,6 +34,8 @@ from .flow import FlowStats as FlowStats
 from .flow import GradientFlow as GradientFlow
 from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
+from .flow import export_tensorboard as export_tensorboard
+from .flow import load_run as load_run
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 

@@ -100,6 +100,12 @@ class Model:
             )
         return layers
 
+    @property
+    def call_order(self) -> tuple[str, ...] | None:
+        """Layers in the order the model called them on the last input it saw; None before it
+        has seen one (an NNX module's definition order need not be its call order)."""
+        return self._last_layers
+
     def _layers_or_none(self) -> tuple[str, ...] | None:
         return self._last_layers if self._last_layers is not None else self._static_layers
 

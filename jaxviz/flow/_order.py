@@ -40,7 +40,7 @@ def call_order(model: Model) -> tuple[str, ...] | None:
     Before a trace an NNX model's ``layers`` lists its submodules in definition order, and a Linen
     model's its parameter owners: neither is the call order.
     """
-    return model.layers if getattr(model, "_last_traced", None) is not None else None
+    return model.call_order
 
 
 def check_order_source(model, order, *, argument: str = "model") -> None:
