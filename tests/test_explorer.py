@@ -242,5 +242,5 @@ def test_after_the_warm_up_every_first_method_switch_comes_from_the_cache(cnn):
         assert w._reply["error"] is None
         np.testing.assert_array_equal(payload_array(w._result["maps"]),
                                       payload_array(cold._result["maps"]))
-    assert w.served["computed"] == 1  # the first view only, before it was drawn
-    assert cold.served["computed"] == len(w.methods)
+    assert w._served["computed"] == 1  # the first view only, before it was drawn
+    assert cold._served["computed"] == len(w.methods)

@@ -96,7 +96,7 @@ def test_the_warm_up_computes_the_brightest_channels_details_ahead(model, data, 
     assert warm._warmer.wait_idle(300) and warm._warmer.failed == 0
     warm.channel = brightest  # a click: the detail arrives whole, the feature included
     detail = warm.detail
-    assert warm.served == {"cached": 1, "computed": 2}  # the click came from the cache
+    assert warm._served == {"cached": 1, "computed": 2}  # the click came from the cache
     assert "feature_pending" not in detail
     explorer.layer, explorer.channel, explorer.with_feature = "conv2", brightest, True
     np.testing.assert_array_equal(payload_array(detail["feature"]),

@@ -101,6 +101,14 @@ def test_requests_compute_once_per_state_and_answer_every_request():
     assert w._reply["id"] == 5 and w._reply["seq"] > seq
 
 
+def test_a_front_end_message_is_answered_once():
+    w = Squares()
+    seq = w._reply["seq"]
+    w.set_state({"n": 3, "_request_id": 1})  # what the front end sends: the change and the bump
+    assert w._reply == {"id": 1, "seq": seq + 1, "error": None} and result(w) == 9
+    assert w._served == {"cached": 0, "computed": 2}
+
+
 def test_an_error_is_reported_and_the_last_good_result_stays():
     w = Squares(n=3)
     w.n = -1
@@ -189,11 +197,12 @@ def test_rescheduling_replaces_the_pending_tasks_and_limit_bounds_them():
 
 def test_no_task_starts_while_a_request_is_being_served():
     log = []
-    warmer = Warmer()
+    warmer = Warmer(quiet_s=1.0)
     with warmer.serving():
         warmer.schedule([gate_task(log, "a")])
         time.sleep(0.2)
         assert log == []  # the person's request goes first
+    assert log == []  # and the next one, a second at most later, too
     assert warmer.wait_idle(WAIT)
     assert log == [("a", True)]
 
@@ -276,7 +285,7 @@ def test_the_widget_warms_after_its_first_render_and_serves_from_the_cache():
     assert w._warmer.wait_idle(WAIT)
     assert sorted(w.calls) == [2, 3, 4]
     w.n = 3  # computed ahead: served from the cache, and the plan moves on (4, 5)
-    assert result(w) == 9 and w.served == {"cached": 1, "computed": 1}
+    assert result(w) == 9 and w._served == {"cached": 1, "computed": 1}
     assert w._warmer.wait_idle(WAIT)
     assert sorted(w.calls) == [2, 3, 4, 5]
 
@@ -294,7 +303,7 @@ def test_a_cold_widget_never_warms_and_closing_stops_the_warm_up():
     cold = WarmSquares(n=2, warm=False)
     rendered(cold)
     cold.n = 3
-    assert cold.calls == [2, 3] and cold.served == {"cached": 0, "computed": 2}
+    assert cold.calls == [2, 3] and cold._served == {"cached": 0, "computed": 2}
     w = WarmSquares(n=2)
     w.close()
     rendered(w)

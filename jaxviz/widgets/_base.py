@@ -23,7 +23,9 @@ import atexit
 import base64
 import io
 import logging
+import math
 import threading
+import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -117,22 +119,26 @@ class Warmer:
 
     `schedule(tasks)` replaces the tasks not yet started (the first is the most urgent; at most
     `limit` are kept) and starts the thread if none runs; the thread ends when the list is done.
-    No task starts while a `serving()` block is open (a person's request goes first; a task
-    already running finishes). `stop()` drops the pending tasks for good. A task's exception is
-    logged and counted in `failed`, never raised: warming is a courtesy.
+    No task starts while a `serving()` block is open, nor within `quiet_s` seconds after one
+    closes (a person's requests go first, and a burst of them, a slider moved, is not slowed
+    by warm-ups between them; a task already running finishes). `stop()` drops the pending tasks
+    for good. A task's exception is logged and counted in `failed`, never raised: warming is a
+    courtesy.
 
     The thread runs at the process's own OS priority on purpose: a person's request may wait
     for the task in flight (when it computes the very state asked for), and a niced thread would
     make that wait long on a busy machine.
     """
 
-    def __init__(self, limit: int = 32, name: str = "jaxviz-warm") -> None:
+    def __init__(self, limit: int = 32, name: str = "jaxviz-warm", quiet_s: float = 0.25) -> None:
         self.limit = limit
         self.name = name
+        self.quiet_s = quiet_s
         self.completed = 0
         self.failed = 0
         self._pending: deque[Callable[[], Any]] = deque()
         self._serving = 0
+        self._last_served = -math.inf
         self._running = False
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -164,6 +170,7 @@ class Warmer:
         finally:
             with self._changed:
                 self._serving -= 1
+                self._last_served = time.monotonic()
                 self._changed.notify_all()
 
     def stop(self) -> None:
@@ -179,9 +186,16 @@ class Warmer:
             return self._changed.wait_for(lambda: not self._running and not self._pending,
                                           timeout)
 
+    def _quiet_left(self) -> float:
+        """Seconds until the person's requests leave `quiet_s` of room (0: go)."""
+        if self._serving:
+            return math.inf
+        return max(0.0, self._last_served + self.quiet_s - time.monotonic())
+
     def _next(self) -> Callable[[], Any] | None:
         with self._changed:
-            self._changed.wait_for(lambda: self._stopped or not self._pending or not self._serving)
+            while not self._stopped and self._pending and (wait := self._quiet_left()) > 0:
+                self._changed.wait(None if wait == math.inf else wait)
             if self._stopped or not self._pending:
                 self._thread = None
                 self._changed.notify_all()
@@ -239,7 +253,8 @@ class JaxvizWidget(anywidget.AnyWidget):
         self._seq = 0
         # Requests served from the cache and computed (joining a warm-up computation counts as
         # computed): what the warm-up is for, and what the tests and benchmarks read.
-        self.served = {"cached": 0, "computed": 0}
+        self._served = {"cached": 0, "computed": 0}
+        self._answered: tuple | None = None
         self._warmer = Warmer(self._warm_limit, f"jaxviz-warm-{type(self).__name__}") if warm \
             else None
         self._warming = False
@@ -279,7 +294,13 @@ class JaxvizWidget(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Computes (or takes from the cache) the current state's results and sends them."""
         state = self._state()
-        self.served["cached" if _state_key(state) in self._cache else "computed"] += 1
+        request = (_state_key(state), self._request_id)
+        if request == self._answered:
+            # The front end changes compute traits and `_request_id` in one message, which calls
+            # this once per trait: one answer is enough.
+            return
+        self._answered = request
+        self._served["cached" if request[0] in self._cache else "computed"] += 1
         with self._warmer.serving() if self._warmer is not None else _nothing():
             try:
                 result, error = self._results(state), None
@@ -297,7 +318,7 @@ class JaxvizWidget(anywidget.AnyWidget):
 
     # -- warm-up ----------------------------------------------------------------------------------
 
-    def start_warming(self) -> None:
+    def _start_warming(self) -> None:
         """Starts computing, in the background, what the controls can reach from here (the front
         end calls it once the widget is drawn; a widget made with ``warm=False`` never warms)."""
         self._warming = self._warmer is not None
@@ -315,7 +336,7 @@ class JaxvizWidget(anywidget.AnyWidget):
 
     def _on_frontend_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "rendered":
-            self.start_warming()
+            self._start_warming()
 
     def close(self) -> None:
         warmer = getattr(self, "_warmer", None)  # None too when __init__ failed early
