@@ -207,6 +207,19 @@ def test_no_task_starts_while_a_request_is_being_served():
     assert log == [("a", True)]
 
 
+def test_warmers_take_turns_one_task_at_a_time_the_last_scheduled_first():
+    log, gate, started = [], threading.Event(), threading.Event()
+    first, second = Warmer(), Warmer()
+    first.schedule([gate_task(log, "first a", gate, started), gate_task(log, "first b")])
+    assert started.wait(WAIT)
+    second.schedule([gate_task(log, "second")])  # the widget used last
+    time.sleep(0.3)
+    assert log == []  # not beside the task in flight
+    gate.set()
+    assert first.wait_idle(WAIT) and second.wait_idle(WAIT)
+    assert [name for name, _ in log] == ["first a", "second", "first b"]
+
+
 def test_stop_cancels_the_pending_tasks_and_ends_the_thread():
     log, gate, started = [], threading.Event(), threading.Event()
     warmer = Warmer()

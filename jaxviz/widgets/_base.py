@@ -8,11 +8,12 @@ result traits in the same message. Errors become a readable message in the widge
 its last good result and stays usable.
 
 Warm-up: once the front end has drawn the widget it says so (js/lib/sync.js, `announceRendered`),
-and the widget starts a `Warmer`: one background thread that computes, into the same result
-cache, the states its controls can reach next (`_warm_states`, most likely first), so that a
-first visit answers like a later one. The thread never touches traits (only the caches, which are
-locked), pauses while a person's request is being served, joins rather than repeats a state the
-person asks for while it is computing it, and stops when the widget closes. Its errors are
+and the widget starts a `Warmer`: a background thread that computes, into the same result cache,
+the states its controls can reach next (`_warm_states`, most likely first), so that a first visit
+answers like a later one. The thread never touches traits (only the caches, which are locked);
+no warm-up task starts while a person's request is being served, and one runs at a time in the
+process, for the widget used last first; a request for the state being warmed joins it rather
+than repeating it; closing the widget stops its warm-up. Its errors are
 logged (logger "jaxviz.widgets") and never reach the widget: a person who then asks for that
 state computes it and sees the error as usual.
 """
@@ -114,16 +115,33 @@ def in_background() -> bool:
     return getattr(_background, "active", False)
 
 
+class _Shared:
+    """What every warmer of the process shares, under `changed`: one warm-up task runs at a
+    time (a notebook may show many widgets), none while any widget serves a request nor just
+    after, and the warmer scheduled last (the widget a person used last) goes first."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.serving = 0
+        self.last_served = -math.inf
+        self.busy = False  # a warm-up task is running
+        self.clock = 0  # stamps of `Warmer.schedule` calls
+
+
+_shared = _Shared()
+
+
 class Warmer:
-    """Runs a prioritized list of tasks on one background thread, one task at a time.
+    """Runs a prioritized list of tasks on a background thread, one task at a time.
 
     `schedule(tasks)` replaces the tasks not yet started (the first is the most urgent; at most
     `limit` are kept) and starts the thread if none runs; the thread ends when the list is done.
-    No task starts while a `serving()` block is open, nor within `quiet_s` seconds after one
-    closes (a person's requests go first, and a burst of them, a slider moved, is not slowed
-    by warm-ups between them; a task already running finishes). `stop()` drops the pending tasks
-    for good. A task's exception is logged and counted in `failed`, never raised: warming is a
-    courtesy.
+    No task starts while a `serving()` block of any warmer is open, nor within `quiet_s` seconds
+    after one closes (a person's requests go first, and a burst of them, a slider moved, is not
+    slowed by warm-ups between them; a task already running finishes); nor while another
+    warmer's task runs, and the warmer scheduled last goes first. `stop()` drops the pending
+    tasks for good. A task's exception is logged and counted in `failed`, never raised: warming
+    is a courtesy.
 
     The thread runs at the process's own OS priority on purpose: a person's request may wait
     for the task in flight (when it computes the very state asked for), and a niced thread would
@@ -137,12 +155,10 @@ class Warmer:
         self.completed = 0
         self.failed = 0
         self._pending: deque[Callable[[], Any]] = deque()
-        self._serving = 0
-        self._last_served = -math.inf
+        self._stamp = 0
         self._running = False
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._changed = threading.Condition()
         _WARMERS.add(self)
 
     @property
@@ -151,56 +167,60 @@ class Warmer:
 
     def schedule(self, tasks: Iterable[Callable[[], Any]]) -> None:
         """Replaces the pending tasks by `tasks` (most urgent first)."""
-        with self._changed:
+        with _shared.changed:
             if self._stopped:
                 return
             self._pending = deque(islice(tasks, self.limit))
+            _shared.clock += 1
+            self._stamp = _shared.clock
             if self._pending and self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
                 self._thread.start()
-            self._changed.notify_all()
+            _shared.changed.notify_all()
 
     @contextmanager
     def serving(self) -> Iterator[None]:
-        """While open, no new task starts."""
-        with self._changed:
-            self._serving += 1
+        """While open, no warm-up task starts (in this process)."""
+        with _shared.changed:
+            _shared.serving += 1
         try:
             yield
         finally:
-            with self._changed:
-                self._serving -= 1
-                self._last_served = time.monotonic()
-                self._changed.notify_all()
+            with _shared.changed:
+                _shared.serving -= 1
+                _shared.last_served = time.monotonic()
+                _shared.changed.notify_all()
 
     def stop(self) -> None:
         """Drops the pending tasks; the thread ends after the task in flight, if any."""
-        with self._changed:
+        with _shared.changed:
             self._stopped = True
             self._pending.clear()
-            self._changed.notify_all()
+            _shared.changed.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Waits until no task is pending or running; False if `timeout` ran out first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: not self._running and not self._pending,
-                                          timeout)
+        with _shared.changed:
+            return _shared.changed.wait_for(lambda: not self._running and not self._pending,
+                                            timeout)
 
-    def _quiet_left(self) -> float:
-        """Seconds until the person's requests leave `quiet_s` of room (0: go)."""
-        if self._serving:
+    def _wait_left(self) -> float:
+        """Seconds until this warmer may start its next task (0: now; inf: until notified)."""
+        if _shared.busy or _shared.serving:
             return math.inf
-        return max(0.0, self._last_served + self.quiet_s - time.monotonic())
+        if any(w._stamp > self._stamp and w._pending and not w._stopped for w in _WARMERS):
+            return math.inf
+        return max(0.0, _shared.last_served + self.quiet_s - time.monotonic())
 
     def _next(self) -> Callable[[], Any] | None:
-        with self._changed:
-            while not self._stopped and self._pending and (wait := self._quiet_left()) > 0:
-                self._changed.wait(None if wait == math.inf else wait)
+        with _shared.changed:
+            while not self._stopped and self._pending and (wait := self._wait_left()) > 0:
+                _shared.changed.wait(None if wait == math.inf else wait)
             if self._stopped or not self._pending:
                 self._thread = None
-                self._changed.notify_all()
+                _shared.changed.notify_all()
                 return None
-            self._running = True
+            self._running = _shared.busy = True
             return self._pending.popleft()
 
     def _work(self) -> None:
@@ -211,10 +231,10 @@ class Warmer:
             except Exception:  # noqa: BLE001 - a failed warm-up only means no head start
                 log.debug("warm-up task %r failed", task, exc_info=True)
                 self.failed += 1
-            with self._changed:
-                self._running = False
+            with _shared.changed:
+                self._running = _shared.busy = False
                 self.completed += 1
-                self._changed.notify_all()
+                _shared.changed.notify_all()
 
 
 _WARMERS: weakref.WeakSet[Warmer] = weakref.WeakSet()
