@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
+from .._compile_cache import compile_cache
 from ._html import STATIC, page_html
 
 log = logging.getLogger("jaxviz.widgets")
@@ -309,7 +310,13 @@ class JaxvizWidget(anywidget.AnyWidget):
         return {name: getattr(self, name) for name in self._compute_traits}
 
     def _results(self, state: dict[str, Any]) -> dict[str, Any]:
-        return self._cache.get_or_compute(_state_key(state), partial(self._compute, state))
+        return self._cache.get_or_compute(_state_key(state), partial(self._compute_cached, state))
+
+    def _compute_cached(self, state: dict[str, Any]) -> dict[str, Any]:
+        # Whatever a widget compiles goes to jaxviz's persistent compile cache, so that the next
+        # kernel loads it from disk (the setting is per thread: the warm-up's included).
+        with compile_cache():
+            return self._compute(state)
 
     def refresh(self) -> None:
         """Computes (or takes from the cache) the current state's results and sends them."""
