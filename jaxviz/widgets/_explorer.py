@@ -419,8 +419,9 @@ class Explorer(JaxvizWidget):
         return {"_result": result}
 
     def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every method at this input, then at the next inputs, then the layer methods at the
-        other layers: what the method, input and layer controls reach in one move."""
+        """Every method at this input, then at the next input, then the layer methods at the
+        other layers, then every method at the previous input: what the method, input and
+        layer controls reach in one move, likeliest first."""
         index, count = state["index"], self._x.shape[0]
         others = [m for m in self._methods if m != state["method"]]
         every = [state["method"], *others]

@@ -4,7 +4,8 @@
 Everything a slider reaches (every layer's activations for every shown input, every layer's
 projection) is computed once and sent as binary buffers, so the layer and input sliders never
 wait for the kernel. Only a channel's detail (its top dataset examples, their back-projections,
-its feature visualization) is computed on request, when a channel is clicked.
+its feature visualization) is computed on request, when a channel is clicked, or ahead of the
+click, in the background, for the channels likeliest to be clicked (see `_base.Warmer`).
 """
 
 from __future__ import annotations
