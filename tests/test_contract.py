@@ -82,8 +82,7 @@ SHARDED = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
-    from compiles import compiles
-from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
+    from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
     assert jax.device_count() == 4, jax.devices()
     m = model()
     x, t = inputs(12, 5), targets(5)
