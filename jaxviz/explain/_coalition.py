@@ -114,8 +114,9 @@ def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
     Args:
       images: (batch, height, width, channels), channels last.
       method: "slic" (`skimage.segmentation.slic`, default `n_segments=50`) or "quickshift"
-        (`skimage.segmentation.quickshift`, as lime's image explainer, `kernel_size=4,
-        max_dist=200, ratio=0.2`; on images with other than 3 channels, without Lab conversion).
+        (`skimage.segmentation.quickshift` with lime's image explainer's defaults,
+        `kernel_size=4, max_dist=200, ratio=0.2`, which assume values from 0 to 255; images
+        with other than 3 channels are averaged to one and not converted to Lab).
       options: passed to the scikit-image function.
 
     Returns:
@@ -392,10 +393,7 @@ def lime(
     width = _check_positive("kernel_width", kernel_width)
 
     def explain(game, at_x, keys):
-        def draw(key):
-            return jax.random.bernoulli(key, 0.5, (samples, count)).at[0].set(True)
-
-        coalitions = jax.vmap(draw)(keys)
+        coalitions = jax.vmap(lambda key: lime_coalitions(key, samples, count))(keys)
         values = _with_class_axis(game.values(coalitions))
         z = coalitions.astype(jnp.float32)
         weights = jnp.exp(-_distance(z, distance) ** 2 / (2 * width**2))
@@ -405,6 +403,12 @@ def lime(
     static = (samples, distance, width, alpha)
     return LimeResult(*_run(model, "lime", static, x, target, masker, explain, key=key, coalitions=samples,
                             batch_size=batch_size))
+
+
+def lime_coalitions(key, samples: int, count: int) -> jax.Array:
+    """LIME's coalitions of one example: (samples, count) booleans, each group present with
+    probability 1/2, the first coalition whole."""
+    return jax.random.bernoulli(key, 0.5, (samples, count)).at[0].set(True)
 
 
 def _distance(z: jax.Array, kind: str) -> jax.Array:
@@ -488,18 +492,9 @@ def kernel_shap(
             f"values, got {samples}."
         )
     pairs = -(-samples // 2)
-    sizes = np.arange(1, count)
-    size_logits = np.log((count - 1) / (sizes * (count - sizes)))
 
     def explain(game, at_x, keys):
-        def draw(key):
-            pick, order = jax.random.split(key)
-            size = jax.random.categorical(pick, jnp.asarray(size_logits, jnp.float32), shape=(pairs,)) + 1
-            ranks = jnp.argsort(jnp.argsort(jax.random.uniform(order, (pairs, count)), axis=1), axis=1)
-            chosen = ranks < size[:, None]
-            return jnp.concatenate([chosen, ~chosen])
-
-        coalitions = jax.vmap(draw)(keys)
+        coalitions = jax.vmap(lambda key: shapley_kernel_coalitions(key, pairs, count))(keys)
         values = _with_class_axis(game.values(coalitions))
         base = _with_class_axis(game.values(jnp.zeros((1, 1, count), bool)))[:, 0]
         total = _with_class_axis(at_x[:, None])[:, 0] - base
@@ -515,6 +510,19 @@ def kernel_shap(
     return ShapleyResult(attributions, values, base, stderr)
 
 
+def shapley_kernel_coalitions(key, pairs: int, count: int) -> jax.Array:
+    """KernelSHAP's coalitions of one example: (2 * pairs, count) booleans, `pairs` drawn from
+    the Shapley kernel (a size k with probability proportional to (M - 1) / (k (M - k)), then
+    k members uniformly), followed by their complements in the same order."""
+    sizes = np.arange(1, count)
+    size_logits = jnp.asarray(np.log((count - 1) / (sizes * (count - sizes))), jnp.float32)
+    pick, order = jax.random.split(key)
+    size = jax.random.categorical(pick, size_logits, shape=(pairs,)) + 1
+    ranks = jnp.argsort(jnp.argsort(jax.random.uniform(order, (pairs, count)), axis=1), axis=1)
+    chosen = ranks < size[:, None]
+    return jnp.concatenate([chosen, ~chosen])
+
+
 def _constrained_regression(z, values, total):
     """Least squares `values ~ z @ phi` subject to `sum(phi) = total`, for paired coalitions z
     (2 * pairs, groups), values (2 * pairs, outputs), total (outputs,): phi and its sandwich
@@ -524,15 +532,17 @@ def _constrained_regression(z, values, total):
     gram = z.T @ z / samples
     ones = jnp.ones((count, 1), z.dtype)
     system = jnp.block([[gram, ones], [ones.T, jnp.zeros((1, 1), z.dtype)]])
-    inverse = jnp.linalg.inv(system)
-    shapley = inverse @ jnp.concatenate([z.T @ values / samples, total[None]])
-    shapley = shapley[:count]
-    # The constraint holds exactly only up to the inverse's rounding: put the remainder back evenly.
+    # A pseudo-inverse: when a few pairs leave two groups always together (or apart), the data
+    # cannot tell them apart, and the least-norm solution splits their joint value evenly.
+    inverse = jnp.linalg.pinv(system, hermitian=True)
+    shapley = (inverse @ jnp.concatenate([z.T @ values / samples, total[None]]))[:count]
+    # The constraint holds only up to the inverse's rounding: put the remainder back evenly.
     shapley = shapley + (total - shapley.sum(0)) / count
     residuals = values - z @ shapley
     per_pair = (z[:, :, None] * residuals[:, None, :]).reshape(2, pairs, count, -1).sum(0)
     spread = jnp.einsum("ij,pjo->pio", inverse[:count, :count], per_pair)
-    variance = (spread**2).sum(0) / samples**2 * pairs / max(pairs - 1, 1)
+    # HC1's small-sample correction: the fit used up count - 1 of the pairs' degrees of freedom.
+    variance = (spread**2).sum(0) / samples**2 * pairs / max(pairs - count + 1, 1)
     return shapley, jnp.sqrt(variance)
 
 
