@@ -40,7 +40,9 @@ def mlp_numpy(x):
 
 @pytest.fixture(scope="module")
 def mlp():
-    return jv.wrap(lambda x: jnp.tanh(x @ W1 + B1) @ W2, example=np.zeros((1, FEATURES), np.float32))
+    return jv.wrap(
+        lambda x: jnp.tanh(x @ W1 + B1) @ W2, example=np.zeros((1, FEATURES), np.float32)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,9 @@ def test_linear_model_shapley_values_are_weight_times_centred_input(linear, getk
     orders = shapley_values(model, x, 2, background=background, method="permutation", key=getkey())
     for result in (exact, sampled, orders):
         np.testing.assert_allclose(result.values, expected, atol=1e-5)
-        np.testing.assert_allclose(result.base, (background @ np.asarray(w) + np.asarray(b))[:, 2].mean(), atol=1e-5)
+        np.testing.assert_allclose(
+            result.base, (background @ np.asarray(w) + np.asarray(b))[:, 2].mean(), atol=1e-5
+        )
     np.testing.assert_allclose(sampled.stderr, 0.0, atol=1e-5)  # additive model: no residual
     np.testing.assert_array_equal(exact.attributions, exact.values)  # one feature per group
 
@@ -113,7 +117,9 @@ def test_exact_enumeration_equals_brute_force(mlp, tabular):
     result = shapley_values(mlp, x, "all", background=background)
     for row in range(len(x)):
         value = masked_value(lambda a: mlp_numpy(a)[:, 1], x[row], background)
-        np.testing.assert_allclose(result.values[row, 1], brute_force_shapley(value, FEATURES), atol=1e-5)
+        np.testing.assert_allclose(
+            result.values[row, 1], brute_force_shapley(value, FEATURES), atol=1e-5
+        )
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +142,16 @@ def test_image_groups_equal_brute_force_over_grid_cells(cnn, images):
     assert result.values.shape == (2, 4) and result.attributions.shape == x.shape
     groups = np.broadcast_to(cells[..., None], x.shape[1:])
     for row in range(2):
-        value = masked_value(lambda a: np.asarray(cnn(a))[:, 3], x[row], np.full((1,) + x.shape[1:], baseline), groups)
+        value = masked_value(
+            lambda a: np.asarray(cnn(a))[:, 3],
+            x[row],
+            np.full((1,) + x.shape[1:], baseline),
+            groups,
+        )
         np.testing.assert_allclose(result.values[row], brute_force_shapley(value, 4), atol=1e-5)
-        np.testing.assert_array_equal(result.attributions[row], np.asarray(result.values[row])[groups])
+        np.testing.assert_array_equal(
+            result.attributions[row], np.asarray(result.values[row])[groups]
+        )
 
 
 def assert_standard_error_matches_spread(explain, exact, keys: int = 40):
@@ -148,14 +161,19 @@ def assert_standard_error_matches_spread(explain, exact, keys: int = 40):
     draws = np.stack([r.values for r in runs])
     ratio = np.stack([r.stderr for r in runs]).mean() / draws.std(0, ddof=1).mean()
     assert 0.75 < ratio < 1.33, ratio
-    np.testing.assert_allclose(draws.mean(0), exact.values, atol=4 * draws.std(0).max() / math.sqrt(keys))
+    np.testing.assert_allclose(
+        draws.mean(0), exact.values, atol=4 * draws.std(0).max() / math.sqrt(keys)
+    )
 
 
 def test_permutation_standard_error_matches_the_spread_over_keys(mlp, tabular):
     x, background = tabular
     exact = shapley_values(mlp, x, "all", background=background)
     assert_standard_error_matches_spread(
-        lambda key: shapley_values(mlp, x, "all", background=background, method="permutation", key=key), exact
+        lambda key: shapley_values(
+            mlp, x, "all", background=background, method="permutation", key=key
+        ),
+        exact,
     )
 
 
@@ -163,7 +181,8 @@ def test_kernel_shap_standard_error_matches_the_spread_over_keys(mlp, tabular):
     x, background = tabular
     exact = shapley_values(mlp, x, "all", background=background)
     assert_standard_error_matches_spread(
-        lambda key: kernel_shap(mlp, x, "all", background=background, key=key, samples=SAMPLES), exact
+        lambda key: kernel_shap(mlp, x, "all", background=background, key=key, samples=SAMPLES),
+        exact,
     )
 
 
@@ -173,7 +192,9 @@ def test_lime_fits_a_linear_model_exactly(linear, getkey):
     result = lime(model, x, 1, key=getkey(), samples=300, alpha=0.0, baseline=0.5)
     # With no penalty the surrogate is the model itself: coefficient w_i (x_i - baseline_i).
     np.testing.assert_allclose(result.coefficients, np.asarray(w)[:, 1] * (x - 0.5), atol=1e-4)
-    np.testing.assert_allclose(result.intercept, 0.5 * np.asarray(w)[:, 1].sum() + float(b[1]), atol=1e-4)
+    np.testing.assert_allclose(
+        result.intercept, 0.5 * np.asarray(w)[:, 1].sum() + float(b[1]), atol=1e-4
+    )
     np.testing.assert_allclose(result.r2, 1.0, atol=1e-5)
 
 
@@ -193,7 +214,9 @@ def cancer():
     from jaxviz.zoo._pretrained import restore_module
 
     net = restore_module("cancer-mlp")
-    layers = [(np.asarray(l.kernel[...]), np.asarray(l.bias[...])) for l in (net.fc1, net.fc2, net.fc3)]
+    layers = [
+        (np.asarray(d.kernel[...]), np.asarray(d.bias[...])) for d in (net.fc1, net.fc2, net.fc3)
+    ]
     kept = 10
 
     def forward(x, xp):
@@ -205,7 +228,12 @@ def cancer():
 
     data = jv.zoo.dataset("breast-cancer")
     model = jv.wrap(lambda x: forward(x, jnp), example=np.zeros((1, kept), np.float32))
-    return model, lambda x: forward(np.asarray(x, np.float32), np), data.x_test[:4, :kept], data.x_train[:25, :kept]
+    return (
+        model,
+        lambda x: forward(np.asarray(x, np.float32), np),
+        data.x_test[:4, :kept],
+        data.x_train[:25, :kept],
+    )
 
 
 def test_exact_shapley_values_agree_with_shaps_exact_explainer(cancer):
@@ -241,8 +269,15 @@ def test_lime_agrees_with_captum_on_identical_coalitions_and_weights(mlp, getkey
     def weight(_, __, z, **___):  # our kernel on the l2 distance of the binary coalition
         return math.exp(-(FEATURES - float(z.sum())) / (2 * width**2))
 
-    captum = Lime(_torch_mlp(), interpretable_model=SkLearnRidge(alpha=1.0), similarity_func=weight, perturb_func=replay)
-    theirs = captum.attribute(torch.tensor(x), baselines=torch.tensor(baseline), target=2, n_samples=samples)
+    captum = Lime(
+        _torch_mlp(),
+        interpretable_model=SkLearnRidge(alpha=1.0),
+        similarity_func=weight,
+        perturb_func=replay,
+    )
+    theirs = captum.attribute(
+        torch.tensor(x), baselines=torch.tensor(baseline), target=2, n_samples=samples
+    )
     np.testing.assert_allclose(ours.attributions[:, 2], theirs.numpy(), atol=1e-5)
 
 
@@ -257,7 +292,9 @@ def test_kernel_shap_agrees_with_captum_on_identical_coalitions(mlp, getkey):
     x, baseline = x[None], baseline[None]
     key, samples = getkey(), SAMPLES
     ours = kernel_shap(mlp, x, "all", key=key, samples=samples, background=baseline)
-    coalitions = np.asarray(shapley_kernel_coalitions(jax.random.fold_in(key, 0), samples // 2, FEATURES))
+    coalitions = np.asarray(
+        shapley_kernel_coalitions(jax.random.fold_in(key, 0), samples // 2, FEATURES)
+    )
 
     def replay(_, **__):
         yield torch.ones(1, FEATURES, dtype=torch.long)
@@ -266,7 +303,9 @@ def test_kernel_shap_agrees_with_captum_on_identical_coalitions(mlp, getkey):
 
     captum = KernelShap(_torch_mlp())
     captum.perturb_func = replay
-    theirs = captum.attribute(torch.tensor(x), baselines=torch.tensor(baseline), target=0, n_samples=samples + 2)
+    theirs = captum.attribute(
+        torch.tensor(x), baselines=torch.tensor(baseline), target=0, n_samples=samples + 2
+    )
     np.testing.assert_allclose(ours.values[:, 0], theirs.numpy(), atol=2e-5)
 
 
@@ -280,10 +319,16 @@ def test_same_key_same_numbers_different_keys_differ(mlp, tabular, method):
     def run(seed):
         key = jax.random.key(seed)
         if method == "lime":
-            return lime(mlp, x, "all", key=key, samples=2 * SAMPLES, background=background).attributions
+            return lime(
+                mlp, x, "all", key=key, samples=2 * SAMPLES, background=background
+            ).attributions
         if method == "kernel_shap":
-            return kernel_shap(mlp, x, "all", key=key, samples=SAMPLES, background=background).values
-        return shapley_values(mlp, x, "all", key=key, method="permutation", background=background).values
+            return kernel_shap(
+                mlp, x, "all", key=key, samples=SAMPLES, background=background
+            ).values
+        return shapley_values(
+            mlp, x, "all", key=key, method="permutation", background=background
+        ).values
 
     first, again, other = run(0), run(0), run(1)
     np.testing.assert_array_equal(first, again)
@@ -294,8 +339,14 @@ def test_chunked_equals_unchunked(mlp, tabular, getkey):
     x, background = tabular
     key = getkey()
     for method in (
-        lambda **o: lime(mlp, x, "all", key=key, samples=2 * SAMPLES, background=background, **o).coefficients,
-        lambda **o: kernel_shap(mlp, x, "all", key=key, samples=SAMPLES, background=background, **o).values,
+        lambda **o: (
+            lime(
+                mlp, x, "all", key=key, samples=2 * SAMPLES, background=background, **o
+            ).coefficients
+        ),
+        lambda **o: (
+            kernel_shap(mlp, x, "all", key=key, samples=SAMPLES, background=background, **o).values
+        ),
         lambda **o: shapley_values(mlp, x, "all", background=background, **o).values,
     ):
         np.testing.assert_allclose(method(batch_size=1), method(), atol=1e-6)
@@ -306,7 +357,9 @@ def test_new_inputs_and_targets_do_not_recompile(mlp, tabular, getkey):
     key = getkey()
     first = kernel_shap(mlp, x, 0, key=key, samples=SAMPLES, background=background)
     before = len(mlp.programs)
-    second = kernel_shap(mlp, x + 1, [1, 2, 0], key=getkey(), samples=SAMPLES, background=background + 1)
+    second = kernel_shap(
+        mlp, x + 1, [1, 2, 0], key=getkey(), samples=SAMPLES, background=background + 1
+    )
     assert len(mlp.programs) == before
     assert first.values.shape == second.values.shape == x.shape
 
@@ -315,14 +368,23 @@ def test_new_inputs_and_targets_do_not_recompile(mlp, tabular, getkey):
 
 
 def test_groups_helpers():
-    np.testing.assert_array_equal(grid_segments((3, 4), 2), [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3]])
+    np.testing.assert_array_equal(
+        grid_segments((3, 4), 2), [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3]]
+    )
     np.testing.assert_array_equal(token_spans(6, [(1, 3), (4, 6)]), [2, 0, 0, 3, 1, 1])
     with pytest.raises(ValueError, match="overlaps"):
         token_spans(6, [(1, 3), (2, 4)])
     pytest.importorskip("skimage")
     quadrants = np.zeros((2, 16, 16, 3))
-    quadrants[:, :8, :8], quadrants[:, :8, 8:], quadrants[:, 8:, :8], quadrants[:, 8:, 8:] = [1, 0, 0], [0, 1, 0], [0, 0, 1], 1
-    np.testing.assert_array_equal(superpixels(quadrants, n_segments=4), np.stack([grid_segments((16, 16), 8)] * 2))
+    quadrants[:, :8, :8], quadrants[:, :8, 8:], quadrants[:, 8:, :8], quadrants[:, 8:, 8:] = (
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        1,
+    )
+    np.testing.assert_array_equal(
+        superpixels(quadrants, n_segments=4), np.stack([grid_segments((16, 16), 8)] * 2)
+    )
     labels = superpixels(255 * quadrants, method="quickshift")
     assert labels.shape == (2, 16, 16) and len(np.unique(labels[0])) == 4
 
@@ -330,7 +392,9 @@ def test_groups_helpers():
 def test_per_example_segmentation_with_any_labels(mlp, tabular):
     """Labels are renumbered per example in sorted order; a group an example lacks gets 0."""
     x, background = tabular
-    labels = np.array([[5, 5, 7, 7, 9, 9, 11, 11], [0, 0, 0, 0, 1, 1, 1, 1], [3, 3, 3, 3, 3, 3, 3, 3]])
+    labels = np.array(
+        [[5, 5, 7, 7, 9, 9, 11, 11], [0, 0, 0, 0, 1, 1, 1, 1], [3, 3, 3, 3, 3, 3, 3, 3]]
+    )
     result = shapley_values(mlp, x, "all", groups=labels, background=background)
     assert result.values.shape == (3, 3, 4)
     np.testing.assert_allclose(result.values[1, :, 2:], 0.0, atol=1e-6)
@@ -338,7 +402,9 @@ def test_per_example_segmentation_with_any_labels(mlp, tabular):
     paired = np.arange(FEATURES) // 2
     value = masked_value(lambda a: mlp_numpy(a)[:, 0], x[0], background, paired)
     np.testing.assert_allclose(result.values[0, 0], brute_force_shapley(value, 4), atol=1e-5)
-    np.testing.assert_array_equal(result.attributions[0, 0], np.asarray(result.values[0, 0])[paired])
+    np.testing.assert_array_equal(
+        result.attributions[0, 0], np.asarray(result.values[0, 0])[paired]
+    )
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -356,11 +422,15 @@ def test_clear_errors(mlp, cnn, images, tabular, getkey):
         kernel_shap(mlp, x, key=getkey(), background=background[:, :3])
     with pytest.raises(ValueError, match="give one of them"):
         lime(mlp, x, key=getkey(), baseline=0.0, background=background)
-    with pytest.raises(ValueError, match=r"2\^192 = .* method='permutation'.*kernel_shap.*fewer groups"):
+    with pytest.raises(
+        ValueError, match=r"2\^192 = .* method='permutation'.*kernel_shap.*fewer groups"
+    ):
         shapley_values(cnn, images[:1], method="exact")
     with pytest.raises(ValueError, match="kernel_width: expected a positive number, got -1.0"):
         lime(mlp, x, key=getkey(), kernel_width=-1.0)
-    with pytest.raises(ValueError, match="samples: kernel_shap needs at least 2 x groups = 16 coalitions to fit 8"):
+    with pytest.raises(
+        ValueError, match="samples: kernel_shap needs at least 2 x groups = 16 coalitions to fit 8"
+    ):
         kernel_shap(mlp, x, key=getkey(), samples=10)
     with pytest.raises(TypeError, match="key: lime draws random samples"):
         lime(mlp, x)

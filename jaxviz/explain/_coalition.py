@@ -105,7 +105,9 @@ def grid_segments(shape: Sequence[int], cell) -> np.ndarray:
     cell = (cell, cell) if isinstance(cell, int | np.integer) else tuple(cell)
     rows, cols = (check_positive_int("cell", c) for c in cell)
     per_row = -(-shape[1] // cols)
-    return (np.arange(shape[0])[:, None] // rows * per_row + np.arange(shape[1])[None, :] // cols).astype(np.int32)
+    return (
+        np.arange(shape[0])[:, None] // rows * per_row + np.arange(shape[1])[None, :] // cols
+    ).astype(np.int32)
 
 
 def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
@@ -132,14 +134,25 @@ def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
         ) from None
     images = np.asarray(images, np.float64)
     if images.ndim != 4:
-        raise ValueError(f"images: expected (batch, height, width, channels), got shape {images.shape}.")
+        raise ValueError(
+            f"images: expected (batch, height, width, channels), got shape {images.shape}."
+        )
     if method == "slic":
         options = {"n_segments": 50, "start_label": 0, "channel_axis": -1} | options
         labels = [segmentation.slic(image, **options) for image in images]
     else:
-        options = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2, "convert2lab": images.shape[-1] == 3} | options
-        labels = [segmentation.quickshift(image if image.shape[-1] == 3 else image.mean(-1, keepdims=True), **options)
-                  for image in images]
+        options = {
+            "kernel_size": 4,
+            "max_dist": 200,
+            "ratio": 0.2,
+            "convert2lab": images.shape[-1] == 3,
+        } | options
+        labels = [
+            segmentation.quickshift(
+                image if image.shape[-1] == 3 else image.mean(-1, keepdims=True), **options
+            )
+            for image in images
+        ]
     return np.stack(labels).astype(np.int32)
 
 
@@ -156,7 +169,10 @@ def token_spans(length: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
     for number, span in enumerate(spans):
         start, end = span
         if not 0 <= start < end <= length:
-            raise ValueError(f"spans: span {tuple(span)!r} is not a (start, end) with 0 <= start < end <= {length}.")
+            raise ValueError(
+                f"spans: span {tuple(span)!r} is not a (start, end) with "
+                f"0 <= start < end <= {length}."
+            )
         if (labels[start:end] >= 0).any():
             raise ValueError(f"spans: span {tuple(span)!r} overlaps an earlier span.")
         labels[start:end] = number
@@ -195,13 +211,15 @@ def make_masker(x: np.ndarray, *, groups=None, baseline=None, background=None) -
         background = background[None]
     if background.ndim != x.ndim or background.shape[1:] != x.shape[1:]:
         raise ValueError(
-            f"background: expected rows shaped like the examples of x, (rows, {', '.join(map(str, x.shape[1:]))}), "
+            "background: expected rows shaped like the examples of x, "
+            f"(rows, {', '.join(map(str, x.shape[1:]))}), "
             f"got shape {background.shape}."
         )
     if background.shape[0] == 0:
         raise ValueError(
-            "background: is empty (0 rows); a missing feature takes its values from the background rows, "
-            "so give at least one (shap suggests 50-100 rows, or k-means centres of the training set)."
+            "background: is empty (0 rows); a missing feature takes its values from the "
+            "background rows, so give at least one (shap suggests 50-100 rows, or k-means "
+            "centres of the training set)."
         )
     if not np.isfinite(background).all():
         raise ValueError("background: contains NaN or infinite values.")
@@ -216,7 +234,9 @@ def _check_groups(groups, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
         return np.broadcast_to(np.arange(count, dtype=np.int32).reshape(example), shape), count
     groups = np.asarray(groups)
     if not np.issubdtype(groups.dtype, np.integer):
-        raise TypeError(f"groups: expected integer labels (a segmentation), got dtype {groups.dtype}.")
+        raise TypeError(
+            f"groups: expected integer labels (a segmentation), got dtype {groups.dtype}."
+        )
     shared = [example] + ([example[:-1]] if len(example) >= 2 else [])
     if groups.shape in shared:
         groups = np.broadcast_to(groups, (batch,) + groups.shape)
@@ -247,12 +267,17 @@ class _Game:
         self.mode, self.classes, self.step = mode, classes, step
 
     def values(self, coalitions: jax.Array) -> jax.Array:
-        """(batch, coalitions[, classes]) values of boolean (batch or 1, coalitions, groups) masks."""
+        """The values (batch, coalitions[, classes]) of boolean masks (batch or 1, coalitions,
+        groups)."""
         batch, count = self.x.shape[0], coalitions.shape[1]
         coalitions = jnp.broadcast_to(coalitions, (batch,) + coalitions.shape[1:])
         if count == 0:
-            return jnp.zeros((batch, 0) + ((self.classes_count,) if self.mode == "all" else ()), jnp.float32)
-        values = jax.lax.map(self._step_values, in_groups(coalitions, min(self.step, count), axis=1))
+            return jnp.zeros(
+                (batch, 0) + ((self.classes_count,) if self.mode == "all" else ()), jnp.float32
+            )
+        values = jax.lax.map(
+            self._step_values, in_groups(coalitions, min(self.step, count), axis=1)
+        )
         values = jnp.moveaxis(values, 0, 1)  # (batch, steps, step[, classes])
         return values.reshape((batch, -1) + values.shape[3:])[:, :count]
 
@@ -300,15 +325,22 @@ def _run(model, name, static, x, target, masker: Masker, explain, *, key, coalit
 
     program = (name, *static, masker.count, step, with_background, target.mode)
     background = masker.background if with_background else np.zeros((), x.dtype)
-    per_example = (x, target.classes, masker.groups) + (() if with_background else (masker.baseline,))
+    per_example = (x, target.classes, masker.groups) + (
+        () if with_background else (masker.baseline,)
+    )
     return _engine.run(
-        model, program, build, per_example, shared=(key, background), batch_size=check_batch_size(batch_size),
+        model,
+        program,
+        build,
+        per_example,
+        shared=(key, background),
+        batch_size=check_batch_size(batch_size),
         evaluations=step * masker.references + 1,
     )
 
 
 def _with_class_axis(values: jax.Array) -> jax.Array:
-    """(batch, coalitions) values as (batch, coalitions, 1); "all" mode's stay (batch, coalitions, classes)."""
+    """(batch, coalitions) values as (batch, coalitions, 1); "all" mode's keep their classes."""
     return values[..., None] if values.ndim == 2 else values
 
 
@@ -396,13 +428,27 @@ def lime(
         coalitions = jax.vmap(lambda key: lime_coalitions(key, samples, count))(keys)
         values = _with_class_axis(game.values(coalitions))
         z = coalitions.astype(jnp.float32)
-        weights = jnp.exp(-_distance(z, distance) ** 2 / (2 * width**2))
-        coefficients, intercept, r2 = jax.vmap(lambda z, v, w: _weighted_ridge(z, v, w, alpha))(z, values, weights)
+        weights = jnp.exp(-(_distance(z, distance) ** 2) / (2 * width**2))
+        coefficients, intercept, r2 = jax.vmap(lambda z, v, w: _weighted_ridge(z, v, w, alpha))(
+            z, values, weights
+        )
         return _outputs(coefficients, game.groups, game.mode, intercept, r2)
 
     static = (samples, distance, width, alpha)
-    return LimeResult(*_run(model, "lime", static, x, target, masker, explain, key=key, coalitions=samples,
-                            batch_size=batch_size))
+    return LimeResult(
+        *_run(
+            model,
+            "lime",
+            static,
+            x,
+            target,
+            masker,
+            explain,
+            key=key,
+            coalitions=samples,
+            batch_size=batch_size,
+        )
+    )
 
 
 def lime_coalitions(key, samples: int, count: int) -> jax.Array:
@@ -430,7 +476,11 @@ def _weighted_ridge(z, values, weights, alpha):
     intercept = v_mean - z_mean @ coefficients
     unexplained = weights @ (vc - zc @ coefficients) ** 2
     total = weights @ vc**2
-    return coefficients, intercept, jnp.where(total > 0, 1.0 - unexplained / jnp.where(total > 0, total, 1.0), 1.0)
+    return (
+        coefficients,
+        intercept,
+        jnp.where(total > 0, 1.0 - unexplained / jnp.where(total > 0, total, 1.0), 1.0),
+    )
 
 
 # -- KernelSHAP ------------------------------------------------------------------------------
@@ -482,14 +532,14 @@ def kernel_shap(
     count = masker.count
     if count < 2:
         raise ValueError(
-            "groups: kernel_shap needs at least 2 feature groups, got 1; the one group's Shapley value "
-            "is f(x) - base (jaxviz.shapley_values computes it)."
+            "groups: kernel_shap needs at least 2 feature groups, got 1; the one group's "
+            "Shapley value is f(x) - base (jaxviz.shapley_values computes it)."
         )
     samples = 2 * count + 2048 if samples is None else check_positive_int("samples", samples)
     if samples < 2 * count:
         raise ValueError(
-            f"samples: kernel_shap needs at least 2 x groups = {2 * count} coalitions to fit {count} "
-            f"values, got {samples}."
+            f"samples: kernel_shap needs at least 2 x groups = {2 * count} coalitions to fit "
+            f"{count} values, got {samples}."
         )
     pairs = -(-samples // 2)
 
@@ -504,7 +554,15 @@ def kernel_shap(
         return _outputs(shapley, game.groups, game.mode, base, stderr)
 
     attributions, values, base, stderr = _run(
-        model, "kernel_shap", (pairs,), x, target, masker, explain, key=key, coalitions=2 * pairs,
+        model,
+        "kernel_shap",
+        (pairs,),
+        x,
+        target,
+        masker,
+        explain,
+        key=key,
+        coalitions=2 * pairs,
         batch_size=batch_size,
     )
     return ShapleyResult(attributions, values, base, stderr)
@@ -593,7 +651,10 @@ def shapley_values(
     key = check_key(key, "shapley_values with method='permutation'")
     permutations = check_positive_int("permutations", permutations)
     if permutations < 4:
-        raise ValueError(f"permutations: expected at least 4 (2 antithetic pairs, for a standard error), got {permutations}.")
+        raise ValueError(
+            "permutations: expected at least 4 (2 antithetic pairs, for a standard error), "
+            f"got {permutations}."
+        )
     return _permutation(model, x, target, masker, -(-permutations // 2), key, batch_size)
 
 
@@ -602,14 +663,16 @@ def _exact(model, x, target, masker: Masker, batch_size) -> ShapleyResult:
     if count > MAX_EXACT_FEATURES:
         raise ValueError(
             f"method: exact Shapley values enumerate 2^groups coalitions; {count} groups would be "
-            f"2^{count} = {2**count:,} model evaluations per example and background row, over the limit of "
-            f"{MAX_EXACT_FEATURES} groups. Use method='permutation' (sampled, with a key), "
-            "jaxviz.kernel_shap, or fewer groups (groups=..., e.g. jaxviz.grid_segments or "
+            f"2^{count} = {2**count:,} model evaluations per example and background row, over "
+            f"the limit of {MAX_EXACT_FEATURES} groups. Use method='permutation' (sampled, with a "
+            "key), jaxviz.kernel_shap, or fewer groups (groups=..., e.g. jaxviz.grid_segments or "
             "jaxviz.superpixels for images, or columns labelled together)."
         )
     coalitions = 1 << count
-    # Shapley weights by coalition size s (without the group): s! (M - s - 1)! / M! = 1 / (M C(M-1, s)).
-    weight = np.array([1.0 / (count * math.comb(count - 1, s)) for s in range(count)] + [0.0], np.float32)
+    # Shapley weights by coalition size s (without the group): s! (M-s-1)! / M! = 1 / (M C(M-1, s)).
+    weight = np.array(
+        [1.0 / (count * math.comb(count - 1, s)) for s in range(count)] + [0.0], np.float32
+    )
 
     def explain(game, at_x, keys):
         codes = jnp.arange(coalitions, dtype=jnp.int32)
@@ -624,7 +687,15 @@ def _exact(model, x, target, masker: Masker, batch_size) -> ShapleyResult:
         return _outputs(shapley, game.groups, game.mode, base, jnp.zeros_like(shapley))
 
     attributions, values, base, stderr = _run(
-        model, "shapley_exact", (), x, target, masker, explain, key=jax.random.key(0), coalitions=coalitions,
+        model,
+        "shapley_exact",
+        (),
+        x,
+        target,
+        masker,
+        explain,
+        key=jax.random.key(0),
+        coalitions=coalitions,
         batch_size=batch_size,
     )
     return ShapleyResult(attributions, values, base, stderr)
@@ -636,43 +707,71 @@ def _permutation(model, x, target, masker: Masker, pairs: int, key, batch_size) 
 
     def explain(game, at_x, keys):
         def draw(key):
-            forward = jax.vmap(lambda k: jax.random.permutation(k, count))(jax.random.split(key, pairs))
+            forward = jax.vmap(lambda k: jax.random.permutation(k, count))(
+                jax.random.split(key, pairs)
+            )
             return jnp.concatenate([forward, forward[:, ::-1]])
 
-        ranks = jnp.argsort(jax.vmap(draw)(keys), axis=-1)  # (batch, orders, groups): each group's place
-        # The coalitions along each order, leaving out the empty and the whole one, common to all.
+        # Each group's place in each order: (batch, orders, groups).
+        ranks = jnp.argsort(jax.vmap(draw)(keys), axis=-1)
+        # The coalitions along each order, (batch, orders, count - 1, groups), leaving out the
+        # empty and the whole one, which every order shares.
         prefix = jnp.arange(1, count)
-        coalitions = ranks[:, :, None, :] < prefix[None, None, :, None]  # (batch, orders, count - 1, groups)
+        coalitions = ranks[:, :, None, :] < prefix[None, None, :, None]
         batch = ranks.shape[0]
-        inner = _with_class_axis(game.values(coalitions.reshape(batch, orders * (count - 1), count)))
+        inner = _with_class_axis(
+            game.values(coalitions.reshape(batch, orders * (count - 1), count))
+        )
         inner = inner.reshape(batch, orders, count - 1, -1)
         base = _with_class_axis(game.values(jnp.zeros((1, 1, count), bool)))[:, 0]
         whole = _with_class_axis(at_x[:, None])[:, 0]
         chain = jnp.concatenate(
-            [jnp.broadcast_to(base[:, None, None], (batch, orders, 1, base.shape[-1])), inner,
-             jnp.broadcast_to(whole[:, None, None], (batch, orders, 1, whole.shape[-1]))], axis=2
+            [
+                jnp.broadcast_to(base[:, None, None], (batch, orders, 1, base.shape[-1])),
+                inner,
+                jnp.broadcast_to(whole[:, None, None], (batch, orders, 1, whole.shape[-1])),
+            ],
+            axis=2,
         )  # (batch, orders, count + 1, outputs): the value after each number of groups added
-        gains = jnp.take_along_axis(chain, ranks[..., None] + 1, axis=2) - jnp.take_along_axis(chain, ranks[..., None], axis=2)
+        before, after = (jnp.take_along_axis(chain, ranks[..., None] + k, axis=2) for k in (0, 1))
+        gains = after - before
         per_pair = (gains[:, :pairs] + gains[:, pairs:]) / 2  # (batch, pairs, groups, outputs)
         shapley = per_pair.mean(1)
         stderr = per_pair.std(1, ddof=1) / math.sqrt(pairs)
         return _outputs(shapley, game.groups, game.mode, base, stderr)
 
     attributions, values, base, stderr = _run(
-        model, "shapley_permutation", (pairs,), x, target, masker, explain, key=key,
-        coalitions=orders * (count - 1), batch_size=batch_size,
+        model,
+        "shapley_permutation",
+        (pairs,),
+        x,
+        target,
+        masker,
+        explain,
+        key=key,
+        coalitions=orders * (count - 1),
+        batch_size=batch_size,
     )
     return ShapleyResult(attributions, values, base, stderr)
 
 
 def _check_positive(argument: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.number)
+        or not np.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{argument}: expected a positive number, got {value!r}.")
     return float(value)
 
 
 def _check_non_negative(argument: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not np.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.number)
+        or not np.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{argument}: expected a non-negative number, got {value!r}.")
     return float(value)
-
