@@ -364,6 +364,17 @@ def test_new_inputs_and_targets_do_not_recompile(mlp, tabular, getkey):
     assert first.values.shape == second.values.shape == x.shape
 
 
+def test_default_target_follows_the_predicted_class(mlp, tabular, getkey):
+    x, background = tabular
+    key = getkey()
+    predicted = kernel_shap(mlp, x, None, key=key, samples=SAMPLES, background=background)
+    given = kernel_shap(
+        mlp, x, mlp_numpy(x).argmax(1), key=key, samples=SAMPLES, background=background
+    )
+    np.testing.assert_allclose(predicted.values, given.values, atol=1e-6)
+    np.testing.assert_allclose(predicted.base, given.base, atol=1e-6)
+
+
 # -- feature groups ------------------------------------------------------------------------------
 
 

@@ -387,16 +387,17 @@ def lime(
     Each of `samples` coalitions keeps every group with probability 1/2 (as lime's image
     explainer and Captum's `Lime`), the first one keeps them all; missing groups are replaced as
     the module's docstring says. A coalition `z` (1 = present) at distance `d` from the whole
-    input (all ones) weighs `exp(-d**2 / (2 * kernel_width**2))`, lime's kernel
-    `sqrt(exp(-d**2 / kernel_width**2))`, and a ridge regression of the coalitions' values on
-    `z` with those sample weights (intercept fitted, the weighted means removed first, as
-    scikit-learn's `Ridge(alpha)` with `sample_weight`, lime's surrogate) gives one
-    coefficient per group.
+    input (all ones) weighs `exp(-d**2 / (2 * kernel_width**2))`, which is lime's kernel
+    `sqrt(exp(-d**2 / kernel_width**2))` and Captum's exponential kernel (Captum measures `d`
+    between the masked and the whole inputs, by default). A ridge regression of the
+    coalitions' values on `z` with those sample weights (intercept fitted, the weighted means
+    removed first, as scikit-learn's `Ridge(alpha)` with `sample_weight`, lime's surrogate)
+    gives one coefficient per group.
 
     Args:
       model, x, target, batch_size: as in `jaxviz.saliency`.
-      key: a `jax.random.key`; the same key gives the same result, bitwise, whatever the
-        batch_size (each example's coalitions come from `fold_in(key, its index)`).
+      key: a `jax.random.key`; the same key gives the same result, bitwise. Each example's
+        coalitions come from `fold_in(key, its index)`, so they do not depend on the batch_size.
       samples: coalitions per example, the first of them the whole input.
       kernel_width: the kernel's width; None takes lime's defaults: `0.75 * sqrt(groups)` for
         "l2" (lime's tabular explainer) and 0.25 for "cosine" (its image explainer).
@@ -517,8 +518,8 @@ def kernel_shap(
 
     Args:
       model, x, target, batch_size: as in `jaxviz.saliency`.
-      key: a `jax.random.key`; the same key gives the same result, bitwise, whatever the
-        batch_size.
+      key: a `jax.random.key`; the same key gives the same result, bitwise (the coalitions as
+        in `lime`).
       samples: coalitions per example (an even number: pairs); None takes shap's default,
         `2 * groups + 2048`. At least `2 * groups`.
       groups, baseline, background: as in `lime`.
