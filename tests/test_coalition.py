@@ -375,6 +375,20 @@ def test_default_target_follows_the_predicted_class(mlp, tabular, getkey):
     np.testing.assert_allclose(predicted.base, given.base, atol=1e-6)
 
 
+def test_steps_of_coalitions_stay_within_an_accelerators_budget(cnn, images, monkeypatch):
+    from jaxviz.explain import _coalition, _engine
+
+    monkeypatch.setattr(_coalition._compile, "on_cpu", lambda: False)
+    x = np.repeat(images, 4, axis=0)  # 8 examples
+    per_row = _engine._values_per_input(cnn, x)
+    for batch_size in (None, 2):
+        step = _coalition._coalitions_per_step(cnn, x, 1 << 16, 100, batch_size)
+        examples = batch_size or len(x)
+        assert step * 100 * per_row * examples <= _coalition.ACCELERATOR_VALUES_PER_STEP
+        assert (step + 1) * 100 * per_row * examples > _coalition.ACCELERATOR_VALUES_PER_STEP / 2
+    assert _coalition._coalitions_per_step(cnn, x, 64, 1, None) == 64  # small: all at once
+
+
 # -- feature groups ------------------------------------------------------------------------------
 
 
