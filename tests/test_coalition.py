@@ -414,6 +414,29 @@ def test_groups_helpers():
     assert labels.shape == (2, 16, 16) and len(np.unique(labels[0])) == 4
 
 
+def test_token_spans_group_whole_embeddings(getkey):
+    """A sequence model over (tokens, embedding): a span is present or missing with all of its
+    tokens' embeddings; exact values match brute force, and LIME runs on the same groups."""
+    w = np.random.default_rng(4).normal(size=(4, 2)).astype(np.float32)
+
+    def sequence_numpy(x):
+        return np.tanh(x @ w).prod(axis=1)
+
+    model = jv.wrap(lambda x: jnp.tanh(x @ w).prod(axis=1), example=np.zeros((1, 6, 4), np.float32))
+    x = np.random.default_rng(5).normal(size=(2, 6, 4)).astype(np.float32)
+    spans = token_spans(6, [(0, 2), (3, 6)])  # groups: tokens 0-1, 3-5, and 2 alone
+    result = shapley_values(model, x, 1, groups=spans, baseline=0.0)
+    groups = np.broadcast_to(spans[:, None], x.shape[1:])
+    for row in range(2):
+        value = masked_value(lambda a: sequence_numpy(a)[:, 1], x[row], np.zeros((1, 6, 4)), groups)
+        np.testing.assert_allclose(result.values[row], brute_force_shapley(value, 3), atol=1e-5)
+    fitted = lime(model, x, 1, key=getkey(), samples=SAMPLES, groups=spans)
+    assert fitted.coefficients.shape == (2, 3) and fitted.attributions.shape == x.shape
+    np.testing.assert_array_equal(
+        fitted.attributions[0], np.asarray(fitted.coefficients[0])[groups]
+    )
+
+
 def test_per_example_segmentation_with_any_labels(mlp, tabular):
     """Labels are renumbered per example in sorted order; a group an example lacks gets 0."""
     x, background = tabular
