@@ -527,9 +527,11 @@ def kernel_shap(
     and for a model that is additive in the groups they are exact.
 
     The standard error of each value is the sandwich estimate of that constrained regression,
-    with each antithetic pair as one independent draw: `P G P / n^2`, where `P` is the inverse
-    of the constrained normal equations and `G` sums the outer products of each pair's
-    `z * residual` (the uncertainty from sampling coalitions; for an exactly additive model, 0).
+    with each antithetic pair as one independent draw: `P G P / n^2`, where `P` is the
+    (pseudo-)inverse of the constrained normal equations and `G` sums the outer products of each
+    pair's `z * residual`, times HC1's small-sample factor `pairs / (pairs - groups + 1)`. It is
+    the uncertainty from sampling coalitions (0 for an exactly additive model); over many keys it
+    matched the estimates' spread (tests/test_coalition.py).
 
     Args:
       model, x, target, batch_size: as in `jaxviz.saliency`.
