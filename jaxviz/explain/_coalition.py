@@ -187,7 +187,7 @@ def token_spans(length: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
 
 class Masker(NamedTuple):
     groups: np.ndarray  # int32 (batch, *example): each position's group, 0..count-1
-    count: int  # the number of groups
+    group_count: int  # the number of groups
     background: np.ndarray | None  # (rows, *example), or None with a baseline
     baseline: np.ndarray | None  # (batch, *example), or None with a background
 
@@ -338,7 +338,7 @@ def _run(model, name, static, x, target, masker: Masker, explain, *, key, coalit
 
         return kernel
 
-    program = (name, *static, masker.count, step, with_background, target.mode)
+    program = (name, *static, masker.group_count, step, with_background, target.mode)
     background = masker.background if with_background else np.zeros((), x.dtype)
     per_example = (x, target.classes, masker.groups) + (
         () if with_background else (masker.baseline,)
@@ -435,7 +435,7 @@ def lime(
     alpha = _check_non_negative("alpha", alpha)
     x, target = prepare(model, x, target)
     masker = make_masker(x, groups=groups, baseline=baseline, background=background)
-    count = masker.count
+    count = masker.group_count
     if kernel_width is None:
         kernel_width = 0.75 * math.sqrt(count) if distance == "l2" else 0.25
     width = _check_positive("kernel_width", kernel_width)
@@ -547,7 +547,7 @@ def kernel_shap(
     key = check_key(key, "kernel_shap")
     x, target = prepare(model, x, target)
     masker = make_masker(x, groups=groups, baseline=baseline, background=background)
-    count = masker.count
+    count = masker.group_count
     if count < 2:
         raise ValueError(
             "groups: kernel_shap needs at least 2 feature groups, got 1; the one group's "
@@ -661,7 +661,7 @@ def shapley_values(
     check_choice("method", method, SHAPLEY_METHODS)
     x, target = prepare(model, x, target)
     masker = make_masker(x, groups=groups, baseline=baseline, background=background)
-    count = masker.count
+    count = masker.group_count
     if method == "auto":
         method = "exact" if count <= MAX_EXACT_FEATURES else "permutation"
     if method == "exact":
@@ -677,7 +677,7 @@ def shapley_values(
 
 
 def _exact(model, x, target, masker: Masker, batch_size) -> ShapleyResult:
-    count = masker.count
+    count = masker.group_count
     if count > MAX_EXACT_FEATURES:
         raise ValueError(
             f"method: exact Shapley values enumerate 2^groups coalitions; {count} groups would be "
@@ -720,7 +720,7 @@ def _exact(model, x, target, masker: Masker, batch_size) -> ShapleyResult:
 
 
 def _permutation(model, x, target, masker: Masker, pairs: int, key, batch_size) -> ShapleyResult:
-    count = masker.count
+    count = masker.group_count
     orders = 2 * pairs
 
     def explain(game, at_x, keys):
