@@ -27,6 +27,7 @@ LIKE_INPUT = {
     "saliency", "saliency_abs", "grad_x_input", "integrated_gradients", "integrated_gradients_predicted",
     "integrated_gradients_adaptive", "smoothgrad", "vargrad", "expected_gradients", "guided_gradcam",
     "guided_backprop", "deconvnet", "occlusion", "neuron_gradient", "channel_backprojection",
+    "lime", "kernel_shap", "shapley_values", "shapley_values_permutation",
 }
 
 
