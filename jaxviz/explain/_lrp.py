@@ -37,6 +37,7 @@ reads the model input that way (a first layer), as they are meant to.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -631,6 +632,42 @@ def _bounds(value, argument: str):
     return float(array) if array.ndim == 0 else tuple(array.tolist())
 
 
+# {model: {(input signature, composite, rules, settings): (rules per unit, tap shapes)}}: checking
+# the rules traces the model twice, which cost more than a small model's compiled program.
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _plan(model, x, composite, rules, settings) -> tuple[tuple[Rule, ...], dict[str, Any]]:
+    """Each unit's rule, checked, and the taps' shapes (remembered per model and options)."""
+    try:
+        key = (x.shape, x.dtype, composite, tuple((rules or {}).items()), settings)
+        hash(key)
+    except TypeError:  # an unhashable rule argument: check every time
+        key = None
+    plans = _PLANS.setdefault(model, {})
+    if key is not None and key in plans:
+        return plans[key]
+    found = _trace(model, x, None)
+    if not found.units:
+        raise ValueError(
+            "model: LRP found no dense or convolution layer (a dot_general or conv_general_dilated "
+            "between the input and weights) to apply its rules to."
+        )
+    named = _check_rules(rules, settings, tuple(found.tag_shapes), found.units)
+    assigned = tuple(assign_rules(found.units, composite, named, settings))
+    unreachable = _trace(model, x, list(assigned)).needs_sink
+    if unreachable:
+        raise ValueError(
+            f"rules: the flat and z-box rules apply only to a layer that reads the model input "
+            f"(through reshapes or transposes at most), but {unreachable[0]} does not; give it "
+            "another rule, or use a composite without them (e.g. 'epsilon-plus')."
+        )
+    plan = assigned, found.tag_shapes
+    if key is not None:
+        plans[key] = plan
+    return plan
+
+
 class Relevance(NamedTuple):
     """LRP's result with its conservation readout.
 
@@ -706,23 +743,9 @@ def lrp(
     check_choice("composite", composite, COMPOSITES)
     x, target = prepare(model, x, target)
     settings = _Settings(float(epsilon), float(gamma), float(stabilizer), _bounds(low, "low"), _bounds(high, "high"))
-    found = _trace(model, x, None)
-    if not found.units:
-        raise ValueError(
-            "model: LRP found no dense or convolution layer (a dot_general or conv_general_dilated "
-            "between the input and weights) to apply its rules to."
-        )
-    named = _check_rules(rules, settings, tuple(found.tag_shapes), found.units)
-    assigned = assign_rules(found.units, composite, named, settings)
-    unreachable = _trace(model, x, assigned).needs_sink
-    if unreachable:
-        raise ValueError(
-            f"rules: the flat and z-box rules apply only to a layer that reads the model input "
-            f"(through reshapes or transposes at most), but {unreachable[0]} does not; give it "
-            "another rule, or use a composite without them (e.g. 'epsilon-plus')."
-        )
-    tags = found.tag_shapes if return_layers else {}
-    program = ("lrp", target.mode, tuple(assigned), bool(return_layers))
+    assigned, tag_shapes = _plan(model, x, composite, rules, settings)
+    tags = tag_shapes if return_layers else {}
+    program = ("lrp", target.mode, assigned, bool(return_layers))
 
     def build():
         def kernel(params, indices, x, classes):
