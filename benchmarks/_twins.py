@@ -188,8 +188,9 @@ def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec 
             channels = step[1]
         elif kind == "batchnorm":
             flax_norm = getattr(model, name)
-            kind, features = (nn.BatchNorm1d, linear_seen) if linear_seen else (nn.BatchNorm2d, channels)
-            norm = kind(features, eps=flax_norm.epsilon)
+            one_d = linear_seen is not None
+            norm_type = nn.BatchNorm1d if one_d else nn.BatchNorm2d
+            norm = norm_type(linear_seen if one_d else channels, eps=flax_norm.epsilon)
             norm.running_mean.data = _tensor(flax_norm.mean[...])
             norm.running_var.data = _tensor(flax_norm.var[...])
             norm.weight.data = _tensor(flax_norm.scale[...])

@@ -17,7 +17,15 @@ import numpy as np
 
 import jaxviz as jv
 from benchmarks._timing import alternate_samples, use_all_cores_in_torch
-from benchmarks._twins import CIFAR_CNN, CIFAR_INPUT, SpecCNN, random_inputs, to_nhwc, to_torch, torch_twin
+from benchmarks._twins import (
+    CIFAR_CNN,
+    CIFAR_INPUT,
+    SpecCNN,
+    random_inputs,
+    to_nhwc,
+    to_torch,
+    torch_twin,
+)
 from benchmarks._zennit import import_zennit, relevance
 from jaxviz.explain._lrp import lrp  # jv.lrp once exported
 
@@ -53,37 +61,55 @@ def run() -> str:
         composite = make()
 
         def ours(name=name):
-            return jax.block_until_ready(lrp(model, x, targets, composite=name, low=BOUNDS[0], high=BOUNDS[1]))
+            return jax.block_until_ready(
+                lrp(model, x, targets, composite=name, low=BOUNDS[0], high=BOUNDS[1])
+            )
 
         def theirs(composite=composite):
             return relevance(zennit, torch_model, tx, targets, composite, num_classes)
 
         expected = to_nhwc(theirs())
         error = float(np.abs(np.asarray(ours()) - expected).max() / np.abs(expected).max())
-        times = alternate_samples({"jaxviz": ours, "zennit": theirs}, repeats=REPEATS, min_sample_s=MIN_SAMPLE_S)
-        ratio = statistics.median(z / j for j, z in zip(times["jaxviz"], times["zennit"], strict=True))
+        times = alternate_samples(
+            {"jaxviz": ours, "zennit": theirs}, repeats=REPEATS, min_sample_s=MIN_SAMPLE_S
+        )
+        ratio = statistics.median(
+            z / j for j, z in zip(times["jaxviz"], times["zennit"], strict=True)
+        )
         jaxviz_s, zennit_s = statistics.median(times["jaxviz"]), statistics.median(times["zennit"])
         rows.append((name, error, jaxviz_s, zennit_s, ratio))
-        print(f"[lrp] {name}: jaxviz {jaxviz_s * 1e3:.1f} ms, zennit {zennit_s * 1e3:.1f} ms, "
-              f"{ratio:.2f}x, relative difference {error:.1e}", file=sys.stderr)
+        print(
+            f"[lrp] {name}: jaxviz {jaxviz_s * 1e3:.1f} ms, zennit {zennit_s * 1e3:.1f} ms, "
+            f"{ratio:.2f}x, relative difference {error:.1e}",
+            file=sys.stderr,
+        )
 
     below = [r[0] for r in rows if r[4] < TARGET_SPEEDUP]
-    verdict = (f"every composite at least {TARGET_SPEEDUP}x zennit's speed" if not below
-               else f"below the {TARGET_SPEEDUP}x target: {', '.join(below)}")
-    return "\n".join([
-        "## LRP: jaxviz vs zennit",
-        "",
-        f"CIFAR-size twin CNN (32x32x3, 4 conv + 2 max pools + 2 dense), batch {BATCH}, predicted "
-        f"class, z-box bounds {BOUNDS}; PyTorch on {cores} threads. Alternating runs, "
-        f"{REPEATS} repetitions of at least {MIN_SAMPLE_S} s after a warm-up; *speed-up* is the "
-        "median of per-repetition ratios. *Difference*: max |jaxviz - zennit| / max |zennit|.",
-        "",
-        "| composite | difference | jaxviz (ms / batch) | zennit (ms / batch) | speed-up |",
-        "|---|---|---|---|---|",
-        *(f"| {n} | {e:.1e} | {j * 1e3:.1f} | {z * 1e3:.1f} | {r:.2f}x |" for n, e, j, z, r in rows),
-        "",
-        f"Verdict: {verdict}.",
-    ])
+    verdict = (
+        f"every composite at least {TARGET_SPEEDUP}x zennit's speed"
+        if not below
+        else f"below the {TARGET_SPEEDUP}x target: {', '.join(below)}"
+    )
+    return "\n".join(
+        [
+            "## LRP: jaxviz vs zennit",
+            "",
+            f"CIFAR-size twin CNN (32x32x3, 4 conv + 2 max pools + 2 dense), batch {BATCH}, "
+            f"predicted class, z-box bounds {BOUNDS}; PyTorch on {cores} threads. Alternating "
+            f"runs, {REPEATS} repetitions of at least {MIN_SAMPLE_S} s after a warm-up; *speed-up* "
+            "is the median of per-repetition ratios. *Difference*: max |jaxviz - zennit| / "
+            "max |zennit|.",
+            "",
+            "| composite | difference | jaxviz (ms / batch) | zennit (ms / batch) | speed-up |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {n} | {e:.1e} | {j * 1e3:.1f} | {z * 1e3:.1f} | {r:.2f}x |"
+                for n, e, j, z, r in rows
+            ),
+            "",
+            f"Verdict: {verdict}.",
+        ]
+    )
 
 
 if __name__ == "__main__":

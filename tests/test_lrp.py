@@ -12,7 +12,15 @@ import pytest
 from jax.ad_checkpoint import checkpoint_name
 
 import jaxviz as jv
-from benchmarks._twins import TINY_CNN, TINY_INPUT, SpecCNN, random_inputs, to_nhwc, to_torch, torch_twin
+from benchmarks._twins import (
+    TINY_CNN,
+    TINY_INPUT,
+    SpecCNN,
+    random_inputs,
+    to_nhwc,
+    to_torch,
+    torch_twin,
+)
 from jaxviz.explain._lrp import COMPOSITES, AlphaBeta, Epsilon, lrp
 
 # The tiny twin with a batch norm after every layer but the last, and an average pool (zennit's
@@ -43,12 +51,16 @@ def tiny():
 @pytest.fixture(scope="module")
 def unbiased():
     """The tiny CNN with zero biases: conserving rules then conserve relevance exactly."""
-    return jv.wrap(SpecCNN(TINY_CNN, TINY_INPUT, seed=3, bias_scale=0.0)), random_inputs(4, TINY_INPUT, seed=4)
+    return jv.wrap(SpecCNN(TINY_CNN, TINY_INPUT, seed=3, bias_scale=0.0)), random_inputs(
+        4, TINY_INPUT, seed=4
+    )
 
 
 def _relu_mlp(bias: float):
     keys = jax.random.split(jax.random.key(7), 3)
-    w1, w2, w3 = (jax.random.normal(k, s) / np.sqrt(s[0]) for k, s in zip(keys, [(6, 8), (8, 8), (8, 3)]))
+    w1, w2, w3 = (
+        jax.random.normal(k, s) / np.sqrt(s[0]) for k, s in zip(keys, [(6, 8), (8, 8), (8, 3)])
+    )
 
     def fn(x):
         h = checkpoint_name(jax.nn.relu(x @ w1 + bias), "hidden")
@@ -61,7 +73,9 @@ def _residual_mlp():
     """h = relu(x W1); r = relu(h W2) + h; logits = r W3, no biases: the skip and the branch
     both carry relevance into the sum."""
     keys = jax.random.split(jax.random.key(11), 3)
-    w1, w2, w3 = (jax.random.normal(k, s) / np.sqrt(s[0]) for k, s in zip(keys, [(6, 8), (8, 8), (8, 3)]))
+    w1, w2, w3 = (
+        jax.random.normal(k, s) / np.sqrt(s[0]) for k, s in zip(keys, [(6, 8), (8, 8), (8, 3)])
+    )
 
     def fn(x):
         h = checkpoint_name(jax.nn.relu(x @ w1), "stem")
@@ -72,7 +86,7 @@ def _residual_mlp():
     return jv.wrap(fn), (w1, w2, w3)
 
 
-# -- closed forms and invariants --------------------------------------------------------------------
+# -- closed forms and invariants ------------------------------------------------------------------
 
 
 def test_lrp_zero_is_gradient_times_input_with_biases(tiny):
@@ -89,12 +103,16 @@ def test_lrp_zero_is_gradient_times_input_on_a_plain_function(bias):
     np.testing.assert_allclose(lrp(model, x, 2, composite="zero"), expected, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("composite", ["zero", "epsilon-plus-flat", "epsilon-plus", "epsilon-gamma-box"])
+@pytest.mark.parametrize(
+    "composite", ["zero", "epsilon-plus-flat", "epsilon-plus", "epsilon-gamma-box"]
+)
 def test_zero_biases_conserve_the_output(unbiased, composite):
     model, x = unbiased
     result = lrp(model, x, composite=composite, low=BOUNDS[0], high=BOUNDS[1], return_layers=True)
     logits = np.asarray(model(x))
-    np.testing.assert_allclose(np.asarray(result.attribution).sum((1, 2, 3)), logits.max(1), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(result.attribution).sum((1, 2, 3)), logits.max(1), atol=1e-5
+    )
     for name, total in result.layers.items():
         np.testing.assert_allclose(total, logits.max(1), atol=1e-5, err_msg=name)
 
@@ -124,11 +142,19 @@ def test_residual_sum_splits_relevance_without_doubling():
     assert np.abs(skip_share).min() > 0.05 * np.abs(logits.max(1)).max()  # doubling would show
     for composite in ("zero", "epsilon-plus-flat"):
         result = lrp(model, x, composite=composite, return_layers=True)
-        np.testing.assert_allclose(result.layers["sum"], logits.max(1), atol=1e-5, err_msg=composite)
-        np.testing.assert_allclose(result.layers["branch"], branch_share, atol=1e-5, err_msg=composite)
+        np.testing.assert_allclose(
+            result.layers["sum"], logits.max(1), atol=1e-5, err_msg=composite
+        )
+        np.testing.assert_allclose(
+            result.layers["branch"], branch_share, atol=1e-5, err_msg=composite
+        )
         # The stem gets the skip's share and the branch's back, not the sum's twice over.
-        np.testing.assert_allclose(result.layers["stem"], logits.max(1), atol=1e-5, err_msg=composite)
-        np.testing.assert_allclose(result.layers["input"], logits.max(1), atol=1e-5, err_msg=composite)
+        np.testing.assert_allclose(
+            result.layers["stem"], logits.max(1), atol=1e-5, err_msg=composite
+        )
+        np.testing.assert_allclose(
+            result.layers["input"], logits.max(1), atol=1e-5, err_msg=composite
+        )
 
 
 def test_layer_totals_are_layer_gradient_times_activation(tiny):
@@ -149,14 +175,20 @@ def test_layer_totals_are_layer_gradient_times_activation(tiny):
     totals = []
     for name in shapes:
         expected = (acts[name] * grads[name]).reshape(len(x), -1).sum(1)
-        np.testing.assert_allclose(result.layers[name], expected, rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            result.layers[name], expected, rtol=1e-4, atol=1e-6, err_msg=name
+        )
         totals.append(np.asarray(expected))
-    assert np.ptp(np.stack(totals), axis=0).max() > 1e-3  # the biases absorb relevance layer by layer
+    assert (
+        np.ptp(np.stack(totals), axis=0).max() > 1e-3
+    )  # the biases absorb relevance layer by layer
 
 
 def test_every_class_at_once_matches_one_class_at_a_time(tiny):
     model, _, x = tiny
-    every = lrp(model, x, "all", composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True)
+    every = lrp(
+        model, x, "all", composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True
+    )
     assert every.attribution.shape == (4, 5, *TINY_INPUT)
     one = lrp(model, x, 3, composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True)
     np.testing.assert_allclose(every.attribution[:, 3], one.attribution, rtol=1e-5, atol=1e-8)
@@ -181,14 +213,16 @@ def test_linen_layers_take_rules_by_name():
     model = jv.wrap(module, module.init(jax.random.key(0), x))
     logits = np.asarray(model(x))
     plain = lrp(model, x, composite="zero")
-    np.testing.assert_allclose(plain, jv.saliency(model, x, mode="grad_x_input"), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        plain, jv.saliency(model, x, mode="grad_x_input"), rtol=1e-5, atol=1e-7
+    )
     # Flat on the first layer spreads relevance evenly over the inputs, whatever their values.
     flat = np.asarray(lrp(model, x, composite="zero", rules={"Dense_0": "flat"}))
     np.testing.assert_allclose(flat, np.repeat(flat[:, :1], 6, axis=1), rtol=1e-5)
     np.testing.assert_allclose(flat.sum(1), logits.max(1), atol=1e-5)
 
 
-# -- agreement with zennit on shared weights ----------------------------------------------------------
+# -- agreement with zennit on shared weights ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +243,9 @@ def _zennit_composite(zennit, name, canonizers):
         "epsilon-plus-flat": lambda: composites.EpsilonPlusFlat(canonizers=canonizers),
         "epsilon-gamma-box": lambda: composites.EpsilonGammaBox(*BOUNDS, canonizers=canonizers),
         "epsilon-alpha2-beta1": lambda: composites.EpsilonAlpha2Beta1(canonizers=canonizers),
-        "epsilon-alpha2-beta1-flat": lambda: composites.EpsilonAlpha2Beta1Flat(canonizers=canonizers),
+        "epsilon-alpha2-beta1-flat": lambda: composites.EpsilonAlpha2Beta1Flat(
+            canonizers=canonizers
+        ),
         "epsilon-plus": lambda: composites.EpsilonPlus(canonizers=canonizers),
     }[name]()
 
@@ -229,7 +265,9 @@ def test_composites_agree_with_zennit(zennit, composite, spec):
     model, x = jv.wrap(module), random_inputs(4, TINY_INPUT, seed=6)
     targets = np.asarray(model(x)).argmax(1)
     canonizers = [zennit.canonizers.SequentialMergeBatchNorm()] if spec == "batch-norm" else None
-    expected = _zennit_relevance(zennit, torch_model, x, targets, _zennit_composite(zennit, composite, canonizers))
+    expected = _zennit_relevance(
+        zennit, torch_model, x, targets, _zennit_composite(zennit, composite, canonizers)
+    )
     ours = np.asarray(lrp(model, x, targets, composite=composite, low=BOUNDS[0], high=BOUNDS[1]))
     np.testing.assert_allclose(ours, expected, atol=1e-5 * np.abs(expected).max(), rtol=1e-4)
 
@@ -250,8 +288,13 @@ def test_rules_by_name_agree_with_zennit_name_maps(zennit, tiny):
     )
     from jaxviz.explain._lrp import Gamma
 
-    ours = lrp(model, x, targets, composite="zero",
-               rules={"conv1": "flat", "conv2": Gamma(0.5), "fc1": AlphaBeta(1, 0), "fc2": Epsilon(0.01)})
+    ours = lrp(
+        model,
+        x,
+        targets,
+        composite="zero",
+        rules={"conv1": "flat", "conv2": Gamma(0.5), "fc1": AlphaBeta(1, 0), "fc2": Epsilon(0.01)},
+    )
     expected = _zennit_relevance(zennit, torch_twin(module, TINY_INPUT), x, targets, composite)
     np.testing.assert_allclose(ours, expected, atol=1e-5 * np.abs(expected).max(), rtol=1e-4)
 
@@ -261,7 +304,9 @@ def test_rules_by_name_agree_with_zennit_name_maps(zennit, tiny):
 
 def test_unknown_rule_lists_the_rules(tiny):
     model, _, x = tiny
-    with pytest.raises(ValueError, match=r"rules\['conv2'\]: expected one of 'zero', 'epsilon'.*got 'gama'"):
+    with pytest.raises(
+        ValueError, match=r"rules\['conv2'\]: expected one of 'zero', 'epsilon'.*got 'gama'"
+    ):
         lrp(model, x, rules={"conv2": "gama"})
 
 
@@ -280,19 +325,28 @@ def test_rule_for_a_layer_without_weights_says_so():
 
 def test_unknown_composite_lists_the_composites(tiny):
     model, _, x = tiny
-    with pytest.raises(ValueError, match=r"composite: expected one of 'epsilon-plus-flat', 'epsilon-gamma-box'.*got 'epsilon_plus_flat'"):
+    with pytest.raises(
+        ValueError,
+        match=r"composite: expected one of 'epsilon-plus-flat', 'epsilon-gamma-box'.*"
+        r"got 'epsilon_plus_flat'",
+    ):
         lrp(model, x, composite="epsilon_plus_flat")
 
 
 def test_z_box_needs_bounds(tiny):
     model, _, x = tiny
-    with pytest.raises(ValueError, match="z-box rule needs the input's bounds: pass low= and high="):
+    with pytest.raises(
+        ValueError, match="z-box rule needs the input's bounds: pass low= and high="
+    ):
         lrp(model, x, composite="epsilon-gamma-box")
 
 
 def test_flat_on_a_hidden_layer_is_refused(tiny):
     model, _, x = tiny
-    with pytest.raises(ValueError, match="flat and z-box rules apply only to a layer that reads the model input.*conv2"):
+    with pytest.raises(
+        ValueError,
+        match="flat and z-box rules apply only to a layer that reads the model input.*conv2",
+    ):
         lrp(model, x, rules={"conv2": "flat"})
 
 

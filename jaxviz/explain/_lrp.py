@@ -75,17 +75,21 @@ class _Affine(NamedTuple):
         return out if self.s is None else self.s * out
 
     def positive(self, h):
-        """`h -> (s W)^+ h`: where s < 0, the merged weight's positive part is s times W's negative part."""
+        """`h -> (s W)^+ h`: where s < 0, (s W)^+ is s times W's negative part."""
         up = self.linear(h, jnp.maximum(self.w, 0))
         if self.s is None:
             return up
-        return jnp.maximum(self.s, 0) * up + jnp.minimum(self.s, 0) * self.linear(h, jnp.minimum(self.w, 0))
+        return jnp.maximum(self.s, 0) * up + jnp.minimum(self.s, 0) * self.linear(
+            h, jnp.minimum(self.w, 0)
+        )
 
     def negative(self, h):
         down = self.linear(h, jnp.minimum(self.w, 0))
         if self.s is None:
             return down
-        return jnp.maximum(self.s, 0) * down + jnp.minimum(self.s, 0) * self.linear(h, jnp.maximum(self.w, 0))
+        return jnp.maximum(self.s, 0) * down + jnp.minimum(self.s, 0) * self.linear(
+            h, jnp.maximum(self.w, 0)
+        )
 
 
 def _pull(fn, g, *inputs):
@@ -148,8 +152,8 @@ class AlphaBeta:
     def __post_init__(self):
         if self.alpha < 0 or self.beta < 0 or not np.isclose(self.alpha - self.beta, 1.0):
             raise ValueError(
-                f"rules: AlphaBeta needs alpha >= 0, beta >= 0 and alpha - beta = 1 (so relevance is "
-                f"conserved), got alpha={self.alpha}, beta={self.beta}."
+                f"rules: AlphaBeta needs alpha >= 0, beta >= 0 and alpha - beta = 1 (so relevance "
+                f"is conserved), got alpha={self.alpha}, beta={self.beta}."
             )
 
     def backward(self, layer: _Affine, h, z, c):
@@ -164,7 +168,9 @@ class AlphaBeta:
                 continue
             out, pull = jax.vjp(lambda a, b, f=first, s=second: f(a) + s(b), up, down)
             from_up, from_down = pull(relevance / _stabilize(out + bias, self.stabilizer))
-            cotangent = cotangent + weight * (jnp.where(h > 0, from_up, 0) + jnp.where(h < 0, from_down, 0))
+            cotangent = cotangent + weight * (
+                jnp.where(h > 0, from_up, 0) + jnp.where(h < 0, from_down, 0)
+            )
         return cotangent
 
 
@@ -183,7 +189,9 @@ class ZBox:
         relevance = z * c
         low = jnp.broadcast_to(jnp.asarray(self.low, h.dtype), h.shape)
         high = jnp.broadcast_to(jnp.asarray(self.high, h.dtype), h.shape)
-        out, pull = jax.vjp(lambda a, lo, hi: layer.apply(a) - layer.positive(lo) - layer.negative(hi), h, low, high)
+        out, pull = jax.vjp(
+            lambda a, lo, hi: layer.apply(a) - layer.positive(lo) - layer.negative(hi), h, low, high
+        )
         from_h, from_low, from_high = pull(relevance / _stabilize(out, self.stabilizer))
         return h * from_h + low * from_low + high * from_high
 
@@ -236,7 +244,7 @@ def _named_rule(name: str, settings: _Settings, argument: str) -> Rule:
     return ZBox(settings.low, settings.high, settings.stabilizer)
 
 
-# -- composites: rules by kind and forward order, as zennit defines them -----------------------------
+# -- composites: rules by kind and forward order, as zennit defines them ---------------------------
 
 
 class UnitInfo(NamedTuple):
@@ -252,7 +260,10 @@ def _by_kind(conv: Rule, dense: Rule, first: Rule | None = None, first_kinds=())
     def assign(units, settings):
         del settings
         start = _first(units, first_kinds) if first is not None else None
-        return [first if i == start else conv if u.kind == "conv" else dense for i, u in enumerate(units)]
+        return [
+            first if i == start else conv if u.kind == "conv" else dense
+            for i, u in enumerate(units)
+        ]
 
     return assign
 
@@ -287,7 +298,9 @@ COMPOSITES = (
 KINDS = ("dense", "conv")
 
 
-def assign_rules(units: list[UnitInfo], composite: str, rules: Mapping[str, Any], settings: _Settings) -> list[Rule]:
+def assign_rules(
+    units: list[UnitInfo], composite: str, rules: Mapping[str, Any], settings: _Settings
+) -> list[Rule]:
     """Each unit's rule: `rules` by layer name, then by kind, then the composite."""
     chosen = _composite(composite, settings)(units, settings)
     for i, unit in enumerate(units):
@@ -298,30 +311,36 @@ def assign_rules(units: list[UnitInfo], composite: str, rules: Mapping[str, Any]
     return chosen
 
 
-def _check_rules(rules, settings: _Settings, layers: tuple[str, ...], units: list[UnitInfo]) -> dict[str, Rule]:
+def _check_rules(
+    rules, settings: _Settings, layers: tuple[str, ...], units: list[UnitInfo]
+) -> dict[str, Rule]:
     if rules is None:
         return {}
     if not isinstance(rules, Mapping):
-        raise TypeError(f"rules: expected a mapping from layer names or kinds to rules, got {type(rules).__name__}.")
+        raise TypeError(
+            "rules: expected a mapping from layer names or kinds to rules, got "
+            f"{type(rules).__name__}."
+        )
     with_units = [u.name for u in units if u.name is not None]
     checked = {}
     for key, rule in rules.items():
         if key not in KINDS and key not in with_units:
             if key in layers:
                 raise ValueError(
-                    f"rules: layer {key!r} holds no dense or convolution for a rule to apply to; layers "
-                    f"that do: {', '.join(with_units) or '(none)'} (or a kind: {', '.join(KINDS)})."
+                    f"rules: layer {key!r} holds no dense or convolution for a rule to apply to; "
+                    f"layers that do: {', '.join(with_units) or '(none)'} (or a kind: "
+                    f"{', '.join(KINDS)})."
                 )
             raise ValueError(
-                f"rules: unknown layer {key!r}; the model's layers with a dense or convolution are: "
-                f"{', '.join(with_units) or '(none)'} (or a kind: {', '.join(KINDS)})."
+                f"rules: unknown layer {key!r}; the model's layers with a dense or convolution "
+                f"are: {', '.join(with_units) or '(none)'} (or a kind: {', '.join(KINDS)})."
             )
         if isinstance(rule, str):
             rule = _named_rule(rule, settings, f"rules[{key!r}]")
         elif not isinstance(rule, Epsilon | Gamma | AlphaBeta | ZBox | Flat):
             raise TypeError(
-                f"rules[{key!r}]: expected a rule name ({', '.join(map(repr, RULE_NAMES))}) or a rule "
-                f"object (Epsilon, Gamma, AlphaBeta, ZBox, Flat), got {rule!r}."
+                f"rules[{key!r}]: expected a rule name ({', '.join(map(repr, RULE_NAMES))}) or a "
+                f"rule object (Epsilon, Gamma, AlphaBeta, ZBox, Flat), got {rule!r}."
             )
         checked[key] = rule
     return checked
@@ -334,17 +353,27 @@ _AFFINE = ("add", "sub", "mul", "div", "neg")
 # Operations that only move, copy or select values: relevance passes through them unchanged, so a
 # flat / z-box layer reading the input through them can hand its relevance back to the input.
 _STRUCTURAL = {
-    "reshape", "transpose", "squeeze", "expand_dims", "convert_element_type", "copy", "copy_p",
-    "slice", "pad", "broadcast_in_dim", "rev", "name",
+    "reshape",
+    "transpose",
+    "squeeze",
+    "expand_dims",
+    "convert_element_type",
+    "copy",
+    "copy_p",
+    "slice",
+    "pad",
+    "broadcast_in_dim",
+    "rev",
+    "name",
 }
-_OPAQUE = ("scan", "while", "cond", "custom_vjp_call", "custom_vjp_call_jaxpr")
 
 
 @dataclasses.dataclass
 class _Unit:
     eqn: jcore.JaxprEqn  # the dot_general / conv_general_dilated
     operand: int  # which of its operands depends on the input
-    chain: list[tuple[jcore.JaxprEqn, Any]]  # folded affine and tag equations, with the running value's var
+    # the affine and tag equations folded into it, each with the var of the value it continues
+    chain: list[tuple[jcore.JaxprEqn, Any]]
     names: list[str]
     kind: str
 
@@ -352,7 +381,8 @@ class _Unit:
     def scaled(self) -> bool:
         """Whether the chain multiplies (so `s` is needed), rather than only adding a bias."""
         return any(
-            e.primitive.name in ("mul", "div", "neg") or (e.primitive.name == "sub" and e.invars[1] is value)
+            e.primitive.name in ("mul", "div", "neg")
+            or (e.primitive.name == "sub" and e.invars[1] is value)
             for e, value in self.chain
         )
 
@@ -463,7 +493,9 @@ class _Pass:
         return value + self.deltas[name].astype(value.dtype)
 
 
-def _eval(jaxpr: jcore.Jaxpr, consts, args, dependent_in: list[bool], sinks: list, state: _Pass) -> list:
+def _eval(
+    jaxpr: jcore.Jaxpr, consts, args, dependent_in: list[bool], sinks: list, state: _Pass
+) -> list:
     env: dict[Any, Any] = {}
     sink_env: dict[Any, Any] = {}
 
@@ -511,7 +543,8 @@ def _eval(jaxpr: jcore.Jaxpr, consts, args, dependent_in: list[bool], sinks: lis
             invals = [read(v) for v in eqn.invars]
             outvals = _jaxpr._bind(eqn, *invals)
             if name in _STRUCTURAL and eqn.invars and eqn.invars[0] in sink_env:
-                sink_env[eqn.outvars[0]] = _jaxpr._bind(eqn, sink_env[eqn.invars[0]], *invals[1:])[0]
+                moved = _jaxpr._bind(eqn, sink_env[eqn.invars[0]], *invals[1:])
+                sink_env[eqn.outvars[0]] = moved[0]
         for var, value in zip(eqn.outvars, outvals, strict=True):
             if not isinstance(var, jcore.DropVar):
                 env[var] = value
@@ -596,14 +629,16 @@ def _tagged_jaxpr(model, params, x):
 
 
 def _relevance_forward(model, params, rules: list[Rule] | None, deltas):
-    """`(x, sink) -> (logits, state)` through the LRP rules; the state holds the taps' activations."""
+    """`(x, sink) -> (logits, state)` through the LRP rules; the state holds the taps."""
 
     def forward(x, sink):
         closed = _tagged_jaxpr(model, params, x)
         leaves = jax.tree.leaves(params)
         state = _Pass(rules, deltas)
         flags = [False] * len(leaves) + [True]
-        (logits,) = _eval(closed.jaxpr, closed.consts, [*leaves, x], flags, [None] * len(leaves) + [sink], state)
+        (logits,) = _eval(
+            closed.jaxpr, closed.consts, [*leaves, x], flags, [None] * len(leaves) + [sink], state
+        )
         return logits, state
 
     return forward
@@ -628,7 +663,9 @@ def _bounds(value, argument: str):
         return None
     array = np.asarray(value, dtype=np.float64)
     if array.ndim > 1 or not np.isfinite(array).all():
-        raise ValueError(f"{argument}: expected a finite scalar or one value per channel, got {value!r}.")
+        raise ValueError(
+            f"{argument}: expected a finite scalar or one value per channel, got {value!r}."
+        )
     return float(array) if array.ndim == 0 else tuple(array.tolist())
 
 
@@ -742,7 +779,9 @@ def lrp(
     """
     check_choice("composite", composite, COMPOSITES)
     x, target = prepare(model, x, target)
-    settings = _Settings(float(epsilon), float(gamma), float(stabilizer), _bounds(low, "low"), _bounds(high, "high"))
+    settings = _Settings(
+        float(epsilon), float(gamma), float(stabilizer), _bounds(low, "low"), _bounds(high, "high")
+    )
     assigned, tag_shapes = _plan(model, x, composite, rules, settings)
     tags = tag_shapes if return_layers else {}
     program = ("lrp", target.mode, assigned, bool(return_layers))
