@@ -198,6 +198,24 @@ def test_chunks_do_not_change_the_result(tiny):
     np.testing.assert_array_equal(lrp(model, x, batch_size=3), lrp(model, x, batch_size=4))
 
 
+def test_every_model_kind_gives_the_same_relevance(cnn_models, images):
+    """The same CNN as an NNX module, a Linen module and a plain function with checkpoint_name
+    tags: the same units, names and rules are found in each, so the same relevance comes out."""
+    rules = {"conv2": "gamma", "dense": "epsilon"}
+    results = {
+        kind: lrp(model, images, 2, composite="epsilon-plus-flat", rules=rules, return_layers=True)
+        for kind, model in cnn_models.items()
+    }
+    reference = results["nnx"]
+    assert list(reference.layers) == ["input", "conv1", "conv2", "dense", "output"]
+    for kind in ("linen", "function"):
+        np.testing.assert_allclose(
+            results[kind].attribution, reference.attribution, rtol=1e-4, atol=1e-7
+        )
+        for name, total in reference.layers.items():
+            np.testing.assert_allclose(results[kind].layers[name], total, rtol=1e-4, atol=1e-6)
+
+
 def test_linen_layers_take_rules_by_name():
     class MLP(nn.Module):
         @nn.compact
