@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -305,7 +305,7 @@ def assign_rules(
     chosen = _composite(composite, settings)(units, settings)
     for i, unit in enumerate(units):
         for key in (unit.name, unit.kind):
-            if key in rules:
+            if key is not None and key in rules:
                 chosen[i] = rules[key]
                 break
     return chosen
@@ -472,7 +472,7 @@ def _holds_layers(jaxpr: jcore.Jaxpr) -> bool:
 class _Pass:
     """One evaluation's state: which rule each unit gets (in forward order), the taps, the sink."""
 
-    rules: list[Rule] | None  # None: only collect the units
+    rules: Sequence[Rule] | None  # None: only collect the units
     deltas: Mapping[str, jax.Array] | None
     units: list[UnitInfo] = dataclasses.field(default_factory=list)
     activations: dict[str, jax.Array] = dataclasses.field(default_factory=dict)
@@ -570,9 +570,10 @@ def _apply_unit(unit: _Unit, env, read, sink_env, state: _Pass):
                 z = _jaxpr._bind(e, *(z if v is value else read(v) for v in e.invars))[0]
         return z
 
-    shape = eqn.outvars[0].aval
-    t = chain(jnp.zeros(shape.shape, shape.dtype))
-    s = chain(jnp.ones(shape.shape, shape.dtype)) - t if unit.scaled else None
+    aval: Any = eqn.outvars[0].aval
+    # The chain is affine elementwise, chain(z) = s * z + t: read t and s off two evaluations.
+    t = chain(jnp.zeros(aval.shape, aval.dtype))
+    s = chain(jnp.ones(aval.shape, aval.dtype)) - t if unit.scaled else None
 
     if rule.proportional:
         sink = None
@@ -628,7 +629,7 @@ def _tagged_jaxpr(model, params, x):
     return jax.make_jaxpr(lambda p, rows: model._forward(p, rows, hook))(params, x)
 
 
-def _relevance_forward(model, params, rules: list[Rule] | None, deltas):
+def _relevance_forward(model, params, rules: Sequence[Rule] | None, deltas):
     """`(x, sink) -> (logits, state)` through the LRP rules; the state holds the taps."""
 
     def forward(x, sink):
@@ -644,7 +645,7 @@ def _relevance_forward(model, params, rules: list[Rule] | None, deltas):
     return forward
 
 
-def _trace(model, x, rules: list[Rule] | None) -> _Pass:
+def _trace(model, x, rules: Sequence[Rule] | None) -> _Pass:
     """One abstract evaluation: the units in forward order, the taps, the rules lacking a sink."""
     forward = _relevance_forward(model, model.params, rules, None)
     found = {}
