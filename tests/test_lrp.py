@@ -318,6 +318,19 @@ def test_rules_by_name_agree_with_zennit_name_maps(zennit, tiny):
     np.testing.assert_allclose(ours, expected, atol=1e-5 * np.abs(expected).max(), rtol=1e-4)
 
 
+def test_per_channel_bounds_agree_with_zennit(zennit, tiny):
+    import torch
+
+    model, module, x = tiny
+    targets = np.asarray(model(x)).argmax(1)
+    low, high = (-2.0, -3.0, -2.5), (2.5, 3.0, 2.0)
+    channels = lambda v: torch.tensor(v).reshape(1, 3, 1, 1)  # noqa: E731
+    composite = zennit.composites.EpsilonGammaBox(low=channels(low), high=channels(high))
+    expected = _zennit_relevance(zennit, torch_twin(module, TINY_INPUT), x, targets, composite)
+    ours = lrp(model, x, targets, composite="epsilon-gamma-box", low=low, high=high)
+    np.testing.assert_allclose(ours, expected, atol=1e-5 * np.abs(expected).max(), rtol=1e-4)
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 
