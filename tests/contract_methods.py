@@ -25,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 import jaxviz as jv
+from jaxviz.explain._lrp import lrp  # jv.lrp once it is exported
 
 CLASSES = 4
 CHANNELS = 3
@@ -97,6 +98,12 @@ METHODS: dict[str, Case] = {
     "guided_gradcam": Case(lambda m, x, t, **kw: jv.guided_gradcam(m, x, t, layer="conv2", **kw)),
     "guided_backprop": Case(lambda m, x, t, **kw: jv.guided_backprop(m, x, t, **kw)),
     "deconvnet": Case(lambda m, x, t, **kw: jv.deconvnet(m, x, t, **kw)),
+    "lrp": Case(lambda m, x, t, **kw: lrp(m, x, t, **kw)),
+    "lrp_layers": Case(
+        lambda m, x, t, **kw: lrp(
+            m, x, t, composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True, **kw
+        )
+    ),
     "occlusion": Case(lambda m, x, t, **kw: jv.occlusion(m, x, t, window=4, stride=2, **kw)),
     "activations": Case(lambda m, x, t, **kw: jv.activations(m, x, **kw)),
     "layer_integrated_gradients": Case(
