@@ -182,6 +182,24 @@ def test_layer_totals_are_layer_gradient_times_activation(tiny):
     )  # the biases absorb relevance layer by layer
 
 
+def test_flat_reaches_the_input_through_a_normalization():
+    """Relevance passes position by position through `(x - mean) / std` inside the model, so
+    flat on the first layer gives the same input relevance as on pre-normalized inputs."""
+    first, second = jax.random.split(jax.random.key(3))
+    w1, w2 = jax.random.normal(first, (6, 8)) / 2.5, jax.random.normal(second, (8, 3)) / 3.0
+    mean, std = jnp.linspace(-1.0, 1.0, 6), jnp.linspace(0.5, 2.0, 6)
+
+    def net(h):
+        return jax.nn.relu(h @ w1 + 0.1) @ w2
+
+    x = jax.random.normal(jax.random.key(4), (5, 6))
+    normalizing = jv.wrap(lambda x: net((x - mean) / std))
+    ours = lrp(normalizing, x, 1, composite="epsilon-plus-flat")
+    expected = lrp(jv.wrap(net), (x - mean) / std, 1, composite="epsilon-plus-flat")
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours, np.repeat(np.asarray(ours)[:, :1], 6, axis=1), rtol=1e-5)
+
+
 def test_every_class_at_once_matches_one_class_at_a_time(tiny):
     model, _, x = tiny
     every = lrp(

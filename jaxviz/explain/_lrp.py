@@ -30,8 +30,10 @@ registration order.
 
 Rules that give an input relevance not proportional to the input (flat, z-box) return it through
 a "sink": a zero array beside the model input that the layer's input is computed from by the same
-reshapes and transposes, whose cotangent is the relevance itself. They apply only to a layer that
-reads the model input that way (a first layer), as they are meant to.
+reshapes and transposes, whose cotangent is the relevance itself; an elementwise affine step of
+the input (a normalization) passes it on position by position. They apply only to a layer that
+reads the model input that way (a first layer), as they are meant to; z-box's bounds are then in
+the layer's input space (normalized, if the model normalizes).
 """
 
 from __future__ import annotations
@@ -545,10 +547,25 @@ def _eval(
             if name in _STRUCTURAL and eqn.invars and eqn.invars[0] in sink_env:
                 moved = _jaxpr._bind(eqn, sink_env[eqn.invars[0]], *invals[1:])
                 sink_env[eqn.outvars[0]] = moved[0]
+            elif name in _AFFINE:
+                _follow_normalization(eqn, dependent, sink_env)
         for var, value in zip(eqn.outvars, outvals, strict=True):
             if not isinstance(var, jcore.DropVar):
                 env[var] = value
     return [read(v) for v in jaxpr.outvars]
+
+
+def _follow_normalization(eqn, dependent, sink_env) -> None:
+    """Let the sink follow an elementwise affine step of the input (a normalization such as
+    `(x - mean) / std`): relevance maps position to position through it, so the step's output
+    shares its input's sink as it is, unscaled."""
+    moving = [v for v in eqn.invars if _depends(v, dependent)]
+    if (
+        len(moving) == 1
+        and moving[0] in sink_env
+        and moving[0].aval.shape == eqn.outvars[0].aval.shape
+    ):
+        sink_env[eqn.outvars[0]] = sink_env[moving[0]]
 
 
 def _apply_unit(unit: _Unit, env, read, sink_env, state: _Pass):
@@ -697,8 +714,8 @@ def _plan(model, x, composite, rules, settings) -> tuple[tuple[Rule, ...], dict[
     if unreachable:
         raise ValueError(
             f"rules: the flat and z-box rules apply only to a layer that reads the model input "
-            f"(through reshapes or transposes at most), but {unreachable[0]} does not; give it "
-            "another rule, or use a composite without them (e.g. 'epsilon-plus')."
+            f"(through reshapes or a normalization at most), but {unreachable[0]} does not; give "
+            "it another rule, or use a composite without them (e.g. 'epsilon-plus')."
         )
     plan = assigned, found.tag_shapes
     if key is not None:
@@ -762,9 +779,10 @@ def lrp(
         kinds). A rule is a name ("zero", "epsilon", "gamma", "alpha2-beta1", "z-plus", "flat",
         "z-box") or an object for other parameters (`Epsilon(0.1)`, `Gamma(0.5)`,
         `AlphaBeta(1, 0)`, `ZBox(low, high)`, `Flat()`). Flat and z-box apply only to a layer
-        that reads the model input (through reshapes at most).
+        that reads the model input (through reshapes or an elementwise normalization at most).
       epsilon, gamma, stabilizer: the named rules' parameters (zennit's defaults).
-      low, high: the input's bounds for z-box: scalars or one value per channel (last axis).
+      low, high: the bounds of z-box's layer input (normalized, if the model normalizes):
+        scalars or one value per channel (last axis).
       return_layers: also return the total relevance at every layer (a `Relevance`).
       batch_size: examples per compiled chunk (see `jv.saliency`).
 
