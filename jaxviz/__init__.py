@@ -19,11 +19,26 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .explain._coalition import LimeResult as LimeResult
+from .explain._coalition import ShapleyResult as ShapleyResult
+from .explain._coalition import grid_segments as grid_segments
+from .explain._coalition import kernel_shap as kernel_shap
+from .explain._coalition import lime as lime
+from .explain._coalition import shapley_values as shapley_values
+from .explain._coalition import superpixels as superpixels
+from .explain._coalition import token_spans as token_spans
 from .explain._features import channel_backprojection as channel_backprojection
 from .explain._features import peak_patches as peak_patches
 from .explain._features import receptive_field as receptive_field
 from .explain._features import top_activating as top_activating
 from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._lrp import AlphaBeta as AlphaBeta
+from .explain._lrp import Epsilon as Epsilon
+from .explain._lrp import Flat as Flat
+from .explain._lrp import Gamma as Gamma
+from .explain._lrp import Relevance as Relevance
+from .explain._lrp import ZBox as ZBox
+from .explain._lrp import lrp as lrp
 from .explain._projection import kmeans as kmeans
 from .explain._projection import layer_embeddings as layer_embeddings
 from .explain._projection import layer_projections as layer_projections
@@ -35,9 +50,9 @@ from .flow import GradientFlow as GradientFlow
 from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
 from .flow import export_tensorboard as export_tensorboard
-from .flow import load_run as load_run
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
+from .flow import load_run as load_run
 
 if TYPE_CHECKING:
     from . import plot as plot

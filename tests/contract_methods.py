@@ -25,7 +25,6 @@ import numpy as np
 from flax import nnx
 
 import jaxviz as jv
-from jaxviz.explain._coalition import grid_segments, kernel_shap, lime, shapley_values
 
 CLASSES = 4
 CHANNELS = 3
@@ -98,15 +97,21 @@ METHODS: dict[str, Case] = {
     "guided_gradcam": Case(lambda m, x, t, **kw: jv.guided_gradcam(m, x, t, layer="conv2", **kw)),
     "guided_backprop": Case(lambda m, x, t, **kw: jv.guided_backprop(m, x, t, **kw)),
     "deconvnet": Case(lambda m, x, t, **kw: jv.deconvnet(m, x, t, **kw)),
+    "lrp": Case(lambda m, x, t, **kw: jv.lrp(m, x, t, **kw)),
+    "lrp_layers": Case(
+        lambda m, x, t, **kw: jv.lrp(
+            m, x, t, composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True, **kw
+        )
+    ),
     "occlusion": Case(lambda m, x, t, **kw: jv.occlusion(m, x, t, window=4, stride=2, **kw)),
-    "lime": Case(lambda m, x, t, **kw: lime(m, x, t, key=KEY, samples=16, groups=_cells(x), **kw), keyed=True),
+    "lime": Case(lambda m, x, t, **kw: jv.lime(m, x, t, key=KEY, samples=16, groups=_cells(x), **kw), keyed=True),
     "kernel_shap": Case(
-        lambda m, x, t, **kw: kernel_shap(m, x, t, key=KEY, samples=24, groups=_cells(x), background=x[:2] * 0.5, **kw),
+        lambda m, x, t, **kw: jv.kernel_shap(m, x, t, key=KEY, samples=24, groups=_cells(x), background=x[:2] * 0.5, **kw),
         keyed=True,
     ),
-    "shapley_values": Case(lambda m, x, t, **kw: shapley_values(m, x, t, groups=_cells(x), baseline=0.1, **kw)),
+    "shapley_values": Case(lambda m, x, t, **kw: jv.shapley_values(m, x, t, groups=_cells(x), baseline=0.1, **kw)),
     "shapley_values_permutation": Case(
-        lambda m, x, t, **kw: shapley_values(
+        lambda m, x, t, **kw: jv.shapley_values(
             m, x, t, method="permutation", permutations=4, key=KEY, groups=_cells(x), background=x[:2], **kw
         ),
         keyed=True,
@@ -170,7 +175,7 @@ CHUNKED = {
 
 def _cells(x) -> np.ndarray:
     """A grid of 4x4-pixel cells over x's images (4 groups at 8x8, 9 at 12x12)."""
-    return grid_segments(x.shape[1:3], 4)
+    return jv.grid_segments(x.shape[1:3], 4)
 
 
 def _flow(flow) -> dict[str, np.ndarray]:
