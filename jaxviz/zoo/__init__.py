@@ -11,3 +11,4 @@ from ._pretrained import load as load
 from ._pretrained import names as names
 from ._shapes import SHAPE_NAMES as SHAPE_NAMES
 from ._shapes import make_shapes as make_shapes
+from ._sequences import make_sequences as make_sequences

@@ -11,7 +11,7 @@ from flax import nnx, serialization
 
 from .._model import Model, wrap
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
-from ._models import CancerMLP, DigitsCNN, ShapesCNN
+from ._models import CancerMLP, DigitsCNN, LookupTransformer, SentimentLSTM, SentimentTransformer, ShapesCNN
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
@@ -33,6 +33,21 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "cancer-mlp": ModelSpec(
         "3-layer MLP on 30 breast-cancer features (2 classes)", "breast-cancer", CancerMLP
+    ),
+    "sentiment-transformer": ModelSpec(
+        "2-layer, 4-head transformer on sentiment-toy token ids, read at <cls> (2 classes)",
+        "sentiment-toy",
+        SentimentTransformer,
+    ),
+    "sentiment-lstm": ModelSpec(
+        "LSTM (32 units) on sentiment-toy token ids, read at the last real token (2 classes)",
+        "sentiment-toy",
+        SentimentLSTM,
+    ),
+    "lookup-transformer": ModelSpec(
+        "2-layer, 4-head transformer on lookup token ids, read at the last token (10 classes)",
+        "lookup",
+        LookupTransformer,
     ),
 }
 
