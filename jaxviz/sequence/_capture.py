@@ -17,7 +17,13 @@ from ._tokens import check_attention_layers, check_head_mask, check_tokens, forw
 
 
 def attention(
-    model, tokens, *, layers: str | Sequence[str] | None = None, head_mask=None, batch_size: int | None = None
+    model,
+    tokens,
+    *,
+    layers: str | Sequence[str] | None = None,
+    heads: int | Sequence[int] | None = None,
+    head_mask=None,
+    batch_size: int | None = None,
 ) -> jax.Array:
     """The attention weights of every attention layer, read from the model without editing it.
 
@@ -31,6 +37,7 @@ def attention(
       model: a `jaxviz.wrap`ped model taking token ids.
       tokens: int token ids (batch, length).
       layers: attention layer names (see `attention_layers`), default all in forward order.
+      heads: head indices to keep (an int or a sequence), default all.
       head_mask: optional (layers, heads) scales of each head's output (1 keeps a head, 0 knocks
         it out); later layers' weights then show its effect.
       batch_size: examples per compiled chunk.
@@ -41,20 +48,39 @@ def attention(
     tokens = check_tokens(model, tokens)
     layers = check_attention_layers(model, tokens, layers)
     all_layers = check_attention_layers(model, tokens)
-    mask = np.ones(head_shape(model, tokens, all_layers), np.float32) if head_mask is None else (
-        check_head_mask(model, tokens, all_layers, head_mask)
-    )
+    shape = head_shape(model, tokens, all_layers)
+    chosen = _check_heads(heads, shape[1])
+    masked = head_mask is not None
+    mask = check_head_mask(model, tokens, all_layers, head_mask) if masked else np.ones(shape, np.float32)
 
     def build():
         def kernel(params, mask, indices, tokens):
-            _, captured = forward(model, params, tokens, capture=layers, head_mask=mask, layers=all_layers)
-            return jnp.stack([captured[name].astype(jnp.float32) for name in layers], axis=1)
+            _, captured = forward(
+                model, params, tokens, capture=layers, head_mask=mask if masked else None, layers=all_layers
+            )
+            weights = jnp.stack([captured[name].astype(jnp.float32) for name in layers], axis=1)
+            return weights[:, :, jnp.asarray(chosen)]
 
         return kernel
 
-    return _engine.run(
-        model, ("attention", layers, all_layers), build, (tokens,), shared=(mask,), batch_size=check_batch_size(batch_size)
-    )
+    program = ("attention", layers, all_layers, chosen, masked)
+    return _engine.run(model, program, build, (tokens,), shared=(mask,), batch_size=check_batch_size(batch_size))
+
+
+def _check_heads(heads, count: int) -> tuple[int, ...]:
+    if heads is None:
+        return tuple(range(count))
+    chosen = (heads,) if isinstance(heads, int | np.integer) and not isinstance(heads, bool) else heads
+    try:
+        chosen = tuple(chosen)
+    except TypeError:
+        chosen = None
+    if not chosen or not all(isinstance(h, int | np.integer) and not isinstance(h, bool) for h in chosen):
+        raise TypeError(f"heads: expected a head index (int) or a sequence of them, got {heads!r}.")
+    bad = [int(h) for h in chosen if not 0 <= h < count]
+    if bad:
+        raise ValueError(f"heads: head {bad[0]} is out of range; the model's attention has {count} heads (0 to {count - 1}).")
+    return tuple(int(h) for h in chosen)
 
 
 def logits_with_head_mask(model, tokens, head_mask, *, batch_size: int | None = None) -> jax.Array:

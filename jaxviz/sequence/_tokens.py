@@ -60,7 +60,7 @@ def vocabulary_size(model, tokens: np.ndarray) -> int | None:
             table = table["embedding"]
         except (KeyError, TypeError):
             continue
-        return int(np.shape(getattr(table, "value", table))[0])
+        return int(np.shape(jax.tree.leaves(table)[0])[0])
     return None
 
 

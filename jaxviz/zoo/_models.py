@@ -118,13 +118,15 @@ class TinyTransformer(nnx.Module):
     """Token ids (batch, length) -> logits: token + position embeddings, pre-norm blocks with
     ``nnx.MultiHeadAttention``, and a dense head reading one position (``readout``: 0 for a
     leading ``<cls>`` token, -1 for the last token). Keys equal to ``pad_id`` are masked out of
-    every query's attention, so padding never changes the logits."""
+    every query's attention, so padding never changes the logits; with ``causal``, so are the
+    keys after each query."""
 
     def __init__(
         self, vocabulary: int, length: int, classes: int, *, readout: int, dim: int = 32, heads: int = 4,
-        layers: int = 2, pad_id: int = 0, rngs: nnx.Rngs,
+        layers: int = 2, pad_id: int = 0, causal: bool = False, rngs: nnx.Rngs,
     ):
         self.readout = readout
+        self.causal = causal
         self.pad_id = pad_id
         self.token_embed = nnx.Embed(vocabulary, dim, rngs=rngs)
         self.position_embed = nnx.Embed(length, dim, rngs=rngs)
@@ -135,6 +137,8 @@ class TinyTransformer(nnx.Module):
     def __call__(self, tokens: jax.Array) -> jax.Array:
         x = self.token_embed(tokens) + self.position_embed(jnp.arange(tokens.shape[1]))
         mask = (tokens != self.pad_id)[:, None, None, :]  # (batch, heads, queries, keys)
+        if self.causal:
+            mask = mask & nnx.make_causal_mask(tokens, dtype=bool)
         for block in self.blocks:
             x = block(x, mask)
         return self.head(self.norm(x[:, self.readout]))
@@ -152,12 +156,16 @@ class SentimentTransformer(TinyTransformer):
 
 
 class LookupTransformer(TinyTransformer):
-    """``lookup`` -> 10 logits (the digit), read at the last token (the queried key)."""
+    """``lookup`` -> 10 logits (the digit), read at the last token (the queried key), with causal
+    attention: a key cannot see the value after it, so the answer must be read at the value's
+    own position (each value first looks back at its key), which is the dataset's evidence."""
 
     def __init__(self, *, rngs: nnx.Rngs):
         from ._sequences import LOOKUP_LENGTH, LOOKUP_VALUES, LOOKUP_VOCABULARY
 
-        super().__init__(len(LOOKUP_VOCABULARY), LOOKUP_LENGTH, len(LOOKUP_VALUES), readout=-1, rngs=rngs)
+        super().__init__(
+            len(LOOKUP_VOCABULARY), LOOKUP_LENGTH, len(LOOKUP_VALUES), readout=-1, causal=True, rngs=rngs
+        )
 
 
 class SentimentLSTM(nnx.Module):

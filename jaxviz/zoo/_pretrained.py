@@ -45,7 +45,7 @@ MODELS: dict[str, ModelSpec] = {
         SentimentLSTM,
     ),
     "lookup-transformer": ModelSpec(
-        "2-layer, 4-head transformer on lookup token ids, read at the last token (10 classes)",
+        "2-layer, 4-head causal transformer on lookup token ids, read at the last token (10 classes)",
         "lookup",
         LookupTransformer,
     ),
