@@ -335,3 +335,90 @@ def test_token_occlusion_equals_replacing_each_token(fn_model, fn_reference):
         np.testing.assert_allclose(
             occluded[:, position], full - np.asarray(fn_reference(jnp.asarray(covered)))[:, 1], atol=1e-5
         )
+
+
+# -- RNN views ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a", [0.5, -0.9, 1.2])
+def test_linear_rnn_state_gradient_is_a_power_of_a(a):
+    def cell(h, x):
+        h = a * h + x
+        return h, h
+
+    inputs = np.asarray(jax.random.normal(jax.random.key(0), (2, 6, 3)), np.float32)
+    norms = np.asarray(sq.state_gradient_norms(cell, inputs, carry=jnp.zeros((2, 3))))
+    steps = np.arange(1, 7)
+    np.testing.assert_allclose(norms, np.broadcast_to(np.abs(a) ** (6 - steps), (2, 6)), rtol=1e-5)
+    frobenius = np.asarray(sq.state_gradient_norms(cell, inputs, carry=jnp.zeros((2, 3)), norm="frobenius"))
+    np.testing.assert_allclose(frobenius, np.sqrt(3) * norms, rtol=1e-5)
+    states = sq.rnn_states(cell, inputs, carry=jnp.zeros((2, 3)))
+    np.testing.assert_allclose(np.asarray(states.hidden[:, 1]), a * inputs[:, 0] + inputs[:, 1], rtol=1e-6)
+    assert states.cell is None and states.gates is None
+
+
+def test_lstm_states_and_gates_satisfy_the_lstm_equations():
+    cell = nnx.LSTMCell(4, 5, rngs=nnx.Rngs(0))
+    inputs = np.asarray(jax.random.normal(jax.random.key(1), (2, 7, 4)), np.float32)
+    states = sq.rnn_states(cell, inputs)
+    g = {k: np.asarray(v) for k, v in states.gates.items()}
+    c, h = np.asarray(states.cell), np.asarray(states.hidden)
+    previous = np.concatenate([np.zeros((2, 1, 5)), c[:, :-1]], axis=1)
+    np.testing.assert_allclose(c, g["forget"] * previous + g["input"] * g["candidate"], atol=1e-5)
+    np.testing.assert_allclose(h, g["output"] * np.tanh(c), atol=1e-5)
+    # the same states as flax's own loop
+    carry = cell.initialize_carry((2, 4), nnx.Rngs(0))
+    for t in range(7):
+        carry, y = cell(carry, jnp.asarray(inputs[:, t]))
+        np.testing.assert_allclose(h[:, t], np.asarray(y), atol=1e-5)
+    norms = np.asarray(sq.state_gradient_norms(cell, inputs))
+    assert norms.shape == (2, 7) and np.allclose(norms[:, -1], 1.0, atol=1e-5)
+    assert (norms[:, :-1] < 1.5).all()  # a small LSTM forgets: no explosion
+
+
+def test_gru_gates_reproduce_the_next_state():
+    cell = nnx.GRUCell(3, 4, rngs=nnx.Rngs(0))
+    inputs = np.asarray(jax.random.normal(jax.random.key(2), (1, 5, 3)), np.float32)
+    states = sq.rnn_states(cell, inputs)
+    g = {k: np.asarray(v) for k, v in states.gates.items()}
+    h = np.asarray(states.hidden)
+    previous = np.concatenate([np.zeros((1, 1, 4)), h[:, :-1]], axis=1)
+    np.testing.assert_allclose(h, (1 - g["update"]) * g["candidate"] + g["update"] * previous, atol=1e-5)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_get_clear_errors(nnx_model, fn_model):
+    with pytest.raises(TypeError, match=r"tokens: expected integer token ids .* got dtype float32"):
+        sq.attention(nnx_model, TOKENS.astype(np.float32))
+    with pytest.raises(ValueError, match=r"tokens: token id 12 is outside the vocabulary; .* 12 tokens \(ids 0 to 11\)"):
+        sq.token_attribution(nnx_model, np.full((1, LENGTH), 12))
+    with pytest.raises(ValueError, match=r"tokens: expected token ids shaped \(batch, length\), got shape \(7,\)"):
+        sq.attention(nnx_model, TOKENS[0])
+    with pytest.raises(ValueError, match=r"heads: head 2 is out of range; .* 2 heads \(0 to 1\)"):
+        sq.attention(nnx_model, TOKENS, heads=[0, 2])
+    with pytest.raises(ValueError, match=r"head_mask: expected shape \(layers, heads\) = \(2, 2\) .* got shape \(2, 3\)"):
+        sq.logits_with_head_mask(nnx_model, TOKENS, np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"layers: unknown layer 'layers.5.attention_weights'"):
+        sq.attention(nnx_model, TOKENS, layers="layers.5.attention_weights")
+    with pytest.raises(ValueError, match=r"baseline: shape \(2,\) does not broadcast to the tokens' shape \(3, 7\)"):
+        sq.token_attribution(nnx_model, TOKENS, baseline=np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match=r"layer: the model has no flax Embed layer"):
+        sq.token_attribution(fn_model, TOKENS)
+    with pytest.raises(ValueError, match=r"weights: expected self-attention weights \(batch, layers, heads, tokens, tokens\)"):
+        sq.attention_rollout(np.ones((2, 3, 3)))
+    with pytest.raises(ValueError, match=r"residual: expected a number in \[0, 1\], got 2"):
+        sq.attention_rollout(np.ones((1, 1, 1, 2, 2)) / 2, residual=2)
+    with pytest.raises(ValueError, match=r"norm: expected one of 'spectral', 'frobenius', got 'max'"):
+        sq.state_gradient_norms(lambda h, x: (h + x, h), np.ones((1, 2, 1), np.float32), carry=jnp.zeros((1, 1)), norm="max")
+
+
+def test_a_model_without_attention_says_so():
+    module = nnx.Sequential(nnx.Embed(VOCAB, DIM, rngs=nnx.Rngs(0)), lambda x: x.mean(1), nnx.Linear(DIM, 2, rngs=nnx.Rngs(0)))
+    model = jv.wrap(module)
+    with pytest.raises(ValueError, match=r"model: it has no attention weights jaxviz can read"):
+        sq.attention(model, TOKENS)
+    with pytest.raises(ValueError, match=r"model: it has no attention weights jaxviz can read"):
+        sq.head_importance(model, TOKENS)
+    assert np.asarray(sq.token_occlusion(model, TOKENS)).shape == TOKENS.shape  # token methods still work
