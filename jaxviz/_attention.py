@@ -38,7 +38,12 @@ def _tapped(name: str, hook, weights_fn: Callable, signature: inspect.Signature)
         kwargs.pop("module", None)  # weights are reported here, not sown
         weights = weights_fn(query, key, **{k: v for k, v in kwargs.items() if k in accepted})
         weights = hook(f"{name}.{WEIGHTS}", weights)
-        heads = jnp.einsum("...hqk,...khd->...qhd", weights, value.astype(weights.dtype), precision=kwargs.get("precision"))
+        heads = jnp.einsum(
+            "...hqk,...khd->...qhd",
+            weights,
+            value.astype(weights.dtype),
+            precision=kwargs.get("precision"),
+        )
         return hook(f"{name}.{HEADS}", heads)
 
     attention_fn.__signature__ = signature  # linen passes only the keyword arguments it sees here
@@ -50,15 +55,22 @@ def tap_nnx_attention(module, name: str, hook) -> None:
     from flax import nnx
     from flax.nnx.nn import attention
 
-    if isinstance(module, nnx.MultiHeadAttention) and module.attention_fn is attention.dot_product_attention:
+    if (
+        isinstance(module, nnx.MultiHeadAttention)
+        and module.attention_fn is attention.dot_product_attention
+    ):
         module.attention_fn = _tapped(
-            name, hook, attention.dot_product_attention_weights, inspect.signature(attention.dot_product_attention)
+            name,
+            hook,
+            attention.dot_product_attention_weights,
+            inspect.signature(attention.dot_product_attention),
         )
 
 
 @contextlib.contextmanager
 def tap_linen_attention(module, name: str, hook) -> Iterator[None]:
-    """While a bound linen `MultiHeadDotProductAttention` runs, route its attention through `hook`."""
+    """While a bound linen `MultiHeadDotProductAttention` runs, route its attention through "
+    "`hook`."""
     import flax.linen as nn
     from flax.linen import attention
 
@@ -70,7 +82,9 @@ def tap_linen_attention(module, name: str, hook) -> Iterator[None]:
         return
     original = module.attention_fn
     fn = _tapped(name, hook, attention.dot_product_attention_weights, inspect.signature(original))
-    object.__setattr__(module, "attention_fn", fn)  # the bound clone of this apply, not the user's module
+    object.__setattr__(
+        module, "attention_fn", fn
+    )  # the bound clone of this apply, not the user's module
     try:
         yield
     finally:

@@ -22,9 +22,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from . import _attention, _compile, _jaxpr
+from . import _attention, _jaxpr
 from ._checks import check_input, check_layers
-from ._compile_cache import compile_cache
+from ._programs import LRU, PROGRAMS_PER_MODEL, ProgramCache, call
 
 Hook = Callable[[str, jax.Array], jax.Array] | None
 Forward = Callable[[Any, jax.Array, Hook], jax.Array]
@@ -46,12 +46,14 @@ class Model:
         self._static_layers = static_layers
         self._param_path = param_path
         # (shape, dtype) of an input -> ({layer: output shape}, logits shape), from one trace each
-        self._traced: dict[tuple, tuple[dict[str, jax.ShapeDtypeStruct], jax.ShapeDtypeStruct]] = {}
-        self._last_traced: tuple | None = None
-        self.programs: dict[tuple, Callable] = {}  # compiled explanation programs, see explain/_engine.py
+        self._traced: LRU[tuple[dict[str, jax.ShapeDtypeStruct], jax.ShapeDtypeStruct]] = LRU(
+            PROGRAMS_PER_MODEL
+        )
+        self._last_layers: tuple[str, ...] | None = None
+        # compiled programs, keyed by method, options and argument signature (explain/_engine.py)
+        self.programs = ProgramCache()
         # {layer: class name of the module behind it} (NNX at wrap time, Linen once traced)
         self.layer_types: dict[str, str] = {}
-        self._logits = _compile.jit(self.apply)
 
     def __repr__(self) -> str:
         layers = ", ".join(self._layers_or_none() or ["(seen after the first input)"])
@@ -87,8 +89,7 @@ class Model:
     def __call__(self, x) -> jax.Array:
         """The logits for a batch `x` (floating inputs, or integer token ids)."""
         x = check_input(self, x, integers=True)
-        with compile_cache():
-            return self._logits(self.params, x)
+        return call(self, ("logits",), lambda: self.apply, x)
 
     # -- structure -------------------------------------------------------------------------------
 
@@ -104,9 +105,7 @@ class Model:
         return layers
 
     def _layers_or_none(self) -> tuple[str, ...] | None:
-        if self._last_traced is not None:
-            return tuple(self._traced[self._last_traced][0])
-        return self._static_layers
+        return self._last_layers if self._last_layers is not None else self._static_layers
 
     def layer_shapes(self, x) -> dict[str, jax.ShapeDtypeStruct]:
         """Each layer's output shape and dtype for the batch `x`, in forward order."""
@@ -120,7 +119,8 @@ class Model:
         """Layer output shapes and the logits' shape for inputs shaped like `x`: one abstract
         trace per input shape, remembered."""
         key = (tuple(x.shape), jnp.dtype(x.dtype))
-        if key not in self._traced:
+
+        def trace():
             seen: dict[str, jax.ShapeDtypeStruct] = {}
 
             def record(name, value):
@@ -129,9 +129,11 @@ class Model:
 
             spec = jax.ShapeDtypeStruct(key[0], key[1])
             out = jax.eval_shape(lambda p, x: self._forward(p, x, record), self.params, spec)
-            self._traced[key] = (seen, out)
-        self._last_traced = key
-        return self._traced[key]
+            return seen, out
+
+        traced = self._traced.get(key, trace)
+        self._last_layers = tuple(traced[0])
+        return traced
 
     def layer_params(self, layer: str, tree: Any = None) -> Any:
         """The part of `tree` (default: `self.params`; pass gradients to get the layer's

@@ -56,7 +56,9 @@ class LinenAttend(nn.Module):
         x = nn.Embed(VOCAB, DIM, name="embed")(tokens)
         mask = _masks(tokens, self.causal)
         for i in range(LAYERS):
-            x = x + nn.MultiHeadDotProductAttention(HEADS, name=f"attn{i}")(x, mask=mask, sow_weights=self.sow)
+            x = x + nn.MultiHeadDotProductAttention(HEADS, name=f"attn{i}")(
+                x, mask=mask, sow_weights=self.sow
+            )
         return nn.Dense(CLASSES, name="head")(x[:, 0])
 
 
@@ -122,7 +124,9 @@ def _sown_nnx(module, tokens):
     copy.sow = True
     copy(jnp.asarray(tokens))
     sown = nnx.pop(copy, nnx.Intermediate)
-    return np.stack([np.asarray(sown["layers"][i]["attention_weights"][0]) for i in range(LAYERS)], axis=1)
+    return np.stack(
+        [np.asarray(sown["layers"][i]["attention_weights"][0]) for i in range(LAYERS)], axis=1
+    )
 
 
 # -- capture --------------------------------------------------------------------------------------
@@ -138,7 +142,10 @@ def test_nnx_attention_equals_flax_sown_weights_and_respects_masks(causal):
     allowed = np.broadcast_to(np.asarray(_masks(TOKENS, causal))[:, None], weights.shape)
     assert (weights[~allowed] == 0.0).all()  # exactly zero, not small
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
-    assert sq.attention_layers(model, TOKENS) == ("layers.0.attention_weights", "layers.1.attention_weights")
+    assert sq.attention_layers(model, TOKENS) == (
+        "layers.0.attention_weights",
+        "layers.1.attention_weights",
+    )
     # the user's module is untouched and its own call still takes flax's fused path
     assert module.layers[0].attention_fn is nnx.dot_product_attention
 
@@ -148,23 +155,42 @@ def test_linen_attention_equals_flax_sown_weights(causal):
     module = LinenAttend(causal=causal)
     variables = module.init(jax.random.key(0), jnp.asarray(TOKENS))
     weights = np.asarray(sq.attention(jv.wrap(module, variables), TOKENS))
-    _, state = LinenAttend(causal=causal, sow=True).apply(variables, jnp.asarray(TOKENS), mutable=["intermediates"])
-    sown = np.stack([np.asarray(state["intermediates"][f"attn{i}"]["attention_weights"][0]) for i in range(LAYERS)], 1)
+    _, state = LinenAttend(causal=causal, sow=True).apply(
+        variables, jnp.asarray(TOKENS), mutable=["intermediates"]
+    )
+    sown = np.stack(
+        [
+            np.asarray(state["intermediates"][f"attn{i}"]["attention_weights"][0])
+            for i in range(LAYERS)
+        ],
+        1,
+    )
     np.testing.assert_allclose(weights, sown, atol=1e-6)
     allowed = np.broadcast_to(np.asarray(_masks(TOKENS, causal))[:, None], weights.shape)
     assert (weights[~allowed] == 0.0).all()
 
 
-def test_function_attention_reads_checkpoint_name_tags(fn_model):
+def test_function_attention_reads_checkpoint_name_tags(fn_model, fn_reference):
     weights = np.asarray(sq.attention(fn_model, TOKENS))
-    fn = function_model(jax.random.key(2), tag=False)
-    captured = []
-    jax.make_jaxpr(fn)(jnp.asarray(TOKENS))  # the untagged twin traces
-    jaxpr = jax.make_jaxpr(function_model(jax.random.key(2)))(jnp.asarray(TOKENS))
-    captured = [e for e in jaxpr.eqns if e.primitive.name == "name"]
-    assert len(captured) == 1 + 2 * LAYERS
+    assert sq.attention_layers(fn_model, TOKENS) == (
+        "layer0.attention_weights",
+        "layer1.attention_weights",
+    )
     assert weights.shape == (3, LAYERS, HEADS, LENGTH, LENGTH)
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    assert (weights[..., 5:][:1] == 0.0).all() and (weights[2, ..., 2:] == 0.0).all()  # padding
+    # the captured weights are the ones the function uses: adding a delta there moves the logits
+    # exactly as the hand-written perturbation does
+    deltas = [0.01 * jnp.ones((3, HEADS, LENGTH, LENGTH)) for _ in range(LAYERS)]
+    moved = sq._tokens.forward(
+        fn_model,
+        fn_model.params,
+        jnp.asarray(TOKENS),
+        deltas=dict(zip(sq.attention_layers(fn_model, TOKENS), deltas)),
+    )[0]
+    np.testing.assert_allclose(
+        moved, fn_reference(jnp.asarray(TOKENS), deltas=deltas), rtol=1e-5, atol=1e-5
+    )
     one = np.asarray(sq.attention(fn_model, TOKENS, layers="layer1.attention_weights", heads=1))
     np.testing.assert_array_equal(one[:, 0, 0], weights[:, 1, 1])
 
@@ -180,7 +206,9 @@ def test_all_ones_head_mask_leaves_logits_unchanged(nnx_model, fn_model):
 
 
 @pytest.mark.parametrize("layer, head", [(0, 0), (1, 1)])
-def test_masking_a_head_equals_zeroing_its_output_projection_slice(nnx_module, nnx_model, layer, head):
+def test_masking_a_head_equals_zeroing_its_output_projection_slice(
+    nnx_module, nnx_model, layer, head
+):
     mask = np.ones((LAYERS, HEADS), np.float32)
     mask[layer, head] = 0.0
     masked = np.asarray(sq.logits_with_head_mask(nnx_model, TOKENS, mask))
@@ -199,7 +227,9 @@ def test_masking_a_linen_head_equals_zeroing_its_output_projection_slice():
     masked = np.asarray(sq.logits_with_head_mask(jv.wrap(module, variables), TOKENS, mask))
     params = jax.tree.map(lambda a: a, variables["params"])
     params["attn1"]["out"]["kernel"] = params["attn1"]["out"]["kernel"].at[0].set(0.0)
-    np.testing.assert_allclose(masked, np.asarray(module.apply({"params": params}, jnp.asarray(TOKENS))), atol=1e-5)
+    np.testing.assert_allclose(
+        masked, np.asarray(module.apply({"params": params}, jnp.asarray(TOKENS))), atol=1e-5
+    )
 
 
 def test_head_importance_is_the_score_drop_of_each_single_knockout(fn_model, fn_reference):
@@ -306,9 +336,13 @@ def test_token_integrated_gradients_complete_and_match_embedding_gradients(fn_mo
         ("input_x_gradient", "l2"): np.sqrt(((grads * embedded) ** 2).sum(-1)),
     }
     for (method, reduce), value in expected.items():
-        got = sq.token_attribution(fn_model, TOKENS, target=0, layer="embed", method=method, reduce=reduce)
+        got = sq.token_attribution(
+            fn_model, TOKENS, target=0, layer="embed", method=method, reduce=reduce
+        )
         np.testing.assert_allclose(np.asarray(got), value, rtol=1e-5, atol=1e-5)
-    every = np.asarray(sq.token_attribution(fn_model, TOKENS, target="all", layer="embed", steps=64))
+    every = np.asarray(
+        sq.token_attribution(fn_model, TOKENS, target="all", layer="embed", steps=64)
+    )
     assert every.shape == (3, CLASSES, LENGTH)
     np.testing.assert_allclose(every[:, 0], attr, atol=1e-5)
 
@@ -316,13 +350,24 @@ def test_token_integrated_gradients_complete_and_match_embedding_gradients(fn_mo
 def test_token_smoothgrad_is_deterministic_and_saliency_without_noise(fn_model):
     def smoothgrad(noise, key):
         return np.asarray(
-            sq.token_attribution(fn_model, TOKENS, 0, layer="embed", method="smoothgrad", key=key, samples=8, noise=noise)
+            sq.token_attribution(
+                fn_model,
+                TOKENS,
+                0,
+                layer="embed",
+                method="smoothgrad",
+                key=key,
+                samples=8,
+                noise=noise,
+            )
         )
 
     first, second = smoothgrad(0.1, jax.random.key(7)), smoothgrad(0.1, jax.random.key(7))
     np.testing.assert_array_equal(first, second)
     assert np.abs(first - smoothgrad(0.1, jax.random.key(8))).max() > 1e-3
-    plain = np.asarray(sq.token_attribution(fn_model, TOKENS, target=0, layer="embed", method="saliency"))
+    plain = np.asarray(
+        sq.token_attribution(fn_model, TOKENS, target=0, layer="embed", method="saliency")
+    )
     np.testing.assert_allclose(smoothgrad(0.0, jax.random.key(7)), plain, rtol=1e-5, atol=1e-5)
 
 
@@ -333,7 +378,9 @@ def test_token_occlusion_equals_replacing_each_token(fn_model, fn_reference):
         covered = TOKENS.copy()
         covered[:, position] = 3
         np.testing.assert_allclose(
-            occluded[:, position], full - np.asarray(fn_reference(jnp.asarray(covered)))[:, 1], atol=1e-5
+            occluded[:, position],
+            full - np.asarray(fn_reference(jnp.asarray(covered)))[:, 1],
+            atol=1e-5,
         )
 
 
@@ -350,10 +397,14 @@ def test_linear_rnn_state_gradient_is_a_power_of_a(a):
     norms = np.asarray(sq.state_gradient_norms(cell, inputs, carry=jnp.zeros((2, 3))))
     steps = np.arange(1, 7)
     np.testing.assert_allclose(norms, np.broadcast_to(np.abs(a) ** (6 - steps), (2, 6)), rtol=1e-5)
-    frobenius = np.asarray(sq.state_gradient_norms(cell, inputs, carry=jnp.zeros((2, 3)), norm="frobenius"))
+    frobenius = np.asarray(
+        sq.state_gradient_norms(cell, inputs, carry=jnp.zeros((2, 3)), norm="frobenius")
+    )
     np.testing.assert_allclose(frobenius, np.sqrt(3) * norms, rtol=1e-5)
     states = sq.rnn_states(cell, inputs, carry=jnp.zeros((2, 3)))
-    np.testing.assert_allclose(np.asarray(states.hidden[:, 1]), a * inputs[:, 0] + inputs[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(states.hidden[:, 1]), a * inputs[:, 0] + inputs[:, 1], rtol=1e-6
+    )
     assert states.cell is None and states.gates is None
 
 
@@ -383,7 +434,9 @@ def test_gru_gates_reproduce_the_next_state():
     g = {k: np.asarray(v) for k, v in states.gates.items()}
     h = np.asarray(states.hidden)
     previous = np.concatenate([np.zeros((1, 1, 4)), h[:, :-1]], axis=1)
-    np.testing.assert_allclose(h, (1 - g["update"]) * g["candidate"] + g["update"] * previous, atol=1e-5)
+    np.testing.assert_allclose(
+        h, (1 - g["update"]) * g["candidate"] + g["update"] * previous, atol=1e-5
+    )
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -392,33 +445,59 @@ def test_gru_gates_reproduce_the_next_state():
 def test_bad_inputs_get_clear_errors(nnx_model, fn_model):
     with pytest.raises(TypeError, match=r"tokens: expected integer token ids .* got dtype float32"):
         sq.attention(nnx_model, TOKENS.astype(np.float32))
-    with pytest.raises(ValueError, match=r"tokens: token id 12 is outside the vocabulary; .* 12 tokens \(ids 0 to 11\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"tokens: token id 12 is outside the vocabulary; .* 12 tokens \(ids 0 to 11\)",
+    ):
         sq.token_attribution(nnx_model, np.full((1, LENGTH), 12))
-    with pytest.raises(ValueError, match=r"tokens: expected token ids shaped \(batch, length\), got shape \(7,\)"):
+    with pytest.raises(
+        ValueError, match=r"tokens: expected token ids shaped \(batch, length\), got shape \(7,\)"
+    ):
         sq.attention(nnx_model, TOKENS[0])
     with pytest.raises(ValueError, match=r"heads: head 2 is out of range; .* 2 heads \(0 to 1\)"):
         sq.attention(nnx_model, TOKENS, heads=[0, 2])
-    with pytest.raises(ValueError, match=r"head_mask: expected shape \(layers, heads\) = \(2, 2\) .* got shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"head_mask: expected shape \(layers, heads\) = \(2, 2\) .* got shape \(2, 3\)",
+    ):
         sq.logits_with_head_mask(nnx_model, TOKENS, np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"layers: unknown layer 'layers.5.attention_weights'"):
         sq.attention(nnx_model, TOKENS, layers="layers.5.attention_weights")
-    with pytest.raises(ValueError, match=r"baseline: shape \(2,\) does not broadcast to the tokens' shape \(3, 7\)"):
+    with pytest.raises(
+        ValueError, match=r"baseline: shape \(2,\) does not broadcast to the tokens' shape \(3, 7\)"
+    ):
         sq.token_attribution(nnx_model, TOKENS, baseline=np.zeros(2, np.int32))
     with pytest.raises(ValueError, match=r"layer: the model has no flax Embed layer"):
         sq.token_attribution(fn_model, TOKENS)
-    with pytest.raises(ValueError, match=r"weights: expected self-attention weights \(batch, layers, heads, tokens, tokens\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weights: expected self-attention weights \(batch, layers, heads, tokens, tokens\)",
+    ):
         sq.attention_rollout(np.ones((2, 3, 3)))
     with pytest.raises(ValueError, match=r"residual: expected a number in \[0, 1\], got 2"):
         sq.attention_rollout(np.ones((1, 1, 1, 2, 2)) / 2, residual=2)
-    with pytest.raises(ValueError, match=r"norm: expected one of 'spectral', 'frobenius', got 'max'"):
-        sq.state_gradient_norms(lambda h, x: (h + x, h), np.ones((1, 2, 1), np.float32), carry=jnp.zeros((1, 1)), norm="max")
+    with pytest.raises(
+        ValueError, match=r"norm: expected one of 'spectral', 'frobenius', got 'max'"
+    ):
+        sq.state_gradient_norms(
+            lambda h, x: (h + x, h),
+            np.ones((1, 2, 1), np.float32),
+            carry=jnp.zeros((1, 1)),
+            norm="max",
+        )
 
 
 def test_a_model_without_attention_says_so():
-    module = nnx.Sequential(nnx.Embed(VOCAB, DIM, rngs=nnx.Rngs(0)), lambda x: x.mean(1), nnx.Linear(DIM, 2, rngs=nnx.Rngs(0)))
+    module = nnx.Sequential(
+        nnx.Embed(VOCAB, DIM, rngs=nnx.Rngs(0)),
+        lambda x: x.mean(1),
+        nnx.Linear(DIM, 2, rngs=nnx.Rngs(0)),
+    )
     model = jv.wrap(module)
     with pytest.raises(ValueError, match=r"model: it has no attention weights jaxviz can read"):
         sq.attention(model, TOKENS)
     with pytest.raises(ValueError, match=r"model: it has no attention weights jaxviz can read"):
         sq.head_importance(model, TOKENS)
-    assert np.asarray(sq.token_occlusion(model, TOKENS)).shape == TOKENS.shape  # token methods still work
+    assert (
+        np.asarray(sq.token_occlusion(model, TOKENS)).shape == TOKENS.shape
+    )  # token methods still work

@@ -11,7 +11,11 @@ import jaxviz as jv
 from jaxviz import sequence as sq
 from jaxviz.zoo import _sequences as s
 
-SEQUENCE_MODELS = {"sentiment-transformer": "sentiment-toy", "sentiment-lstm": "sentiment-toy", "lookup-transformer": "lookup"}
+SEQUENCE_MODELS = {
+    "sentiment-transformer": "sentiment-toy",
+    "sentiment-lstm": "sentiment-toy",
+    "lookup-transformer": "lookup",
+}
 
 
 def _sentiment_rule(tokens: np.ndarray) -> tuple[int, np.ndarray]:
@@ -22,7 +26,13 @@ def _sentiment_rule(tokens: np.ndarray) -> tuple[int, np.ndarray]:
     for i, word in enumerate(words):
         if word in s.POSITIVE or word in s.NEGATIVE:
             negator = next(
-                (j for j in (i - 1, i - 2) if j >= 0 and words[j] in s.NEGATORS and all(w in s.INTENSIFIERS for w in words[j + 1 : i])),
+                (
+                    j
+                    for j in (i - 1, i - 2)
+                    if j >= 0
+                    and words[j] in s.NEGATORS
+                    and all(w in s.INTENSIFIERS for w in words[j + 1 : i])
+                ),
                 None,
             )
             evidence[i] = True
@@ -44,17 +54,24 @@ def lookup():
 
 
 def test_sentiment_labels_and_evidence_follow_the_rule(sentiment):
-    for x, y, masks in ((sentiment.x_train, sentiment.y_train, sentiment.masks_train), (sentiment.x_test, sentiment.y_test, sentiment.masks_test)):
+    for x, y, masks in (
+        (sentiment.x_train, sentiment.y_train, sentiment.masks_train),
+        (sentiment.x_test, sentiment.y_test, sentiment.masks_test),
+    ):
         assert x.dtype == np.int32 and x.shape[1] == s.SENTIMENT_LENGTH and masks.shape == x.shape
         assert (x[:, 0] == s.SENTIMENT_VOCABULARY.index(s.CLS)).all()
         real = x != 0
-        assert (real[:, 1:].astype(int) - real[:, :-1].astype(int) <= 0).all()  # padding only at the end
+        assert (
+            real[:, 1:].astype(int) - real[:, :-1].astype(int) <= 0
+        ).all()  # padding only at the end
         for tokens, label, evidence in zip(x, y, masks, strict=True):
             expected_label, expected_evidence = _sentiment_rule(tokens)
             assert label == expected_label
             np.testing.assert_array_equal(evidence, expected_evidence)
     assert 0.4 < y.mean() < 0.6
-    negated = np.isin(sentiment.x_test, [s.SENTIMENT_VOCABULARY.index(w) for w in s.NEGATORS]).any(1)
+    negated = np.isin(sentiment.x_test, [s.SENTIMENT_VOCABULARY.index(w) for w in s.NEGATORS]).any(
+        1
+    )
     assert 0.3 < negated.mean() < 0.8  # negation is common enough to matter
 
 
@@ -72,11 +89,12 @@ def test_lookup_label_is_the_value_stored_under_the_queried_key(lookup):
     assert lookup.class_names == s.LOOKUP_VALUES and lookup.vocabulary == s.LOOKUP_VOCABULARY
 
 
-def test_generation_is_deterministic_and_keyed():
+def test_generation_is_deterministic_and_keyed(sentiment, lookup):
     for task in ("sentiment-toy", "lookup"):
-        first = s.make_sequences(task, 64, key=jax.random.key(3))
-        second = s.make_sequences(task, 64, key=jax.random.key(3))
-        other = s.make_sequences(task, 64, key=jax.random.key(4))
+        # n = 1000 as the shipped test split: the generator is already compiled for it
+        first = s.make_sequences(task, 1000, key=jax.random.key(3))
+        second = s.make_sequences(task, 1000, key=jax.random.key(3))
+        other = s.make_sequences(task, 1000, key=jax.random.key(4))
         for a, b in zip(first, second, strict=True):
             np.testing.assert_array_equal(a, b)
         assert (first[0] != other[0]).any()
@@ -85,7 +103,10 @@ def test_generation_is_deterministic_and_keyed():
 
 
 def test_datasets_are_read_only_with_a_vocabulary(sentiment):
-    assert sentiment.vocabulary == s.SENTIMENT_VOCABULARY and sentiment.class_names == ("negative", "positive")
+    assert sentiment.vocabulary == s.SENTIMENT_VOCABULARY and sentiment.class_names == (
+        "negative",
+        "positive",
+    )
     assert "vocabulary=(31 tokens)" in repr(sentiment)
     with pytest.raises(ValueError, match="read-only"):
         sentiment.masks_test[0, 0] = True
@@ -116,7 +137,9 @@ def test_integrated_gradients_top_token_is_evidence_on_sentiment(sentiment):
     x, y, masks = sentiment.x_test[:400], sentiment.y_test[:400], sentiment.masks_test[:400]
     correct = np.asarray(model(x)).argmax(-1) == y
     cls = s.SENTIMENT_VOCABULARY.index(s.CLS)
-    baseline = np.where(x == cls, cls, 0)  # pad every word, keep <cls> (as Captum's BERT tutorials do)
+    baseline = np.where(
+        x == cls, cls, 0
+    )  # pad every word, keep <cls> (as Captum's BERT tutorials do)
     attr = np.asarray(sq.token_attribution(model, x, baseline=baseline, steps=32))
     top = attr.argmax(1)
     share = masks[np.arange(len(x)), top][correct].mean()

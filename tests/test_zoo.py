@@ -36,7 +36,8 @@ def test_names_lists_every_model_dataset_and_photo_with_a_description():
     listings = {kind: jv.zoo.names(kind) for kind in ("models", "datasets", "photos")}
     assert jv.zoo.names() == listings["models"]
     assert set(listings["models"]) == set(MIN_ACCURACY)
-    assert set(listings["datasets"]) == {"digits", "breast-cancer", "shapes", "sentiment-toy", "lookup"}
+    datasets = {"digits", "breast-cancer", "shapes", "sentiment-toy", "lookup"}
+    assert set(listings["datasets"]) == datasets
     assert set(listings["photos"]) == {"astronaut", "chelsea", "coffee"}
     for listing in listings.values():
         assert all(isinstance(d, str) and d for d in listing.values())

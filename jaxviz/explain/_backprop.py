@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from ._targets import chosen_classes, cotangents
+from ._targets import chosen_classes, class_scores, cotangents
 
 
 def pull_back(vjp: Callable, logits: jax.Array, mode: str, classes: jax.Array) -> jax.Array:
@@ -64,6 +64,15 @@ def feature_sum(attr: jax.Array, mode: str) -> jax.Array:
     """Sum attributions over the feature axes: (batch,), or (batch, classes) for "all"."""
     first_feature = 2 if mode == "all" else 1
     return attr.sum(axis=tuple(range(first_feature, attr.ndim)))
+
+
+def with_completeness_gap(attr, mode: str, classes, logits, baseline_logits, return_delta: bool):
+    """`attr`, or with `return_delta` the pair `(attr, gap)`: each example's completeness gap
+    `sum(attr) - (f(x) - f(baseline))` for the followed class (per class for "all")."""
+    if not return_delta:
+        return attr
+    gap = class_scores(mode, classes, logits) - class_scores(mode, classes, baseline_logits)
+    return attr, feature_sum(attr, mode) - gap
 
 
 def in_groups(values: jax.Array, size: int, axis: int = 0) -> jax.Array:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from .._checks import check_batch_size, check_choice, check_layer
 from . import _engine
 from ._backprop import fix_predicted, per_class, pull_back
-from ._relu_rules import GUIDED_RELU, relu_rule_gradients, with_relu_rule
+from ._relu_rules import GUIDED_RELU, check_reachable_relus, with_relu_rule
 from ._targets import prepare
 
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
@@ -50,11 +50,11 @@ def gradcam(
     """
     check_choice("interpolation", interpolation, INTERPOLATIONS)
     x, target = prepare(model, x, target)
-    spec = _spatial_layer(model, x, layer, "gradcam")
+    _spatial_layer(model, x, layer, "gradcam")
 
     def build():
         def kernel(params, indices, x, classes):
-            return cam_maps(model, params, x, target.mode, classes, layer, spec, plus_plus, relu, upsample, interpolation)
+            return cam_maps(model, params, x, target.mode, classes, layer, plus_plus, relu, upsample, interpolation)
 
         return kernel
 
@@ -70,13 +70,13 @@ def guided_gradcam(
     "nearest" by default). Returns float32 attributions shaped like `x`."""
     check_choice("interpolation", interpolation, INTERPOLATIONS)
     x, target = prepare(model, x, target)
-    spec = _spatial_layer(model, x, layer, "guided_gradcam")
-    relu_rule_gradients(model, "guided_backprop", x[:1], None, None)  # refuse unreachable ReLUs early
+    _spatial_layer(model, x, layer, "guided_gradcam")
+    check_reachable_relus(model, x[:1], "guided_backprop")
 
     def build():
         def kernel(params, indices, x, classes):
             mode, classes = fix_predicted(target.mode, classes, model.apply(params, x))
-            cams = cam_maps(model, params, x, mode, classes, layer, spec, False, True, True, interpolation)
+            cams = cam_maps(model, params, x, mode, classes, layer, False, True, True, interpolation)
             logits, vjp = jax.vjp(with_relu_rule(model, params, GUIDED_RELU, "guided_gradcam"), x)
             guided = pull_back(vjp, logits, mode, classes)
             return guided * cams.reshape(cams.shape + (1,) * (guided.ndim - cams.ndim))
@@ -98,9 +98,10 @@ def _spatial_layer(model, x, layer, method) -> jax.ShapeDtypeStruct:
     return spec
 
 
-def cam_maps(model, params, x, mode, classes, layer, spec, plus_plus, relu, upsample, interpolation):
+def cam_maps(model, params, x, mode, classes, layer, plus_plus, relu, upsample, interpolation):
     """Inside a program: the class activation maps for a chunk, (batch, [classes,] *spatial)."""
-    zeros = jnp.zeros(x.shape[:1] + spec.shape[1:], spec.dtype)
+    spec = model.layer_shapes(x)[layer]
+    zeros = jnp.zeros(spec.shape, spec.dtype)
 
     def forward(delta):
         logits, activations = model.apply(params, x, {layer: delta})

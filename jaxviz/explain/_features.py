@@ -13,12 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _compile, _jaxpr
 from .._checks import check_batch_size, check_choice, check_input, check_layer, check_positive_int
-from .._progress import progress
 from . import _engine
 from ._layers import zero_taps
-from ._relu_rules import RULES, _relu_with_backward, with_relu_rule
+from ._relu_rules import RULES, _relu_with_backward, check_reachable_relus, with_relu_rule
 
 _REDUCTIONS = ("max", "mean")
 _BACKPROJECT_FROM = ("peak", "sum")
@@ -98,47 +96,37 @@ def top_activating(
     >>> x[top.indices[3]]          # the 5 inputs channel 3 likes best
     """
     x = check_input(m, x)
-    check_layer(m, x[:1], layer)
+    shape = check_layer(m, x[:1], layer).shape
     check_choice("reduce", reduce, _REDUCTIONS)
     n = x.shape[0]
     k = check_positive_int("k", k)
     if k > n:
         raise ValueError(f"k: expected at most the number of examples ({n}), got {k}.")
-    chunk = min(check_positive_int("batch_size", batch_size), n)
-    chunks = -(-n // chunk)
-    padded = jnp.concatenate([x, jnp.zeros((chunks * chunk - n, *x.shape[1:]), x.dtype)])
-    shape = m.layer_shapes(padded[:chunk])[layer].shape
     channels, spatial_rank = shape[-1], len(shape) - 2
-    # n is an argument, not baked in, so every dataset of this chunk shape shares one program.
-    program = ("top_activating", layer, k, reduce, padded.shape[1:], chunk, str(x.dtype))
-    merge = m.programs.get(program)
-    if merge is None:
-        merge = m.programs[program] = _compile.jit(_top_k_merger(m, layer, k, reduce, shape))
-
     best = (
         jnp.full((channels, k), -jnp.inf, jnp.float32),
         jnp.full((channels, k), -1, jnp.int32),
         jnp.zeros((channels, k, spatial_rank), jnp.int32),
     )
-    starts = range(0, chunks * chunk, chunk)
-    for start in progress(starts, chunks, f"top examples of {layer}", enabled=show_progress):
-        xb = jax.lax.dynamic_slice_in_dim(padded, start, chunk)
-        best = merge(m.params, best, xb, jnp.int32(start), jnp.int32(n))
-    values, indices, peaks = best
+    values, indices, peaks = _engine.run(
+        m, ("top_activating", layer, reduce), lambda: _top_k_merger(m, layer, reduce), (x,),
+        batch_size=check_positive_int("batch_size", batch_size), fold=best,
+        label=f"top examples of {layer}" if show_progress else None,
+    )
     return TopExamples(layer, indices, values, peaks)
 
 
-def _top_k_merger(m: Any, layer: str, k: int, reduce: str, shape: tuple[int, ...]):
-    """merge(params, best, chunk, start, n) -> best: the running top-k after one more chunk."""
-    chunk, channels = shape[0], shape[-1]
+def _top_k_merger(m: Any, layer: str, reduce: str):
+    """merge(params, best, indices, chunk) -> best: the running top-k after one more chunk
+    (padding rows, index -1, never enter it)."""
 
-    def merge(params, best, xb, start, n):
+    def merge(params, best, index, xb):
         values, indices, peaks = best
-        _, acts = m.apply(params, xb, taps={layer: jnp.zeros(shape, jnp.float32)})
+        k = values.shape[1]
+        _, acts = m.apply(params, xb, taps=zero_taps(m, xb, [layer]))
         scores, where = channel_scores(acts[layer], reduce)
-        index = start + jnp.arange(chunk, dtype=jnp.int32)
-        # Padding examples at the tail score -inf, so they never enter the top k.
-        scores = jnp.where((index < n)[:, None], scores.astype(jnp.float32), -jnp.inf)
+        scores = jnp.where((index >= 0)[:, None], scores.astype(jnp.float32), -jnp.inf)
+        chunk, channels = scores.shape
         all_values = jnp.concatenate([values, scores.T], axis=1)
         all_indices = jnp.concatenate([indices, jnp.broadcast_to(index, (channels, chunk))], 1)
         all_peaks = jnp.concatenate([peaks, jnp.swapaxes(where, 0, 1)], axis=1)
@@ -177,17 +165,16 @@ def receptive_field(
     height, width = shape[1], shape[2]
     row, col = height // 2, width // 2
     next_row, next_col = min(row + 1, height - 1), min(col + 1, width - 1)
-    units = jnp.array([[row, col], [next_row, next_col]])
-    program = ("receptive_field", layer, tuple(probe.shape))
-    if program not in m.programs:
-        m.programs[program] = _compile.jit(_gradient_support(m, layer, shape))
-    seen = np.asarray(m.programs[program](m.params, probe, units))
+    units = np.array([[row, col], [next_row, next_col]], np.int32)
+    support = _engine.call(m, ("receptive_field", layer), lambda: _gradient_support(m, layer), probe, units)
+    seen = np.asarray(support)
     if not seen.any(axis=(1, 2)).all():
-        ungated = program + ("ungated",)
         try:
-            if ungated not in m.programs:
-                m.programs[ungated] = _compile.jit(_gradient_support(m, layer, shape, relu=_PASS_RELU))
-            seen = np.asarray(m.programs[ungated](m.params, probe, units))
+            ungated = _engine.call(
+                m, ("receptive_field", layer, "ungated"), lambda: _gradient_support(m, layer, relu=_PASS_RELU),
+                probe, units,
+            )
+            seen = np.asarray(ungated)
         except ValueError:  # no reachable ReLU to open: keep the plain gradient's answer
             pass
 
@@ -212,17 +199,18 @@ def receptive_field(
 _PASS_RELU = _relu_with_backward(lambda x, g: g)
 
 
-def _gradient_support(m: Any, layer: str, shape: tuple[int, ...], relu=None):
+def _gradient_support(m: Any, layer: str, relu=None):
     """support(params, probe, units) -> (units, height, width) bool: the input pixels each unit
     (row, col) of `layer` depends on, over a batch of random probes (with `relu`, every ReLU
     uses its backward rule; raises ValueError where the model has no reachable ReLU)."""
-    zeros = jnp.zeros(shape, jnp.float32)
 
     def support(params, probe, units):
+        taps = zero_taps(m, probe, [layer])
+
         def apply(xs):
             if relu is None:
-                return m.apply(params, xs, taps={layer: zeros})
-            return with_relu_rule(m, params, relu, "receptive_field", taps={layer: zeros})(xs)
+                return m.apply(params, xs, taps=taps)
+            return with_relu_rule(m, params, relu, "receptive_field", taps=taps)(xs)
 
         def one(unit):
             def strength(xs):
@@ -295,19 +283,14 @@ def channel_backprojection(
             jnp.all((channels >= 0) & (channels < count))):
         raise ValueError(f"channel: expected channel indices in [0, {count}) of layer {layer!r}, "
                          f"got {channel!r}.")
-    relu = RULES[method]
-    try:
-        jax.eval_shape(with_relu_rule(m, m.params, relu, method), x)
-    except _jaxpr.UnreachableReluError as err:
-        raise ValueError(f"model: {err}") from None
-    specs = {layer: spec}
+    relu = check_reachable_relus(m, x, method)
 
     def build():
         def kernel(params, indices, rows, chosen):
             def strength(rows):
-                taps = zero_taps(specs, rows.shape[0])
+                taps = zero_taps(m, rows, [layer])
                 _, acts = with_relu_rule(m, params, relu, method, taps=taps)(rows)
-                act = acts[layer].reshape(rows.shape[0], -1, count)
+                act = acts[layer].reshape(rows.shape[0], -1, acts[layer].shape[-1])
                 picked = jnp.take_along_axis(act, chosen[:, None, None], axis=2)[..., 0]
                 per_example = picked.max(axis=1) if source == "peak" else picked.sum(axis=1)
                 return jnp.sum(per_example)

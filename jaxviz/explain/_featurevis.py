@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .. import _compile
 from .._checks import check_choice, check_key, check_layer, check_positive_int
+from . import _engine
+from ._layers import zero_taps
 
 # Lucid's square root of the colour correlation of ImageNet, scaled so its largest column norm
 # is 1: optimizing in these decorrelated colours keeps hues natural.
@@ -98,14 +99,13 @@ def total_variation(image: jax.Array) -> jax.Array:
     return (jnp.mean(jnp.abs(jnp.diff(image, axis=0))) + jnp.mean(jnp.abs(jnp.diff(image, axis=1))))
 
 
-def _objective(m: Any, layer: str | None, kind: str, shapes: dict) -> Any:
+def _objective(m: Any, layer: str | None, kind: str) -> Any:
     """objective(params, images (1, h, w, c), target) -> scalar to maximize."""
     if layer is None:
         return lambda params, images, target: m.apply(params, images)[0, target]
-    zeros = jnp.zeros(shapes[layer].shape, shapes[layer].dtype)
 
     def objective(params, images, target):
-        _, acts = m.apply(params, images, taps={layer: zeros})
+        _, acts = m.apply(params, images, taps=zero_taps(m, images, [layer]))
         channel = acts[layer][0, ..., target]
         if kind == "neuron" and channel.ndim:
             return channel[tuple(size // 2 for size in channel.shape)]
@@ -182,20 +182,17 @@ def feature_visualization(
                     parameterization=parameterization, value_range=tuple(value_range),
                     jitter=float(jitter), scale=float(scale), degrees=float(degrees),
                     tv=float(total_variation_weight), l2=float(l2_weight), decay=float(decay))
-    run = _compiled(m, layer, objective, shapes, tuple(sorted(settings.items())))
-    keys = jax.random.split(key, targets.shape[0])
-    images, values = run(m.params, targets.astype(jnp.int32), keys)
+    # Raw key data: the engine cuts per-example arrays into chunks on the host.
+    keys = jax.random.key_data(jax.random.split(key, targets.shape[0]))
+
+    def build():
+        optimize = jax.vmap(partial(_optimize_one, _objective(m, layer, objective), settings), in_axes=(None, 0, 0))
+        return lambda params, indices, targets, keys: optimize(params, targets, jax.random.wrap_key_data(keys))
+
+    # The targets are independent optimizations: the engine chunks and shards them like examples.
+    program = ("feature_visualization", layer, objective, tuple(sorted(settings.items())))
+    images, values = _engine.run(m, program, build, (targets.astype(jnp.int32), keys), example=probe)
     return FeatureVisualization(images, values)
-
-
-def _compiled(m, layer, objective, shapes, settings):
-    """The vmapped optimizer, compiled once per model and settings (cached on the model)."""
-    program = ("feature_visualization", layer, objective, settings)
-    if program not in m.programs:
-        score = _objective(m, layer, objective, shapes)
-        one = partial(_optimize_one, score, dict(settings))
-        m.programs[program] = _compile.jit(jax.vmap(one, in_axes=(None, 0, 0)))
-    return m.programs[program]
 
 
 def _optimize_one(score, settings, params, target, key):

@@ -14,7 +14,6 @@ import numpy as np
 from .._checks import check_baseline, check_batch_size, check_choice, check_key, check_positive_int
 from . import _adaptive, _affine, _engine
 from ._backprop import (
-    feature_sum,
     fix_predicted,
     in_groups,
     per_class,
@@ -24,9 +23,10 @@ from ._backprop import (
     rows_of,
     sample_axis,
     sum_over_groups,
+    with_completeness_gap,
 )
 from ._quadrature import RULES, path_rule
-from ._targets import class_scores, prepare
+from ._targets import prepare
 
 SALIENCY_MODES = ("grad", "abs", "grad_x_input")
 SMOOTHGRAD_KINDS = ("smooth", "square", "var")
@@ -62,18 +62,17 @@ def saliency(model, x, target=None, *, mode: str = "grad", batch_size: int | Non
     def build():
         def kernel(params, indices, x, classes):
             logits, vjp = jax.vjp(lambda rows: model.apply(params, rows), x)
-            grads = pull_back(vjp, logits, target.mode, classes)
-            if mode == "abs":
-                return jnp.abs(grads)
-            if mode == "grad_x_input":
-                return grads * per_class(x, target.mode).astype(jnp.float32)
-            return grads
+            return pull_back(vjp, logits, target.mode, classes)
 
         return kernel
 
-    return _engine.run(
-        model, ("saliency", mode, target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size)
-    )
+    # The modes differ only by a final elementwise step: one program serves all three.
+    grads = _engine.run(model, ("saliency", target.mode), build, (x, target.classes), batch_size=check_batch_size(batch_size))
+    if mode == "abs":
+        return jnp.abs(grads)
+    if mode == "grad_x_input":
+        return grads * per_class(jnp.asarray(x, jnp.float32), target.mode)
+    return grads
 
 
 def integrated_gradients(
@@ -150,11 +149,8 @@ def integrated_gradients(
             summed = sum_over_groups(steps_of, in_groups(alphas, group), in_groups(weights, group))
             diff = (x - baseline).astype(jnp.float32)
             attr = per_class(diff, mode) * _through_start(split.transpose(x), summed, mode)
-            if not return_delta:
-                return attr
-            at_baseline_logits = split.suffix(at_baseline, _rows_like(x, 1))
-            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, at_baseline_logits)
-            return attr, feature_sum(attr, mode) - gap
+            baseline_logits = split.suffix(at_baseline, _rows_like(x, 1)) if return_delta else None
+            return with_completeness_gap(attr, mode, classes, logits, baseline_logits, return_delta)
 
         return kernel
 

@@ -12,17 +12,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_baseline, check_batch_size, check_choice, check_input, check_layer, check_layers
-from .._checks import check_positive_int
+from .._checks import (
+    check_baseline,
+    check_batch_size,
+    check_choice,
+    check_input,
+    check_layer,
+    check_layers,
+    check_positive_int,
+)
 from . import _engine
-from ._backprop import feature_sum, fix_predicted, per_class, per_sample, pull_back, rows_of
+from ._backprop import (
+    fix_predicted,
+    per_class,
+    per_sample,
+    pull_back,
+    rows_of,
+    with_completeness_gap,
+)
 from ._quadrature import RULES, path_rule
-from ._targets import class_scores, prepare
+from ._targets import prepare
 
 
-def zero_taps(specs: dict[str, jax.ShapeDtypeStruct], batch: int) -> dict[str, jax.Array]:
-    """Zero deltas for a chunk of `batch` examples of each tapped layer."""
-    return {name: jnp.zeros((batch,) + spec.shape[1:], spec.dtype) for name, spec in specs.items()}
+def zero_taps(model, x, layers) -> dict[str, jax.Array]:
+    """Inside a program: zero deltas for `layers` (names) of the model, for the inputs `x` (any
+    rows, traced or not), shaped from the model's trace at that input shape."""
+    shapes = model.layer_shapes(x)
+    return {name: jnp.zeros(shapes[name].shape, shapes[name].dtype) for name in layers}
 
 
 def activations(model, x, layers: str | Sequence[str] | None = None, *, batch_size: int | None = None):
@@ -40,11 +56,10 @@ def activations(model, x, layers: str | Sequence[str] | None = None, *, batch_si
     shapes = model.layer_shapes(x)
     names = list(shapes) if layers is None else [layers] if isinstance(layers, str) else list(layers)
     check_layers(names, list(shapes), argument="layers")
-    specs = {name: shapes[name] for name in names}
 
     def build():
         def kernel(params, indices, x):
-            return model.apply(params, x, zero_taps(specs, x.shape[0]))[1]
+            return model.apply(params, x, zero_taps(model, x, names))[1]
 
         return kernel
 
@@ -77,18 +92,18 @@ def layer_integrated_gradients(
     steps = check_positive_int("steps", steps)
     alphas, weights = path_rule(method, steps)
     x, target = prepare(model, x, target)
-    spec = check_layer(model, x, layer)
+    check_layer(model, x, layer)
     baseline = check_baseline(baseline, x)
 
     def build():
         def kernel(params, indices, x, baseline, classes):
-            taps = zero_taps({layer: spec}, x.shape[0])
+            taps = zero_taps(model, x, [layer])
             logits, at_input = model.apply(params, x, taps)
             base_logits, at_baseline = model.apply(params, baseline, taps)
             mode, classes = fix_predicted(target.mode, classes, logits)
             start, end = at_baseline[layer].astype(jnp.float32), at_input[layer].astype(jnp.float32)
             path = jnp.asarray(alphas, jnp.float32).reshape((1, steps) + (1,) * (end.ndim - 1))
-            replaced = (start[:, None] + path * (end - start)[:, None] - end[:, None]).astype(spec.dtype)
+            replaced = (start[:, None] + path * (end - start)[:, None] - end[:, None]).astype(taps[layer].dtype)
             repeated = jnp.repeat(x, steps, axis=0)
 
             def forward(delta):
@@ -97,10 +112,7 @@ def layer_integrated_gradients(
             path_logits, vjp = jax.vjp(forward, rows_of(replaced))
             grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, steps)), x.shape[0])
             attr = per_class(end - start, mode) * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
-            if not return_delta:
-                return attr
-            gap = class_scores(mode, classes, logits) - class_scores(mode, classes, base_logits)
-            return attr, feature_sum(attr, mode) - gap
+            return with_completeness_gap(attr, mode, classes, logits, base_logits, return_delta)
 
         return kernel
 
@@ -133,7 +145,7 @@ def layer_conductance(
     steps = check_positive_int("steps", steps)
     alphas, _ = path_rule(method, steps + 1)
     x, target = prepare(model, x, target)
-    spec = check_layer(model, x, layer)
+    check_layer(model, x, layer)
     baseline = check_baseline(baseline, x)
     points_count = steps + 1
 
@@ -148,8 +160,7 @@ def layer_conductance(
                 logits, acts = model.apply(params, rows, {layer: delta})
                 return logits, acts[layer]
 
-            zeros = jnp.zeros((rows.shape[0],) + spec.shape[1:], spec.dtype)
-            path_logits, vjp, evals = jax.vjp(forward, zeros, has_aux=True)
+            path_logits, vjp, evals = jax.vjp(forward, zero_taps(model, rows, [layer])[layer], has_aux=True)
             grads = per_sample(pull_back(vjp, path_logits, mode, jnp.repeat(classes, points_count)), x.shape[0])
             evals = per_sample(evals.astype(jnp.float32), x.shape[0])  # (batch, points, ...)
             changes = evals[:, 1:] - evals[:, :-1]
@@ -183,7 +194,7 @@ def neuron_gradient(model, x, *, layer: str, neuron, batch_size: int | None = No
     def build():
         def kernel(params, indices, x):
             def unit_total(x):
-                value = model.apply(params, x, zero_taps({layer: spec}, x.shape[0]))[1][layer]
+                value = model.apply(params, x, zero_taps(model, x, [layer]))[1][layer]
                 return value[(slice(None), *unit)].astype(jnp.float32).sum()
 
             return jax.grad(unit_total)(x).astype(jnp.float32)

@@ -47,16 +47,14 @@ def occlusion(
     stride = _per_axis("stride", stride, example, covered=window)
     if any(w > n for w, n in zip(window, example, strict=True)):
         raise ValueError(f"window: {window} is larger than one example {example}.")
-    starts = np.array(
-        list(itertools.product(*(range(0, min(n - w + s, n), s) for n, w, s in zip(example, window, stride, strict=True)))),
-        dtype=np.int32,
-    )
 
     def build():
         def kernel(params, indices, x, classes):
             logits = model.apply(params, x)
             mode, classes = fix_predicted(target.mode, classes, logits)
-            masks = jax.vmap(lambda start: _window_mask(example, start, window))(jnp.asarray(starts))
+            example = x.shape[1:]
+            starts = jnp.asarray(_window_starts(example, window, stride))
+            masks = jax.vmap(lambda start: _window_mask(example, start, window))(starts)
             covered = jnp.where(masks[None], jnp.asarray(value, x.dtype), x[:, None])  # (batch, windows, ...)
             scores = class_scores(mode, classes, logits)
             drops = jax.vmap(
@@ -70,8 +68,15 @@ def occlusion(
 
     program = ("occlusion", window, stride, float(value), target.mode)
     return _engine.run(
-        model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size), evaluations=len(starts) + 1
+        model, program, build, (x, target.classes), batch_size=check_batch_size(batch_size),
+        evaluations=len(_window_starts(example, window, stride)) + 1,
     )
+
+
+def _window_starts(example, window, stride) -> np.ndarray:
+    """(windows, axes) int32: where each window starts; the last one on an axis may be clipped."""
+    ranges = (range(0, min(n - w + s, n), s) for n, w, s in zip(example, window, stride, strict=True))
+    return np.array(list(itertools.product(*ranges)), dtype=np.int32)
 
 
 def _per_axis(argument, value, example, covered=None) -> tuple[int, ...]:

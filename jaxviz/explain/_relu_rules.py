@@ -65,13 +65,20 @@ def with_relu_rule(model, params, relu: Callable, method: str, *, taps=None):
     return apply
 
 
-def relu_rule_gradients(model, method: str, x, target, batch_size):
-    x, target = prepare(model, x, target)
+def check_reachable_relus(model, x, method: str) -> Callable:
+    """The method's ReLU, after checking (by an abstract trace) that every ReLU of the model can
+    carry its backward rule: a clear error instead of silently plain gradients."""
     relu = RULES[method]
     try:
         jax.eval_shape(with_relu_rule(model, model.params, relu, method), x)
     except _jaxpr.UnreachableReluError as err:
         raise ValueError(f"model: {err}") from None
+    return relu
+
+
+def relu_rule_gradients(model, method: str, x, target, batch_size):
+    x, target = prepare(model, x, target)
+    relu = check_reachable_relus(model, x, method)
 
     def build():
         def kernel(params, indices, x, classes):

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _compile
+from .._callables import lift
+from ..explain import _engine
 from ..explain._backprop import fix_predicted
 from ..explain._layers import zero_taps
 from ..explain._targets import class_scores, prepare
@@ -72,7 +73,7 @@ def _size(tree) -> int:
 
 
 def gradient_flow(
-    model, x, target=None, loss: Callable[[jax.Array], jax.Array] | None = None
+    model, x, target=None, loss: Callable[..., jax.Array] | None = None, *, labels=None
 ) -> GradientFlow:
     """How the gradient of an objective flows back through every layer, for the batch ``x``.
 
@@ -81,8 +82,12 @@ def gradient_flow(
       x: a batch of inputs.
       target: whose logit is the objective, summed over the batch: None (each example's predicted
         class), an int, or one int per example. Not with ``loss``.
-      loss: instead of a target logit, a function ``loss(logits) -> scalar`` (close over your
-        labels), e.g. ``lambda z: optax.softmax_cross_entropy_with_integer_labels(z, y).mean()``.
+      loss: instead of a target logit, a function ``loss(logits) -> scalar``, e.g.
+        ``lambda z: optax.softmax_cross_entropy_with_integer_labels(z, y).mean()``; or
+        ``loss(logits, labels)`` with ``labels=`` given. A fresh lambda of the same code reuses
+        the compiled program: the arrays it closes over (or reads as globals) are passed to the
+        program as arguments, so their current values are always the ones used.
+      labels: an array passed to ``loss`` as its second argument.
 
     Returns:
       A ``GradientFlow`` (numpy, forward order); ``.plot()`` draws it.
@@ -95,6 +100,8 @@ def gradient_flow(
         raise TypeError(
             f"loss: expected a function loss(logits) -> scalar, got {type(loss).__name__}."
         )
+    if labels is not None and loss is None:
+        raise ValueError("labels: they are passed to loss(logits, labels); give loss too.")
     if isinstance(target, str):
         raise ValueError(
             f"target: gradient flow follows one scalar objective; expected None, an int or an int "
@@ -102,14 +109,16 @@ def gradient_flow(
         )
     x, resolved = prepare(model, x, target)
     shapes = model.layer_shapes(x)
+    extra = () if labels is None else (np.asarray(labels),)
     if loss is not None:
-        _check_loss(loss, model.output_shape(x))
+        _check_loss(loss, model.output_shape(x), extra)
     layers = tuple(shapes)
-    program_key = ("gradient_flow", resolved.mode, loss)
-    program = model.programs.get(program_key)
-    if program is None:
-        program = model.programs[program_key] = _compile.jit(_build(model, shapes, resolved.mode, loss))
-    stats = jax.device_get(program(model.params, x, resolved.classes))
+    lifted = lift(loss) if loss is not None else None
+    program = ("gradient_flow", resolved.mode, None if lifted is None else lifted.key)
+    arrays = () if lifted is None else lifted.arrays
+    rebuild = None if lifted is None else lifted.rebuild
+    build = lambda: _build(model, layers, resolved.mode, rebuild)  # noqa: E731
+    stats = jax.device_get(_engine.call(model, program, build, x, resolved.classes, arrays, extra))
     if loss is not None:
         objective = "loss(logits)"
     else:
@@ -138,9 +147,9 @@ def gradient_flow(
     )
 
 
-def _check_loss(loss, logits: jax.ShapeDtypeStruct) -> None:
+def _check_loss(loss, logits: jax.ShapeDtypeStruct, extra: tuple) -> None:
     try:
-        out = jax.eval_shape(loss, logits)
+        out = jax.eval_shape(loss, logits, *extra)
     except Exception as err:  # the user's function failed on abstract logits: say so plainly
         raise ValueError(
             f"loss: calling it on logits of shape {logits.shape} failed: {err}"
@@ -152,18 +161,18 @@ def _check_loss(loss, logits: jax.ShapeDtypeStruct) -> None:
         )
 
 
-def _build(model, shapes, mode: str, loss):
-    layers = tuple(shapes)
+def _build(model, layers: tuple[str, ...], mode: str, rebuild_loss):
+    def kernel(params, x, classes, loss_arrays, extra):
+        loss = rebuild_loss(loss_arrays) if rebuild_loss is not None else None
 
-    def kernel(params, x, classes):
         def objective(params, taps):
             logits, acts = model.apply(params, x, taps)
             if loss is not None:
-                return jnp.asarray(loss(logits), jnp.float32).reshape(()), acts
+                return jnp.asarray(loss(logits, *extra), jnp.float32).reshape(()), acts
             given, chosen = fix_predicted(mode, classes, logits)
             return class_scores(given, chosen, logits).sum(), acts
 
-        taps = zero_taps(shapes, x.shape[0])
+        taps = zero_taps(model, x, layers)
         (param_grads, tap_grads), acts = jax.grad(objective, argnums=(0, 1), has_aux=True)(
             params, taps
         )

@@ -25,14 +25,19 @@ def _check_weights(weights, argument: str = "weights") -> np.ndarray:
         raise TypeError(f"{argument}: expected float attention weights, got dtype {weights.dtype}.")
     if weights.ndim != 5 or weights.shape[-1] != weights.shape[-2]:
         raise ValueError(
-            f"{argument}: expected self-attention weights (batch, layers, heads, tokens, tokens) as "
+            f"{argument}: expected self-attention weights (batch, layers, heads, tokens, "
+            "tokens) as "
             f"jv.attention returns, got shape {weights.shape}."
         )
     return weights
 
 
 def _check_residual(residual) -> float:
-    if isinstance(residual, bool) or not isinstance(residual, int | float | np.floating) or not 0 <= residual <= 1:
+    if (
+        isinstance(residual, bool)
+        or not isinstance(residual, int | float | np.floating)
+        or not 0 <= residual <= 1
+    ):
         raise ValueError(f"residual: expected a number in [0, 1], got {residual!r}.")
     return float(residual)
 
@@ -75,12 +80,16 @@ def _rollout(graph):
     def step(total, layer):
         return layer @ total, None
 
-    eye = jnp.broadcast_to(jnp.eye(graph.shape[-1], dtype=graph.dtype), graph.shape[:1] + graph.shape[2:])
+    eye = jnp.broadcast_to(
+        jnp.eye(graph.shape[-1], dtype=graph.dtype), graph.shape[:1] + graph.shape[2:]
+    )
     total, _ = jax.lax.scan(step, eye, jnp.moveaxis(graph, 1, 0))
     return total
 
 
-def attention_flow(weights, *, residual: float = 0.5, heads: str = "mean", normalize: bool = True) -> np.ndarray:
+def attention_flow(
+    weights, *, residual: float = 0.5, heads: str = "mean", normalize: bool = True
+) -> np.ndarray:
     """Attention flow (Abnar and Zuidema, 2020): the maximum flow from each top-layer position
     to each input token through the layered graph whose edge from position j at layer l-1 to
     position i at layer l has capacity Â_l[i, j] (see `layer_graph`).
@@ -104,7 +113,9 @@ def attention_flow(weights, *, residual: float = 0.5, heads: str = "mean", norma
         capacity = _layered_capacity(graph[b])
         for q in range(tokens):
             for k in range(tokens):
-                flows[b, q, k] = max_flow(capacity, _node(len(graph[b]), q, tokens), _node(0, k, tokens))
+                flows[b, q, k] = max_flow(
+                    capacity, _node(len(graph[b]), q, tokens), _node(0, k, tokens)
+                )
     if normalize:
         flows /= np.where(flows.sum(-1, keepdims=True) > 0, flows.sum(-1, keepdims=True), 1.0)
     return flows.astype(np.float32)

@@ -18,7 +18,13 @@ from ..explain import _engine
 from ..explain._backprop import fix_predicted, per_class, per_sample, pull_back, rows_of
 from ..explain._quadrature import RULES, path_rule
 from ..explain._targets import class_scores, resolve_target
-from ._tokens import check_baseline_tokens, check_embedding_layer, check_tokens, forward, vocabulary_size
+from ._tokens import (
+    check_baseline_tokens,
+    check_embedding_layer,
+    check_tokens,
+    forward,
+    vocabulary_size,
+)
 
 TOKEN_METHODS = ("saliency", "input_x_gradient", "integrated_gradients", "smoothgrad")
 REDUCTIONS = ("sum", "l2")
@@ -76,37 +82,49 @@ def token_attribution(
     tokens = check_tokens(model, tokens)
     target = resolve_target(target, tokens.shape[0], model.output_shape(tokens).shape[1])
     layer = check_embedding_layer(model, tokens, layer)
-    spec = model.layer_shapes(tokens)[layer]
     baseline = check_baseline_tokens(baseline, tokens, vocabulary_size(model, tokens))
     steps = check_positive_int("steps", steps)
     samples = check_positive_int("samples", samples)
     if method == "smoothgrad":
         key = check_key(key, "token_attribution with method='smoothgrad'")
         if not np.isfinite(noise) or noise < 0:
-            raise ValueError(f"noise: expected a non-negative fraction of the embedding range, got {noise!r}.")
+            raise ValueError(
+                f"noise: expected a non-negative fraction of the embedding range, got {noise!r}."
+            )
     else:
         key = jax.random.key(0)  # unused; keeps one kernel signature
-    alphas, weights = path_rule(quadrature, steps) if method == "integrated_gradients" else (np.ones(1), np.ones(1))
+    alphas, weights = (
+        path_rule(quadrature, steps)
+        if method == "integrated_gradients"
+        else (np.ones(1), np.ones(1))
+    )
     if method == "smoothgrad":
         alphas, weights = np.ones(samples), np.full(samples, 1.0 / samples)
 
     def build():
         def kernel(params, key, indices, tokens, baseline, classes):
+            spec = model.layer_shapes(tokens)[layer]  # of this chunk's (traced) tokens
             zeros = jnp.zeros((tokens.shape[0],) + spec.shape[1:], spec.dtype)
-            logits, captured = forward(model, params, tokens, capture=(layer,), deltas={layer: zeros})
+            logits, captured = forward(
+                model, params, tokens, capture=(layer,), deltas={layer: zeros}
+            )
             mode, classes = fix_predicted(target.mode, classes, logits)
             end = captured[layer].astype(jnp.float32)
             if method == "integrated_gradients":
-                start = forward(model, params, baseline, capture=(layer,), deltas={layer: zeros})[1][layer]
+                start = forward(model, params, baseline, capture=(layer,), deltas={layer: zeros})[
+                    1
+                ][layer]
                 start = start.astype(jnp.float32)
                 path = jnp.asarray(alphas, jnp.float32).reshape(1, -1, 1, 1)
                 offsets = start[:, None] + path * (end - start)[:, None] - end[:, None]
                 scale = per_class(end - start, mode)
             elif method == "smoothgrad":
                 spread = (end.max(axis=(1, 2)) - end.min(axis=(1, 2))).reshape(-1, 1, 1, 1)
-                draws = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (samples,) + end.shape[1:]))(
-                    indices
-                )
+                draws = jax.vmap(
+                    lambda i: jax.random.normal(
+                        jax.random.fold_in(key, i), (samples,) + end.shape[1:]
+                    )
+                )(indices)
                 offsets, scale = noise * spread * draws, 1.0
             else:
                 offsets = jnp.zeros_like(end)[:, None]
@@ -118,20 +136,38 @@ def token_attribution(
                 return forward(model, params, repeated, deltas={layer: delta})[0]
 
             rows_logits, vjp = jax.vjp(run, rows_of(offsets).astype(spec.dtype))
-            grads = per_sample(pull_back(vjp, rows_logits, mode, jnp.repeat(classes, count)), tokens.shape[0])
+            grads = per_sample(
+                pull_back(vjp, rows_logits, mode, jnp.repeat(classes, count)), tokens.shape[0]
+            )
             attr = scale * jnp.tensordot(jnp.asarray(weights, jnp.float32), grads, axes=(0, 1))
             return attr.sum(-1) if reduce == "sum" else jnp.sqrt((attr**2).sum(-1))
 
         return kernel
 
-    program = ("token_attribution", method, layer, reduce, quadrature, len(alphas), float(noise), target.mode)
+    program = (
+        "token_attribution",
+        method,
+        layer,
+        reduce,
+        quadrature,
+        len(alphas),
+        float(noise),
+        target.mode,
+    )
     return _engine.run(
-        model, program, build, (tokens, baseline, target.classes), shared=(key,),
-        batch_size=check_batch_size(batch_size), evaluations=len(alphas) + 2,
+        model,
+        program,
+        build,
+        (tokens, baseline, target.classes),
+        shared=(key,),
+        batch_size=check_batch_size(batch_size),
+        evaluations=len(alphas) + 2,
     )
 
 
-def token_occlusion(model, tokens, target=None, *, replacement=0, batch_size: int | None = None) -> jax.Array:
+def token_occlusion(
+    model, tokens, target=None, *, replacement=0, batch_size: int | None = None
+) -> jax.Array:
     """Occlusion of tokens: each token's attribution is the drop of the target score when that
     one token is replaced by `replacement` (a token id, default 0, usually the padding token).
     All positions run in one compiled, vmapped program.
@@ -159,6 +195,10 @@ def token_occlusion(model, tokens, target=None, *, replacement=0, batch_size: in
         return kernel
 
     return _engine.run(
-        model, ("token_occlusion", target.mode), build, (tokens, replacement, target.classes),
-        batch_size=check_batch_size(batch_size), evaluations=tokens.shape[1] + 1,
+        model,
+        ("token_occlusion", target.mode),
+        build,
+        (tokens, replacement, target.classes),
+        batch_size=check_batch_size(batch_size),
+        evaluations=tokens.shape[1] + 1,
     )

@@ -51,12 +51,21 @@ def attention(
     shape = head_shape(model, tokens, all_layers)
     chosen = _check_heads(heads, shape[1])
     masked = head_mask is not None
-    mask = check_head_mask(model, tokens, all_layers, head_mask) if masked else np.ones(shape, np.float32)
+    mask = (
+        check_head_mask(model, tokens, all_layers, head_mask)
+        if masked
+        else np.ones(shape, np.float32)
+    )
 
     def build():
         def kernel(params, mask, indices, tokens):
             _, captured = forward(
-                model, params, tokens, capture=layers, head_mask=mask if masked else None, layers=all_layers
+                model,
+                params,
+                tokens,
+                capture=layers,
+                head_mask=mask if masked else None,
+                layers=all_layers,
             )
             weights = jnp.stack([captured[name].astype(jnp.float32) for name in layers], axis=1)
             return weights[:, :, jnp.asarray(chosen)]
@@ -64,22 +73,31 @@ def attention(
         return kernel
 
     program = ("attention", layers, all_layers, chosen, masked)
-    return _engine.run(model, program, build, (tokens,), shared=(mask,), batch_size=check_batch_size(batch_size))
+    return _engine.run(
+        model, program, build, (tokens,), shared=(mask,), batch_size=check_batch_size(batch_size)
+    )
 
 
 def _check_heads(heads, count: int) -> tuple[int, ...]:
     if heads is None:
         return tuple(range(count))
-    chosen = (heads,) if isinstance(heads, int | np.integer) and not isinstance(heads, bool) else heads
+    chosen = (
+        (heads,) if isinstance(heads, int | np.integer) and not isinstance(heads, bool) else heads
+    )
     try:
         chosen = tuple(chosen)
     except TypeError:
         chosen = None
-    if not chosen or not all(isinstance(h, int | np.integer) and not isinstance(h, bool) for h in chosen):
+    if not chosen or not all(
+        isinstance(h, int | np.integer) and not isinstance(h, bool) for h in chosen
+    ):
         raise TypeError(f"heads: expected a head index (int) or a sequence of them, got {heads!r}.")
     bad = [int(h) for h in chosen if not 0 <= h < count]
     if bad:
-        raise ValueError(f"heads: head {bad[0]} is out of range; the model's attention has {count} heads (0 to {count - 1}).")
+        raise ValueError(
+            f"heads: head {bad[0]} is out of range; the model's attention has {count} heads (0 "
+            f"to {count - 1})."
+        )
     return tuple(int(h) for h in chosen)
 
 
@@ -102,12 +120,19 @@ def logits_with_head_mask(model, tokens, head_mask, *, batch_size: int | None = 
 
     def build():
         def kernel(params, mask, indices, tokens):
-            return forward(model, params, tokens, head_mask=mask, layers=layers)[0].astype(jnp.float32)
+            return forward(model, params, tokens, head_mask=mask, layers=layers)[0].astype(
+                jnp.float32
+            )
 
         return kernel
 
     return _engine.run(
-        model, ("logits_with_head_mask", layers), build, (tokens,), shared=(mask,), batch_size=check_batch_size(batch_size)
+        model,
+        ("logits_with_head_mask", layers),
+        build,
+        (tokens,),
+        shared=(mask,),
+        batch_size=check_batch_size(batch_size),
     )
 
 
@@ -137,14 +162,20 @@ def head_importance(model, tokens, target=None, *, batch_size: int | None = None
                 masked = forward(model, params, tokens, head_mask=mask, layers=layers)[0]
                 return class_scores(mode, classes, masked)
 
-            drops = class_scores(mode, classes, logits)[None] - jax.vmap(score)(knockouts)  # (L*H, batch[, C])
+            drops = class_scores(mode, classes, logits)[None] - jax.vmap(score)(
+                knockouts
+            )  # (L*H, batch[, C])
             return jnp.moveaxis(drops, 0, -1).reshape(drops.shape[1:] + shape)
 
         return kernel
 
     return _engine.run(
-        model, ("head_importance", layers, target.mode), build, (tokens, target.classes),
-        batch_size=check_batch_size(batch_size), evaluations=shape[0] * shape[1] + 1,
+        model,
+        ("head_importance", layers, target.mode),
+        build,
+        (tokens, target.classes),
+        batch_size=check_batch_size(batch_size),
+        evaluations=shape[0] * shape[1] + 1,
     )
 
 
@@ -166,20 +197,33 @@ def gradient_weighted_attention(
     tokens = check_tokens(model, tokens)
     target = resolve_target(target, tokens.shape[0], model.output_shape(tokens).shape[1])
     layers = check_attention_layers(model, tokens)
-    shapes = model.layer_shapes(tokens)
 
     def build():
         def kernel(params, indices, tokens, classes):
-            zeros = [jnp.zeros((tokens.shape[0],) + shapes[name].shape[1:], shapes[name].dtype) for name in layers]
+            shapes = model.layer_shapes(tokens)  # of this chunk's (traced) tokens
+            zeros = [
+                jnp.zeros((tokens.shape[0],) + shapes[name].shape[1:], shapes[name].dtype)
+                for name in layers
+            ]
 
             def run(*deltas):
-                return forward(model, params, tokens, capture=layers, deltas=dict(zip(layers, deltas, strict=True)))
+                return forward(
+                    model,
+                    params,
+                    tokens,
+                    capture=layers,
+                    deltas=dict(zip(layers, deltas, strict=True)),
+                )
 
             logits, vjp, weights = jax.vjp(run, *zeros, has_aux=True)
             mode, classes = fix_predicted(target.mode, classes, logits)
-            grads = dict(zip(layers, pull_back_each(vjp, logits, mode, classes), strict=True))  # (batch[, C], h, q, k)
+            grads = dict(
+                zip(layers, pull_back_each(vjp, logits, mode, classes), strict=True)
+            )  # (batch[, C], h, q, k)
             length = tokens.shape[1]
-            relevance = jnp.broadcast_to(jnp.eye(length, dtype=jnp.float32), grads[layers[0]].shape[:-3] + (length, length))
+            relevance = jnp.broadcast_to(
+                jnp.eye(length, dtype=jnp.float32), grads[layers[0]].shape[:-3] + (length, length)
+            )
             for name in layers:
                 weight = weights[name].astype(jnp.float32)
                 weight = weight[:, None] if mode == "all" else weight
@@ -190,6 +234,10 @@ def gradient_weighted_attention(
         return kernel
 
     return _engine.run(
-        model, ("gradient_weighted_attention", layers, target.mode), build, (tokens, target.classes),
-        batch_size=check_batch_size(batch_size), evaluations=2,
+        model,
+        ("gradient_weighted_attention", layers, target.mode),
+        build,
+        (tokens, target.classes),
+        batch_size=check_batch_size(batch_size),
+        evaluations=2,
     )

@@ -54,20 +54,29 @@ def _check_cell_inputs(cell, inputs, carry) -> tuple[Any, np.ndarray, Any]:
     from flax import nnx
 
     if not callable(cell):
-        raise TypeError(f"cell: expected a recurrent cell, cell(carry, x) -> (carry, y), got {type(cell).__name__}.")
+        raise TypeError(
+            "cell: expected a recurrent cell, cell(carry, x) -> (carry, y), got "
+            f"{type(cell).__name__}."
+        )
     inputs = np.asarray(inputs)
     if not np.issubdtype(inputs.dtype, np.floating) or inputs.ndim != 3:
         raise ValueError(
-            f"inputs: expected the float sequence the cell reads, (batch, time, features), got shape "
+            "inputs: expected the float sequence the cell reads, (batch, time, features), got "
+            "shape "
             f"{inputs.shape} and dtype {inputs.dtype} (for token ids, pass their embeddings)."
         )
     if carry is None:
         if not hasattr(cell, "initialize_carry"):
-            raise TypeError("carry: a cell without initialize_carry needs the initial carry, e.g. zeros (batch, units).")
+            raise TypeError(
+                "carry: a cell without initialize_carry needs the initial carry, e.g. zeros "
+                "(batch, units)."
+            )
         carry = cell.initialize_carry(inputs[:, 0].shape, nnx.Rngs(0))
     leaves = jax.tree.leaves(carry)
     if not leaves or any(np.shape(leaf)[0] != inputs.shape[0] for leaf in leaves):
-        raise ValueError(f"carry: expected arrays with the batch of inputs ({inputs.shape[0]}) first.")
+        raise ValueError(
+            f"carry: expected arrays with the batch of inputs ({inputs.shape[0]}) first."
+        )
     return cell, inputs, carry
 
 
@@ -98,13 +107,22 @@ def _gates(module, carry, x) -> dict[str, jax.Array] | None:
         c, h = carry
         i, f, g, o = jnp.split(module.dense_i(x) + module.dense_h(h), 4, axis=-1)
         gate = module.gate_fn
-        return {"input": gate(i), "forget": gate(f), "candidate": module.activation_fn(g), "output": gate(o)}
+        return {
+            "input": gate(i),
+            "forget": gate(f),
+            "candidate": module.activation_fn(g),
+            "output": gate(o),
+        }
     if type(module) is nnx.GRUCell:
         h = carry
         xr, xz, xn = jnp.split(module.dense_i(x), 3, axis=-1)
         hr, hz, hn = jnp.split(module.dense_h(h), 3, axis=-1)
         reset, update = module.gate_fn(xr + hr), module.gate_fn(xz + hz)
-        return {"reset": reset, "update": update, "candidate": module.activation_fn(xn + reset * hn)}
+        return {
+            "reset": reset,
+            "update": update,
+            "candidate": module.activation_fn(xn + reset * hn),
+        }
     return None
 
 
@@ -120,7 +138,10 @@ def rnn_states(cell, inputs, *, carry=None) -> RNNStates:
       `RNNStates` (hidden, cell, gates), each (batch, time, units).
 
     >>> import jax.numpy as jnp, jaxviz as jv
-    >>> states = jv.rnn_states(lambda h, x: (0.5 * h + x, 0.5 * h + x), jnp.ones((1, 3, 1)), carry=jnp.zeros((1, 1)))
+    >>> def cell(h, x):
+    ...     h = 0.5 * h + x
+    ...     return h, h
+    >>> states = jv.rnn_states(cell, jnp.ones((1, 3, 1)), carry=jnp.zeros((1, 1)))
     >>> states.hidden[0, :, 0].tolist()
     [1.0, 1.5, 1.75]
     """
@@ -169,7 +190,9 @@ def state_gradient_norms(cell, inputs, *, carry=None, norm: str = "spectral") ->
 
     @jax.jit
     def run(state, carry, inputs):
-        def one_example(carry, inputs):  # a batch of one, so the Jacobian has no batch x batch block
+        def one_example(
+            carry, inputs
+        ):  # a batch of one, so the Jacobian has no batch x batch block
             xs = jnp.swapaxes(inputs[None], 0, 1)
             carry = jax.tree.map(lambda leaf: leaf[None], carry)
 

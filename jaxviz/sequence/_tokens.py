@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._attention import HEADS, WEIGHTS
@@ -16,25 +15,33 @@ from .._checks import check_input, check_layers
 def check_tokens(model, tokens, argument: str = "tokens") -> np.ndarray:
     """`tokens` as a host int32 array (batch, length) of ids the model's vocabulary holds."""
     if isinstance(tokens, jax.core.Tracer):
-        raise TypeError(f"{argument}: jaxviz functions compile themselves; call them on concrete arrays.")
+        raise TypeError(
+            f"{argument}: jaxviz functions compile themselves; call them on concrete arrays."
+        )
     try:
         tokens = np.asarray(tokens)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{argument}: expected an array of token ids, got {type(tokens).__name__}.") from err
+        raise TypeError(
+            f"{argument}: expected an array of token ids, got {type(tokens).__name__}."
+        ) from err
     if tokens.dtype == bool or not np.issubdtype(tokens.dtype, np.integer):
         raise TypeError(
             f"{argument}: expected integer token ids (batch, length), got dtype {tokens.dtype}. "
-            "Pass the ids the model's embedding looks up (e.g. tokens.astype('int32')), not embeddings."
+            "Pass the ids the model's embedding looks up (e.g. tokens.astype('int32')), not "
+            "embeddings."
         )
     if tokens.ndim != 2 or 0 in tokens.shape:
-        raise ValueError(f"{argument}: expected token ids shaped (batch, length), got shape {tokens.shape}.")
+        raise ValueError(
+            f"{argument}: expected token ids shaped (batch, length), got shape {tokens.shape}."
+        )
     tokens = check_input(model, tokens.astype(np.int32), argument, integers=True)
     size = vocabulary_size(model, tokens)
     if size is not None:
         bad = tokens[(tokens < 0) | (tokens >= size)]
         if bad.size:
             raise ValueError(
-                f"{argument}: token id {int(bad[0])} is outside the vocabulary; the model's embedding "
+                f"{argument}: token id {int(bad[0])} is outside the vocabulary; the model's "
+                "embedding "
                 f"has {size} tokens (ids 0 to {size - 1})."
             )
     return tokens
@@ -48,7 +55,9 @@ def token_embeddings(model, tokens: np.ndarray) -> list[str]:
     return [
         name
         for name, spec in shapes.items()
-        if model.layer_types.get(name) == "Embed" and spec.shape[:2] == tokens.shape and len(spec.shape) == 3
+        if model.layer_types.get(name) == "Embed"
+        and spec.shape[:2] == tokens.shape
+        and len(spec.shape) == 3
     ]
 
 
@@ -72,7 +81,8 @@ def check_embedding_layer(model, tokens: np.ndarray, layer: str | None) -> str:
         if not found:
             raise ValueError(
                 "layer: the model has no flax Embed layer to attribute at; pass layer= the name of "
-                f"the layer that outputs the token embeddings. The model's layers: {', '.join(shapes)}."
+                "the layer that outputs the token embeddings. The model's layers: "
+                f"{', '.join(shapes)}."
             )
         layer = found[0]
     if not isinstance(layer, str):
@@ -81,7 +91,8 @@ def check_embedding_layer(model, tokens: np.ndarray, layer: str | None) -> str:
     shape = shapes[layer].shape
     if shape[:2] != tokens.shape or len(shape) != 3:
         raise ValueError(
-            f"layer: {layer!r} outputs shape {shape}, not one vector per token (batch, length, features) "
+            f"layer: {layer!r} outputs shape {shape}, not one vector per token (batch, length, "
+            "features) "
             f"= {tokens.shape + ('features',)}; pass the token embedding layer."
         )
     return layer
@@ -91,15 +102,21 @@ def check_baseline_tokens(baseline, tokens: np.ndarray, size: int | None) -> np.
     """A baseline of token ids: one id for every position, one sequence, or one per example."""
     baseline = np.asarray(baseline)
     if baseline.dtype == bool or not np.issubdtype(baseline.dtype, np.integer):
-        raise TypeError(f"baseline: expected a token id (int) or an int array of ids, got dtype {baseline.dtype}.")
+        raise TypeError(
+            "baseline: expected a token id (int) or an int array of ids, got dtype "
+            f"{baseline.dtype}."
+        )
     try:
         baseline = np.broadcast_to(baseline, tokens.shape)
     except ValueError:
         raise ValueError(
-            f"baseline: shape {baseline.shape} does not broadcast to the tokens' shape {tokens.shape}."
+            f"baseline: shape {baseline.shape} does not broadcast to the tokens' shape "
+            f"{tokens.shape}."
         ) from None
     if size is not None and ((baseline < 0) | (baseline >= size)).any():
-        raise ValueError(f"baseline: token ids must lie in 0 to {size - 1} (the model's vocabulary).")
+        raise ValueError(
+            f"baseline: token ids must lie in 0 to {size - 1} (the model's vocabulary)."
+        )
     return np.ascontiguousarray(baseline, np.int32)
 
 
@@ -119,7 +136,8 @@ def check_attention_layers(model, tokens, layers: Sequence[str] | None = None) -
         raise ValueError(
             "model: it has no attention weights jaxviz can read. Supported: flax.nnx "
             "MultiHeadAttention and flax.linen MultiHeadDotProductAttention with the default "
-            "attention_fn, and plain functions that tag their weights (batch, heads, queries, keys) "
+            "attention_fn, and plain functions that tag their weights (batch, heads, queries, "
+            "keys) "
             'with checkpoint_name(weights, "<layer>.attention_weights").'
         )
     if layers is None:
@@ -139,12 +157,15 @@ def head_shape(model, tokens, layers: Sequence[str]) -> tuple[int, int]:
     shapes = model.layer_shapes(tokens)
     heads = {shapes[name].shape[1] for name in layers}
     if len(heads) != 1:
-        raise ValueError(f"model: its attention layers have different numbers of heads {sorted(heads)}.")
+        raise ValueError(
+            f"model: its attention layers have different numbers of heads {sorted(heads)}."
+        )
     for name in layers:
         spec = shapes[name].shape
         if len(spec) != 4 or spec[0] != tokens.shape[0]:
             raise ValueError(
-                f"model: attention weights {name!r} have shape {spec}, not (batch, heads, queries, keys)."
+                f"model: attention weights {name!r} have shape {spec}, not (batch, heads, "
+                "queries, keys)."
             )
     return len(layers), heads.pop()
 
@@ -153,7 +174,11 @@ def check_head_mask(model, tokens, layers: Sequence[str], head_mask) -> np.ndarr
     """A float32 (layers, heads) mask the model's per-head outputs can be scaled by."""
     expected = head_shape(model, tokens, layers)
     mask = np.asarray(head_mask)
-    if not (np.issubdtype(mask.dtype, np.floating) or np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
+    if not (
+        np.issubdtype(mask.dtype, np.floating)
+        or np.issubdtype(mask.dtype, np.integer)
+        or mask.dtype == bool
+    ):
         raise TypeError(f"head_mask: expected numbers, got dtype {mask.dtype}.")
     if mask.shape != expected:
         raise ValueError(
@@ -166,7 +191,8 @@ def check_head_mask(model, tokens, layers: Sequence[str], head_mask) -> np.ndarr
     missing = [heads_of(name) for name in layers if heads_of(name) not in shapes]
     if missing:
         raise ValueError(
-            f"head_mask: the model reports no per-head outputs {', '.join(map(repr, missing))}; a plain "
+            "head_mask: the model reports no per-head outputs "
+            f"{', '.join(map(repr, missing))}; a plain "
             'function must tag them too, checkpoint_name(heads, "<layer>.heads") with heads shaped '
             "(batch, queries, heads, head_dim), before its output projection."
         )

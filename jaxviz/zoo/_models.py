@@ -122,8 +122,18 @@ class TinyTransformer(nnx.Module):
     keys after each query."""
 
     def __init__(
-        self, vocabulary: int, length: int, classes: int, *, readout: int, dim: int = 32, heads: int = 4,
-        layers: int = 2, pad_id: int = 0, causal: bool = False, rngs: nnx.Rngs,
+        self,
+        vocabulary: int,
+        length: int,
+        classes: int,
+        *,
+        readout: int,
+        dim: int = 32,
+        heads: int = 4,
+        layers: int = 2,
+        pad_id: int = 0,
+        causal: bool = False,
+        rngs: nnx.Rngs,
     ):
         self.readout = readout
         self.causal = causal
@@ -150,9 +160,8 @@ class SentimentTransformer(TinyTransformer):
     def __init__(self, *, rngs: nnx.Rngs):
         from ._sequences import SENTIMENT_CLASSES, SENTIMENT_LENGTH, SENTIMENT_VOCABULARY
 
-        super().__init__(
-            len(SENTIMENT_VOCABULARY), SENTIMENT_LENGTH, len(SENTIMENT_CLASSES), readout=0, rngs=rngs
-        )
+        vocabulary, classes = len(SENTIMENT_VOCABULARY), len(SENTIMENT_CLASSES)
+        super().__init__(vocabulary, SENTIMENT_LENGTH, classes, readout=0, rngs=rngs)
 
 
 class LookupTransformer(TinyTransformer):
@@ -163,9 +172,8 @@ class LookupTransformer(TinyTransformer):
     def __init__(self, *, rngs: nnx.Rngs):
         from ._sequences import LOOKUP_LENGTH, LOOKUP_VALUES, LOOKUP_VOCABULARY
 
-        super().__init__(
-            len(LOOKUP_VOCABULARY), LOOKUP_LENGTH, len(LOOKUP_VALUES), readout=-1, causal=True, rngs=rngs
-        )
+        vocabulary, classes = len(LOOKUP_VOCABULARY), len(LOOKUP_VALUES)
+        super().__init__(vocabulary, LOOKUP_LENGTH, classes, readout=-1, causal=True, rngs=rngs)
 
 
 class SentimentLSTM(nnx.Module):
@@ -183,6 +191,7 @@ class SentimentLSTM(nnx.Module):
     def __call__(self, tokens: jax.Array) -> jax.Array:
         inputs = self.token_embed(tokens)
         zeros = jnp.zeros((tokens.shape[0], self.cell.hidden_features), inputs.dtype)
-        _, states = jax.lax.scan(lambda carry, x: self.cell(carry, x), (zeros, zeros), jnp.swapaxes(inputs, 0, 1))
+        steps = jnp.swapaxes(inputs, 0, 1)
+        _, states = jax.lax.scan(lambda carry, x: self.cell(carry, x), (zeros, zeros), steps)
         last = jnp.sum(tokens != 0, axis=1) - 1
         return self.head(jnp.swapaxes(states, 0, 1)[jnp.arange(tokens.shape[0]), last])

@@ -11,7 +11,14 @@ from flax import nnx, serialization
 
 from .._model import Model, wrap
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
-from ._models import CancerMLP, DigitsCNN, LookupTransformer, SentimentLSTM, SentimentTransformer, ShapesCNN
+from ._models import (
+    CancerMLP,
+    DigitsCNN,
+    LookupTransformer,
+    SentimentLSTM,
+    SentimentTransformer,
+    ShapesCNN,
+)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
@@ -45,7 +52,8 @@ MODELS: dict[str, ModelSpec] = {
         SentimentLSTM,
     ),
     "lookup-transformer": ModelSpec(
-        "2-layer, 4-head causal transformer on lookup token ids, read at the last token (10 classes)",
+        "2-layer, 4-head causal transformer on lookup token ids, read at the last token (10 "
+        "classes)",
         "lookup",
         LookupTransformer,
     ),

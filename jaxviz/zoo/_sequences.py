@@ -62,7 +62,9 @@ def _one_sentence(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     k_fill, k_words, k_pol, k_keep, k_neg, k_int, k_two = jax.random.split(key, 7)
     fillers = _ids(v, FILLERS)[jax.random.randint(k_fill, (len(_SLOTS),), 0, len(FILLERS))]
     negators = _ids(v, NEGATORS)[jax.random.randint(k_neg, (len(_SLOTS),), 0, len(NEGATORS))]
-    intensifiers = _ids(v, INTENSIFIERS)[jax.random.randint(k_int, (len(_SLOTS),), 0, len(INTENSIFIERS))]
+    intensifiers = _ids(v, INTENSIFIERS)[
+        jax.random.randint(k_int, (len(_SLOTS),), 0, len(INTENSIFIERS))
+    ]
     word_index = jax.random.randint(k_words, (len(_SLOTS),), 0, len(POSITIVE))
     kinds = np.array([{"F": 0, "N": 1, "I": 2, "W": 3}[c] for c in _SLOTS])
     keep_draws = jax.random.split(k_keep, 3)
@@ -86,8 +88,12 @@ def _one_sentence(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     evidence = jnp.zeros(len(_SLOTS), bool)
     for w in words:
         positive_word = (label == 1) ^ negated[w]
-        word = jnp.where(positive_word, _ids(v, POSITIVE)[word_index[w]], _ids(v, NEGATIVE)[word_index[w]])
-        tokens = tokens.at[w].set(word).at[w - 2].set(negators[w - 2]).at[w - 1].set(intensifiers[w - 1])
+        word = jnp.where(
+            positive_word, _ids(v, POSITIVE)[word_index[w]], _ids(v, NEGATIVE)[word_index[w]]
+        )
+        tokens = (
+            tokens.at[w].set(word).at[w - 2].set(negators[w - 2]).at[w - 1].set(intensifiers[w - 1])
+        )
         evidence = evidence.at[w].set(keep[w]).at[w - 2].set(keep[w - 2])
     # kept slots first, in order; the rest become padding
     order = jnp.argsort(~keep, stable=True)
@@ -108,7 +114,9 @@ def _one_lookup(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     key_ids = keys + v.index(LOOKUP_KEYS[0])
     value_ids = values + v.index(LOOKUP_VALUES[0])
     pairs = jnp.stack([key_ids, value_ids], axis=1).reshape(-1)
-    tokens = jnp.concatenate([pairs, jnp.array([v.index(QUERY)]), key_ids[asked][None]]).astype(jnp.int32)
+    tokens = jnp.concatenate([pairs, jnp.array([v.index(QUERY)]), key_ids[asked][None]]).astype(
+        jnp.int32
+    )
     evidence = jnp.arange(LOOKUP_LENGTH) == 2 * asked + 1
     return tokens, values[asked].astype(jnp.int32), evidence
 
@@ -119,7 +127,9 @@ def _generate(task: str, key: jax.Array, n: int):
     return jax.vmap(one)(jax.random.split(key, n))
 
 
-def make_sequences(task: str, n: int, *, key: jax.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_sequences(
+    task: str, n: int, *, key: jax.Array
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``n`` token sequences of a task with their labels and evidence masks.
 
     Args:
@@ -144,7 +154,9 @@ def make_sequences(task: str, n: int, *, key: jax.Array) -> tuple[np.ndarray, np
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
         raise ValueError(f"make_sequences: n must be a positive int, got {n!r}")
     if not _is_one_key(key):
-        raise TypeError(f"make_sequences: key must be one jax.random key, e.g. jax.random.key(0), got {key!r}")
+        raise TypeError(
+            f"make_sequences: key must be one jax.random key, e.g. jax.random.key(0), got {key!r}"
+        )
     tokens, labels, evidence = _generate(task, key, int(n))
     return np.asarray(tokens, np.int32), np.asarray(labels, np.int32), np.asarray(evidence)
 
