@@ -154,3 +154,17 @@ def test_rollout_and_gradient_weighted_attention_find_the_value_on_lookup(lookup
     relevance = np.array(sq.gradient_weighted_attention(model, lookup.x_test[:400]))[:, -1]
     relevance[:, -1] -= 1.0  # R - I: what attention moved into the answer position
     assert (relevance.argmax(1) == value[:400]).mean() >= 0.9  # measured 0.938 on all 1000
+
+
+def test_rnn_states_of_the_zoo_lstm_reproduce_its_logits(sentiment):
+    module = jv.zoo._pretrained.restore_module("sentiment-lstm")
+    tokens = sentiment.x_test[:32]
+    states = sq.rnn_states(module.cell, np.asarray(module.token_embed(tokens)))
+    last = (tokens != 0).sum(1) - 1
+    logits = module.head(states.hidden[np.arange(32), last])
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(module(tokens)), atol=1e-5)
+    assert set(states.gates) == {"input", "forget", "candidate", "output"}
+    norms = np.asarray(
+        sq.state_gradient_norms(module.cell, np.asarray(module.token_embed(tokens[:4])))
+    )
+    assert norms.shape == (4, s.SENTIMENT_LENGTH) and np.allclose(norms[:, -1], 1.0, atol=1e-5)
