@@ -103,7 +103,7 @@ def names(kind: str = "models") -> dict[str, str]:
 
     >>> import jaxviz as jv
     >>> sorted(jv.zoo.names())
-    ['cancer-mlp', 'digits-cnn', 'shapes-cnn']
+    ['cancer-mlp', 'digits-cnn', 'lookup-transformer', 'sentiment-lstm', 'sentiment-transformer', 'shapes-cnn']
     """
     listings = {
         "models": {name: spec.description for name, spec in MODELS.items()},
@@ -119,7 +119,9 @@ def load(name: str) -> tuple[Model, Dataset]:
     """Load a pretrained model and its dataset, offline, in one line.
 
     Args:
-      name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``).
+      name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``, and the
+        token models ``"sentiment-transformer"``, ``"sentiment-lstm"``, ``"lookup-transformer"``,
+        which take int32 token ids (batch, length)).
 
     Returns:
       ``(model, data)``: the model wrapped with :func:`jaxviz.wrap` (its layers are named as in
