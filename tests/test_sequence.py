@@ -120,10 +120,9 @@ def fn_model(fn_reference):
 
 
 def _sown_nnx(module, tokens):
-    copy = nnx.merge(*nnx.split(module))
+    copy = nnx.clone(module)
     copy.sow = True
-    copy(jnp.asarray(tokens))
-    sown = nnx.pop(copy, nnx.Intermediate)
+    _, sown = nnx.capture(copy, nnx.Intermediate)(jnp.asarray(tokens))
     return np.stack(
         [np.asarray(sown["layers"][i]["attention_weights"][0]) for i in range(LAYERS)], axis=1
     )
