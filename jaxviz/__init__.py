@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING
 
 from . import flow as flow
+from . import sequence as sequence
 from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
@@ -52,6 +53,19 @@ from .flow import diagnose as diagnose
 from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
+from .sequence import RNNStates as RNNStates
+from .sequence import attention as attention
+from .sequence import attention_flow as attention_flow
+from .sequence import attention_layers as attention_layers
+from .sequence import attention_rollout as attention_rollout
+from .sequence import gradient_weighted_attention as gradient_weighted_attention
+from .sequence import head_importance as head_importance
+from .sequence import layer_graph as layer_graph
+from .sequence import logits_with_head_mask as logits_with_head_mask
+from .sequence import rnn_states as rnn_states
+from .sequence import state_gradient_norms as state_gradient_norms
+from .sequence import token_attribution as token_attribution
+from .sequence import token_occlusion as token_occlusion
 from .flow import load_run as load_run
 
 if TYPE_CHECKING:
