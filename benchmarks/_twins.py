@@ -9,8 +9,10 @@ two frameworks always run the same arithmetic. A network is a spec, a tuple of s
                                      guided backprop needs)
     ("flatten",)
     ("linear", out_features)
+    ("batchnorm",)                   evaluation-mode batch norm after a conv or linear, with
+                                     random running statistics, scale and offset
 
-Layers are named conv1, conv2, ..., fc1, fc2, ... in both frameworks, so `m.layers` names in
+Layers are named conv1, ..., fc1, ..., bn1, ... in both frameworks, so `m.layers` names in
 jaxviz and `getattr(torch_model, name)` in Captum point at the same layer.
 
 torch is imported lazily: importing this module needs only JAX and Flax.
@@ -81,13 +83,14 @@ DIGITS_INPUT = (8, 8, 1)
 
 def layer_names(spec: Spec) -> list[str | None]:
     """The name of each step's module (conv1, fc1, ...; None for steps without weights)."""
-    counts = {"conv": 0, "linear": 0}
+    prefixes = {"conv": "conv", "linear": "fc", "batchnorm": "bn"}
+    counts = dict.fromkeys(prefixes, 0)
     names: list[str | None] = []
     for step in spec:
         kind = step[0]
         if kind in counts:
             counts[kind] += 1
-            names.append(f"{'conv' if kind == 'conv' else 'fc'}{counts[kind]}")
+            names.append(f"{prefixes[kind]}{counts[kind]}")
         else:
             names.append(None)
     return names
@@ -121,6 +124,9 @@ class SpecCNN(nnx.Module):
             elif kind == "linear":
                 layer = nnx.Linear(flat, step[1], rngs=rngs)
                 flat = step[1]
+            elif kind == "batchnorm":
+                setattr(self, name, _random_batch_norm(flat or channels, rngs))
+                continue
             if name is not None:
                 # Non-zero biases: zero biases hide layout and broadcasting mistakes.
                 layer.bias[...] = bias_scale * jax.random.normal(rngs.params(), layer.bias.shape)
@@ -142,6 +148,17 @@ class SpecCNN(nnx.Module):
         return x
 
 
+def _random_batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
+    """A batch norm in evaluation mode with statistics far from the identity's."""
+    norm = nnx.BatchNorm(features, use_running_average=True, rngs=rngs)
+    normal = lambda: jax.random.normal(rngs.params(), (features,))  # noqa: E731
+    norm.mean[...] = 0.2 * normal()
+    norm.var[...] = jnp.exp(0.3 * normal())
+    norm.scale[...] = 1.0 + 0.3 * normal()
+    norm.bias[...] = 0.1 * normal()
+    return norm
+
+
 def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec | None = None):
     """A torch.nn.Sequential (NCHW) computing the same logits as `model` (NHWC).
 
@@ -159,6 +176,7 @@ def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec 
     height, width, channels = input_shape
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     spatial_before_flatten = None
+    linear_seen = None  # the features of the last Linear: a batch norm after it is 1-d
     for i, (step, name) in enumerate(zip(spec, layer_names(spec))):
         kind = step[0]
         if kind == "conv":
@@ -168,6 +186,16 @@ def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec 
             conv.bias.data = _tensor(flax_conv.bias[...])
             modules[name] = conv
             channels = step[1]
+        elif kind == "batchnorm":
+            flax_norm = getattr(model, name)
+            one_d = linear_seen is not None
+            norm_type = nn.BatchNorm1d if one_d else nn.BatchNorm2d
+            norm = norm_type(linear_seen if one_d else channels, eps=flax_norm.epsilon)
+            norm.running_mean.data = _tensor(flax_norm.mean[...])
+            norm.running_var.data = _tensor(flax_norm.var[...])
+            norm.weight.data = _tensor(flax_norm.scale[...])
+            norm.bias.data = _tensor(flax_norm.bias[...])
+            modules[name] = norm
         elif kind == "maxpool":
             modules[f"pool{i}"] = nn.MaxPool2d(step[1])
             height, width = height // step[1], width // step[1]
@@ -189,6 +217,7 @@ def torch_twin(model: nnx.Module, input_shape: tuple[int, int, int], spec: Spec 
             linear.weight.data = _tensor(kernel.T)
             linear.bias.data = _tensor(getattr(model, name).bias[...])
             modules[name] = linear
+            linear_seen = kernel.shape[1]
     with torch.no_grad():
         return nn.Sequential(modules).eval()
 

@@ -3,6 +3,7 @@
 import typing
 
 from . import flow as flow
+from . import sequence as sequence
 from . import zoo as zoo
 from ._model import Model as Model
 from ._model import wrap as wrap
@@ -19,6 +20,14 @@ from .explain import neuron_gradient as neuron_gradient
 from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
+from .explain._coalition import LimeResult as LimeResult
+from .explain._coalition import ShapleyResult as ShapleyResult
+from .explain._coalition import grid_segments as grid_segments
+from .explain._coalition import kernel_shap as kernel_shap
+from .explain._coalition import lime as lime
+from .explain._coalition import shapley_values as shapley_values
+from .explain._coalition import superpixels as superpixels
+from .explain._coalition import token_spans as token_spans
 from .explain._features import ReceptiveField as ReceptiveField
 from .explain._features import TopExamples as TopExamples
 from .explain._features import channel_backprojection as channel_backprojection
@@ -27,6 +36,13 @@ from .explain._features import receptive_field as receptive_field
 from .explain._features import top_activating as top_activating
 from .explain._featurevis import FeatureVisualization as FeatureVisualization
 from .explain._featurevis import feature_visualization as feature_visualization
+from .explain._lrp import AlphaBeta as AlphaBeta
+from .explain._lrp import Epsilon as Epsilon
+from .explain._lrp import Flat as Flat
+from .explain._lrp import Gamma as Gamma
+from .explain._lrp import Relevance as Relevance
+from .explain._lrp import ZBox as ZBox
+from .explain._lrp import lrp as lrp
 from .explain._projection import PCA as PCA
 from .explain._projection import KMeans as KMeans
 from .explain._projection import kmeans as kmeans
@@ -39,8 +55,23 @@ from .flow import FlowStats as FlowStats
 from .flow import GradientFlow as GradientFlow
 from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
+from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
+from .flow import load_run as load_run
+from .sequence import RNNStates as RNNStates
+from .sequence import attention as attention
+from .sequence import attention_flow as attention_flow
+from .sequence import attention_layers as attention_layers
+from .sequence import attention_rollout as attention_rollout
+from .sequence import gradient_weighted_attention as gradient_weighted_attention
+from .sequence import head_importance as head_importance
+from .sequence import layer_graph as layer_graph
+from .sequence import logits_with_head_mask as logits_with_head_mask
+from .sequence import rnn_states as rnn_states
+from .sequence import state_gradient_norms as state_gradient_norms
+from .sequence import token_attribution as token_attribution
+from .sequence import token_occlusion as token_occlusion
 
 if typing.TYPE_CHECKING:
     from . import plot as plot
@@ -85,6 +116,23 @@ __all__ = [
     "occlusion",
     "saliency",
     "smoothgrad",
+    # coalition methods and their feature groups
+    "grid_segments",
+    "kernel_shap",
+    "lime",
+    "shapley_values",
+    "superpixels",
+    "token_spans",
+    "LimeResult",
+    "ShapleyResult",
+    # layer-wise relevance propagation
+    "lrp",
+    "AlphaBeta",
+    "Epsilon",
+    "Flat",
+    "Gamma",
+    "Relevance",
+    "ZBox",
     # layers and features, and their result types
     "activations",
     "channel_backprojection",
@@ -102,11 +150,28 @@ __all__ = [
     "PCA",
     "ReceptiveField",
     "TopExamples",
+    # sequences: attention, tokens, recurrent states
+    "sequence",
+    "attention",
+    "attention_flow",
+    "attention_layers",
+    "attention_rollout",
+    "gradient_weighted_attention",
+    "head_importance",
+    "layer_graph",
+    "logits_with_head_mask",
+    "rnn_states",
+    "state_gradient_norms",
+    "token_attribution",
+    "token_occlusion",
+    "RNNStates",
     # training statistics and gradient flow
     "flow",
     "diagnose",
+    "export_tensorboard",
     "flow_stats",
     "gradient_flow",
+    "load_run",
     "Diagnosis",
     "FlowStats",
     "GradientFlow",

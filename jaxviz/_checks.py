@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def check_input(model, x, argument: str = "x") -> np.ndarray:
-    """`x` as a host array the model takes: floating, finite, batched, giving (batch, classes).
+def check_input(model, x, argument: str = "x", *, integers: bool = False) -> np.ndarray:
+    """`x` as a host array the model takes: floating (or, with `integers`, integer token ids),
+    finite, batched, giving (batch, classes).
 
     Checks run in NumPy: eager device ops would compile a small program for every new shape."""
     if isinstance(x, jax.core.Tracer):
@@ -25,11 +26,14 @@ def check_input(model, x, argument: str = "x") -> np.ndarray:
         x = np.asarray(x)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{argument}: expected an array, got {type(x).__name__}.") from err
-    if not jnp.issubdtype(x.dtype, jnp.floating):
+    if integers and jnp.issubdtype(x.dtype, jnp.integer):
+        pass
+    elif not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
             f"{argument}: expected a floating-point array (float32, bfloat16, float16, float64), "
             f"got dtype {x.dtype}; convert it, e.g. x.astype('float32') (scaling images as the "
-            "model was trained)."
+            "model was trained). For token ids, use the token methods (jv.token_attribution, "
+            "jv.token_occlusion), which attribute at the embedding layer."
         )
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(

@@ -8,6 +8,9 @@ alone, so they work under `jit`, `vmap` and `grad` without editing the user's co
 - flax.nnx: a merged copy of the module whose submodules answer `__call__` through a probe class;
 - flax.linen: `nn.intercept_methods` around `module.apply`;
 - plain functions: the `checkpoint_name` tags in the traced jaxpr (see `_jaxpr.py`).
+
+Flax attention modules also report their attention weights and per-head outputs as layers
+`<module>.attention_weights` and `<module>.heads` (see `_attention.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from . import _jaxpr
+from . import _attention, _jaxpr
 from ._checks import check_input, check_layers
 from ._programs import LRU, PROGRAMS_PER_MODEL, ProgramCache, call
 
@@ -84,7 +87,8 @@ class Model:
         return logits, activations
 
     def __call__(self, x) -> jax.Array:
-        x = check_input(self, x)
+        """The logits for a batch `x` (floating inputs, or integer token ids)."""
+        x = check_input(self, x, integers=True)
         return call(self, ("logits",), lambda: self.apply, x)
 
     # -- structure -------------------------------------------------------------------------------
@@ -99,6 +103,12 @@ class Model:
                 "jaxviz.wrap, or call the model (or any explanation) on an input first."
             )
         return layers
+
+    @property
+    def call_order(self) -> tuple[str, ...] | None:
+        """Layers in the order the model called them on the last input it saw; None before it
+        has seen one (an NNX module's definition order need not be its call order)."""
+        return self._last_layers
 
     def _layers_or_none(self) -> tuple[str, ...] | None:
         return self._last_layers if self._last_layers is not None else self._static_layers
@@ -241,6 +251,7 @@ def _wrap_nnx(module, call_kwargs) -> Model:
         if hook is not None:
             for name, path in paths.items():
                 _attach_probe(_walk(net, path), name, hook)
+                _attention.tap_nnx_attention(_walk(net, path), name, hook)
         return net(x, **call_kwargs)
 
     model = Model(
@@ -327,8 +338,12 @@ def _wrap_linen(module, variables, call_kwargs) -> Model:
 
     def forward(params, x, hook):
         def intercept(next_fun, args, kwargs, context):
-            out = next_fun(*args, **kwargs)
             path = context.module.path
+            if hook is not None and path and context.method_name == "__call__":
+                with _attention.tap_linen_attention(context.module, ".".join(path), hook):
+                    out = next_fun(*args, **kwargs)
+            else:
+                out = next_fun(*args, **kwargs)
             if (
                 hook is None
                 or not path

@@ -9,6 +9,7 @@ new shape arrives. The cache keeps the least recently used programs out once it 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar
@@ -34,16 +35,19 @@ class LRU(Generic[V]):
             raise ValueError(f"capacity: expected a positive integer, got {capacity!r}.")
         self.capacity = capacity
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        # Widgets warm programs from a background thread while the kernel serves requests.
+        self._lock = threading.RLock()
 
     def get(self, key: Hashable, make: Callable[[], V]) -> V:
         """The entry for `key`, made (and stored) on first use; marks it recently used."""
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        value = self._entries[key] = make()
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-        return value
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            value = self._entries[key] = make()
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+            return value
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
@@ -52,10 +56,12 @@ class LRU(Generic[V]):
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Hashable]:
-        return iter(list(self._entries))
+        with self._lock:
+            return iter(list(self._entries))
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
 
 class ProgramCache(LRU[Callable[..., Any]]):
@@ -68,7 +74,7 @@ class ProgramCache(LRU[Callable[..., Any]]):
         super().__init__(capacity)
 
     def methods(self) -> set[Hashable]:
-        return {key[0] for key in self._entries}  # type: ignore[index]
+        return {key[0] for key in self}  # type: ignore[index]
 
 
 def signature(values: Any) -> tuple:

@@ -108,7 +108,40 @@ METHODS: dict[str, Case] = {
     "guided_gradcam": Case(lambda m, x, t, **kw: jv.guided_gradcam(m, x, t, layer="conv2", **kw)),
     "guided_backprop": Case(lambda m, x, t, **kw: jv.guided_backprop(m, x, t, **kw)),
     "deconvnet": Case(lambda m, x, t, **kw: jv.deconvnet(m, x, t, **kw)),
+    "lrp": Case(lambda m, x, t, **kw: jv.lrp(m, x, t, **kw)),
+    "lrp_layers": Case(
+        lambda m, x, t, **kw: jv.lrp(
+            m, x, t, composite="epsilon-gamma-box", low=-3.0, high=3.0, return_layers=True, **kw
+        )
+    ),
     "occlusion": Case(lambda m, x, t, **kw: jv.occlusion(m, x, t, window=4, stride=2, **kw)),
+    "lime": Case(
+        lambda m, x, t, **kw: jv.lime(m, x, t, key=KEY, samples=16, groups=_cells(x), **kw),
+        keyed=True,
+    ),
+    "kernel_shap": Case(
+        lambda m, x, t, **kw: jv.kernel_shap(
+            m, x, t, key=KEY, samples=24, groups=_cells(x), background=x[:2] * 0.5, **kw
+        ),
+        keyed=True,
+    ),
+    "shapley_values": Case(
+        lambda m, x, t, **kw: jv.shapley_values(m, x, t, groups=_cells(x), baseline=0.1, **kw)
+    ),
+    "shapley_values_permutation": Case(
+        lambda m, x, t, **kw: jv.shapley_values(
+            m,
+            x,
+            t,
+            method="permutation",
+            permutations=4,
+            key=KEY,
+            groups=_cells(x),
+            background=x[:2],
+            **kw,
+        ),
+        keyed=True,
+    ),
     "activations": Case(lambda m, x, t, **kw: jv.activations(m, x, **kw)),
     "layer_integrated_gradients": Case(
         lambda m, x, t, **kw: jv.layer_integrated_gradients(m, x, t, layer="conv1", steps=6, **kw)
@@ -176,6 +209,11 @@ CHUNKED = {
         "feature_visualization",
     }
 }
+
+
+def _cells(x) -> np.ndarray:
+    """A grid of 4x4-pixel cells over x's images (4 groups at 8x8, 9 at 12x12)."""
+    return jv.grid_segments(x.shape[1:3], 4)
 
 
 def _flow(flow) -> dict[str, np.ndarray]:

@@ -39,6 +39,10 @@ LIKE_INPUT = {
     "occlusion",
     "neuron_gradient",
     "channel_backprojection",
+    "lime",
+    "kernel_shap",
+    "shapley_values",
+    "shapley_values_permutation",
 }
 
 
@@ -104,8 +108,7 @@ SHARDED = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
-    from compiles import compiles
-from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
+    from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
     assert jax.device_count() == 4, jax.devices()
     m = model()
     x, t = inputs(12, 5), targets(5)

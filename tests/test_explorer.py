@@ -213,3 +213,34 @@ def test_to_html_stores_the_chosen_inputs_and_methods_with_names_as_text(explore
 def test_choices_the_browser_cannot_draw_are_refused(explorer, trait, value, message):
     with pytest.raises(traitlets.TraitError, match=message):
         setattr(explorer, trait, value)
+
+
+def test_the_warm_up_plans_every_method_then_the_next_inputs_then_the_other_layers(cnn):
+    model, x = cnn
+    w = jv.Explorer(model, x, method="saliency", index=4, warm=False)
+    plan = [(s.get("index", 4), s["method"], s.get("layer", "conv2"))
+            for s in w._warm_states(w._state())]
+    others = [m for m in w.methods if m != "saliency"]
+    layer_methods = ["gradcam", "gradcam_plus_plus", "guided_gradcam"]
+    assert plan == [  # index 4 is the last input: the slider's next move is 3
+        *((4, m, "conv2") for m in others),
+        *((3, m, "conv2") for m in ["saliency", *others]),
+        *((4, m, "conv1") for m in layer_methods),
+    ]
+
+
+def test_after_the_warm_up_every_first_method_switch_comes_from_the_cache(cnn):
+    model, x = cnn
+    cold = jv.Explorer(model, x, method="saliency", steps=8, samples=4, warm=False)
+    w = jv.Explorer(model, x, method="saliency", steps=8, samples=4)
+    w._warmer.limit = len(w.methods) - 1  # this input's other methods only: a short test
+    w._handle_custom_msg({"event": "rendered"}, [])  # what the front end sends once drawn
+    assert w._warmer.wait_idle(300) and w._warmer.failed == 0
+    for method in w.methods[1:]:
+        w.method = method
+        cold.method = method
+        assert w._reply["error"] is None
+        np.testing.assert_array_equal(payload_array(w._result["maps"]),
+                                      payload_array(cold._result["maps"]))
+    assert w._served["computed"] == 1  # the first view only, before it was drawn
+    assert cold._served["computed"] == len(w.methods)

@@ -79,6 +79,32 @@ def test_clicking_a_channel_sends_its_top_examples_and_feature_visualization(mod
     assert explorer.detail == {}
 
 
+def test_the_warm_up_computes_the_brightest_channels_details_ahead(model, data, explorer):
+    x, _ = data
+    plan = explorer._warm_states({"layer": "conv2", "channel": -1, "with_feature": False})
+    peaks = np.asarray(jv.activations(model, x[:6], layers="conv2"))[0].max(axis=(0, 1))
+    brightest = int(np.argmax(peaks))
+    assert plan[:2] == [{"layer": "conv2", "channel": brightest, "with_feature": True},
+                        {"layer": "conv2", "channel": brightest, "with_feature": False}]
+    # then the likeliest channel of every other layer, nearest the shown one first
+    assert [s["layer"] for s in plan[2:8:2]] == ["dense1", "pool1", "conv1"]
+
+    warm = jv.LayerExplorer(model, x[:6], dataset=x, k=4, feature_steps=16)
+    warm._warmer.limit = 2
+    warm.layer = "conv2"
+    warm._handle_custom_msg({"event": "rendered"}, [])
+    assert warm._warmer.wait_idle(300) and warm._warmer.failed == 0
+    warm.channel = brightest  # a click: the detail arrives whole, the feature included
+    detail = warm.detail
+    assert warm._served == {"cached": 1, "computed": 2}  # the click came from the cache
+    assert "feature_pending" not in detail
+    explorer.layer, explorer.channel, explorer.with_feature = "conv2", brightest, True
+    np.testing.assert_array_equal(payload_array(detail["feature"]),
+                                  payload_array(explorer.detail["feature"]))
+    assert detail["top_indices"] == explorer.detail["top_indices"]
+    explorer.channel, explorer.with_feature = -1, False
+
+
 def test_a_bad_channel_is_reported_in_the_widget(explorer):
     explorer.layer = "dense1"
     explorer.channel = 99

@@ -3,6 +3,8 @@
 import base64
 import json
 import re
+import threading
+import time
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -12,7 +14,7 @@ import pytest
 import traitlets
 
 from jaxviz import _display
-from jaxviz.widgets._base import JaxvizWidget, static_asset
+from jaxviz.widgets._base import JaxvizWidget, ResultCache, Warmer, in_background, static_asset
 from jaxviz.widgets._html import PAGE_MIME
 from jaxviz.widgets._payload import (
     array_payload,
@@ -99,6 +101,14 @@ def test_requests_compute_once_per_state_and_answer_every_request():
     assert w._reply["id"] == 5 and w._reply["seq"] > seq
 
 
+def test_a_front_end_message_is_answered_once():
+    w = Squares()
+    seq = w._reply["seq"]
+    w.set_state({"n": 3, "_request_id": 1})  # what the front end sends: the change and the bump
+    assert w._reply == {"id": 1, "seq": seq + 1, "error": None} and result(w) == 9
+    assert w._served == {"cached": 0, "computed": 2}
+
+
 def test_an_error_is_reported_and_the_last_good_result_stays():
     w = Squares(n=3)
     w.n = -1
@@ -142,6 +152,175 @@ def test_to_html_stores_the_requested_states_and_escapes_markup(tmp_path):
     assert block["compute_traits"] == ["n"]
     assert "_esm" not in block["state"] and block["state"]["n"] == 2
     assert static_asset("page.js").read_text() in text
+
+
+# -- the warm-up worker -------------------------------------------------------------------------
+
+WAIT = 30  # seconds: generous, the machine may be busy; a passing run waits far less
+
+
+def gate_task(log, name, gate=None, started=None):
+    """A task that records its name (and whether it ran on the warm-up thread), after `gate`;
+    it sets `started` when it begins."""
+
+    def task():
+        if started is not None:
+            started.set()
+        if gate is not None:
+            assert gate.wait(WAIT)
+        log.append((name, in_background()))
+
+    return task
+
+
+def test_warmer_runs_tasks_in_priority_order_on_one_background_thread():
+    log, gate = [], threading.Event()
+    warmer = Warmer(limit=10)
+    warmer.schedule([gate_task(log, "a", gate), *(gate_task(log, n) for n in "bcd")])
+    assert log == []  # schedule() returned at once: the work is on the thread
+    gate.set()
+    assert warmer.wait_idle(WAIT)
+    assert log == [("a", True), ("b", True), ("c", True), ("d", True)]
+    assert warmer.completed == 4 and not in_background()
+
+
+def test_rescheduling_replaces_the_pending_tasks_and_limit_bounds_them():
+    log, gate, started = [], threading.Event(), threading.Event()
+    warmer = Warmer(limit=2)
+    warmer.schedule([gate_task(log, "first", gate, started), gate_task(log, "stale")])
+    assert started.wait(WAIT)  # "first" is running (held by the gate), "stale" pending
+    warmer.schedule(gate_task(log, n) for n in ["new1", "new2", "beyond the limit"])
+    gate.set()
+    assert warmer.wait_idle(WAIT)
+    assert [name for name, _ in log] == ["first", "new1", "new2"]
+
+
+def test_no_task_starts_while_a_request_is_being_served():
+    log = []
+    warmer = Warmer(quiet_s=1.0)
+    with warmer.serving():
+        warmer.schedule([gate_task(log, "a")])
+        time.sleep(0.2)
+        assert log == []  # the person's request goes first
+    assert log == []  # and the next one, a second at most later, too
+    assert warmer.wait_idle(WAIT)
+    assert log == [("a", True)]
+
+
+def test_warmers_take_turns_one_task_at_a_time_the_last_scheduled_first():
+    log, gate, started = [], threading.Event(), threading.Event()
+    first, second = Warmer(), Warmer()
+    first.schedule([gate_task(log, "first a", gate, started), gate_task(log, "first b")])
+    assert started.wait(WAIT)
+    second.schedule([gate_task(log, "second")])  # the widget used last
+    time.sleep(0.3)
+    assert log == []  # not beside the task in flight
+    gate.set()
+    assert first.wait_idle(WAIT) and second.wait_idle(WAIT)
+    assert [name for name, _ in log] == ["first a", "second", "first b"]
+
+
+def test_stop_cancels_the_pending_tasks_and_ends_the_thread():
+    log, gate, started = [], threading.Event(), threading.Event()
+    warmer = Warmer()
+    warmer.schedule([gate_task(log, "running", gate, started), gate_task(log, "pending")])
+    assert started.wait(WAIT)
+    thread = warmer._thread
+    warmer.stop()
+    gate.set()  # the task in flight finishes; nothing after it starts
+    thread.join(WAIT)
+    assert not thread.is_alive() and [name for name, _ in log] == ["running"]
+    warmer.schedule([gate_task(log, "after stop")])
+    assert warmer.wait_idle(WAIT) and len(log) == 1 and warmer._thread is None
+
+
+def test_a_failing_task_is_counted_and_the_next_ones_still_run():
+    log = []
+
+    def boom():
+        raise RuntimeError("no")
+
+    warmer = Warmer()
+    warmer.schedule([boom, gate_task(log, "b")])
+    assert warmer.wait_idle(WAIT)
+    assert warmer.failed == 1 and warmer.completed == 2 and log == [("b", True)]
+
+
+def test_result_cache_computes_a_key_once_while_two_threads_ask_for_it():
+    cache, calls, gate, started = ResultCache(2), [], threading.Event(), threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        assert gate.wait(WAIT)
+        return "value"
+
+    worker = threading.Thread(target=cache.get_or_compute, args=("k", slow))
+    worker.start()
+    assert started.wait(WAIT)  # the worker is computing "k"
+    threading.Timer(0.1, gate.set).start()
+    assert cache.get_or_compute("k", slow) == "value"  # joined, not recomputed
+    worker.join()
+    assert calls == [1]
+    for key in "abc":  # least recently used goes first
+        cache.get_or_compute(key, lambda: key)
+    assert "k" not in cache and len(cache) == 2
+
+
+def test_result_cache_stores_nothing_for_a_failure():
+    cache = ResultCache(4)
+    with pytest.raises(ValueError):
+        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(ValueError("bad")))
+    assert "k" not in cache and cache.get_or_compute("k", lambda: 1) == 1
+
+
+class WarmSquares(Squares):
+    """Squares whose controls reach n + 1 and n + 2 (the warm-up's plan); n == 7 fails."""
+
+    def _warm_states(self, state):
+        return [{"n": state["n"] + 1}, {"n": state["n"] + 2}]
+
+    def _compute(self, state):
+        if state["n"] == 7:
+            raise RuntimeError("seven")
+        return super()._compute(state)
+
+
+def rendered(widget):
+    """What the front end sends once it has drawn the widget."""
+    widget._handle_custom_msg({"event": "rendered"}, [])
+
+
+def test_the_widget_warms_after_its_first_render_and_serves_from_the_cache():
+    w = WarmSquares(n=2)
+    assert w.calls == [2] and w._warmer._thread is None  # nothing warms before it is drawn
+    rendered(w)
+    assert w._warmer.wait_idle(WAIT)
+    assert sorted(w.calls) == [2, 3, 4]
+    w.n = 3  # computed ahead: served from the cache, and the plan moves on (4, 5)
+    assert result(w) == 9 and w._served == {"cached": 1, "computed": 1}
+    assert w._warmer.wait_idle(WAIT)
+    assert sorted(w.calls) == [2, 3, 4, 5]
+
+
+def test_a_failure_while_warming_never_reaches_the_widget():
+    w = WarmSquares(n=5)
+    rendered(w)
+    assert w._warmer.wait_idle(WAIT)  # 6 and 7 were tried; 7 failed quietly
+    assert w._warmer.failed == 1 and w._reply["error"] is None and result(w) == 25
+    w.n = 7  # the person asks: computed now, the error shown as usual
+    assert w._reply["error"] == "RuntimeError: seven"
+
+
+def test_a_cold_widget_never_warms_and_closing_stops_the_warm_up():
+    cold = WarmSquares(n=2, warm=False)
+    rendered(cold)
+    cold.n = 3
+    assert cold.calls == [2, 3] and cold._served == {"cached": 0, "computed": 2}
+    w = WarmSquares(n=2)
+    w.close()
+    rendered(w)
+    assert w._warmer.stopped and w._warmer._thread is None and w.calls == [2]
 
 
 DISPLAY_CASES = Path(__file__).resolve().parents[1] / "js" / "test" / "display_cases.json"

@@ -17,7 +17,14 @@ from flax import serialization
 import jaxviz as jv
 from jaxviz.zoo import _pretrained, _shapes, train
 
-MIN_ACCURACY = {"digits-cnn": 0.97, "shapes-cnn": 0.95, "cancer-mlp": 0.95}
+MIN_ACCURACY = {
+    "digits-cnn": 0.97,
+    "shapes-cnn": 0.95,
+    "cancer-mlp": 0.95,
+    "sentiment-transformer": 0.97,
+    "sentiment-lstm": 0.97,
+    "lookup-transformer": 0.97,
+}
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +36,8 @@ def test_names_lists_every_model_dataset_and_photo_with_a_description():
     listings = {kind: jv.zoo.names(kind) for kind in ("models", "datasets", "photos")}
     assert jv.zoo.names() == listings["models"]
     assert set(listings["models"]) == set(MIN_ACCURACY)
-    assert set(listings["datasets"]) == {"digits", "breast-cancer", "shapes"}
+    datasets = {"digits", "breast-cancer", "shapes", "sentiment-toy", "lookup"}
+    assert set(listings["datasets"]) == datasets
     assert set(listings["photos"]) == {"astronaut", "chelsea", "coffee"}
     for listing in listings.values():
         assert all(isinstance(d, str) and d for d in listing.values())
@@ -115,7 +123,7 @@ def test_everything_loads_with_the_network_unavailable():
         for name in jv.zoo.names():
             model, data = jv.zoo.load(name)
             assert np.isfinite(np.asarray(model(data.x_test[:4]))).all()
-        for name in ("digits", "breast-cancer", "shapes"):
+        for name in ("digits", "breast-cancer", "shapes", "sentiment-toy", "lookup"):
             jv.zoo.dataset(name)
         for name in ("astronaut", "chelsea", "coffee"):
             jv.zoo.photo(name)

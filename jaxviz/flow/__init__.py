@@ -10,6 +10,8 @@ from ._gradient_flow import gradient_flow as gradient_flow
 from ._layers import LayerGroups as LayerGroups
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder
+from ._runs import export_tensorboard as export_tensorboard
+from ._runs import load_run as load_run
 from ._stats import HIST_BINS as HIST_BINS
 from ._stats import HIST_SAMPLE as HIST_SAMPLE
 from ._stats import FlowStats as FlowStats

@@ -36,10 +36,15 @@ def mlp_params(key, sizes, *, weight_std) -> dict:
     }
 
 
+def mlp_layers(params: dict) -> list[str]:
+    """The layers in the order ``mlp_apply`` calls them."""
+    return [f"dense_{i}" for i in range(len(params))]
+
+
 def mlp_apply(params: dict, x, activation: str):
     """Logits and ``{layer: (activation, hidden)}`` for every hidden layer."""
     fn = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}[activation]
-    names = [f"dense_{i}" for i in range(len(params))]
+    names = mlp_layers(params)
     hidden = {}
     for name in names[:-1]:
         x = fn(x @ params[name]["kernel"] + params[name]["bias"])
@@ -69,7 +74,11 @@ def make_train_step(activation: str, optimizer, x, y, *, record: bool = True):
     def step(params, opt_state):
         (loss, hidden), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        stats = flow_stats(grads, params, updates, activations=hidden) if record else None
+        stats = (
+            flow_stats(grads, params, updates, activations=hidden, order=mlp_layers(params))
+            if record
+            else None
+        )
         return optax.apply_updates(params, updates), opt_state, loss, stats
 
     return step

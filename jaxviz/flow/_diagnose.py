@@ -4,17 +4,33 @@ Each rule looks at the recent window of a ``Recorder`` (median over the last ``w
 single noisy step does not fire it) and, when it fires, names the layer, gives the numbers that
 show it, and says what usually helps. Thresholds are module constants, deliberately loose (about
 two orders of magnitude) so a healthy network stays quiet.
+
+Depth rules (vanishing / exploding compared with the later layers) run only over the layers whose
+forward order is known (``FlowStats.ordered``; see ``_order``): where it is not, ``diagnose`` says
+so in an "order_unknown" note, and only when the layers' gradients differ enough that some order
+would have produced a finding. The other rules (NaN/inf, growth over time, update ratios, dead
+and saturated units) compare a layer with itself or a fixed band and always run.
+
+Parameter gradients are not the back-propagated signal itself: in a deep *linear* network with a
+large initialization the signal grows by the same gain g per layer backwards as the activations
+do forwards, and the weight gradient of layer k (input activation times back-propagated
+gradient) is about g**(n-1) for every k (Glorot & Bengio 2010, section 4.2.1). There the
+explosion shows over time, as the first steps' gradients grow until they overflow, which the
+growth rule reports; ``jv.gradient_flow`` shows the layer-output gradients themselves.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._model import Model
+from ._order import HOW_TO_GIVE, NO_ORDER, forward_order
 from ._recorder import Recorder
-from ._stats import FlowStats
+from ._stats import LAYER_FIELDS, FlowStats, reorder
 
 # Along depth: a layer whose gradient RMS (per parameter) is this many times smaller than the
 # largest layer's downstream of it is "vanishing"; this many times larger, "exploding".
@@ -34,14 +50,12 @@ SATURATED_FRACTION_LIMIT = 0.25
 class Diagnosis:
     """One finding: which problem, where, the evidence, and what to try."""
 
-    kind: (
-        str  # "nonfinite" | "vanishing" | "exploding" | "dead_relu" | "saturated" | "update_ratio"
-    )
+    kind: str  # a key of _TITLES
     layer: str
     step: int
     evidence: str
     suggestion: str
-    severity: str = "warning"  # "warning" | "error"
+    severity: str = "warning"  # "error" | "warning" | "info" (a note on what was not judged)
 
     @property
     def title(self) -> str:
@@ -56,6 +70,7 @@ _TITLES = {
     "nonfinite": "NaN or inf in the gradient",
     "exploding": "exploding gradient",
     "vanishing": "vanishing gradient",
+    "order_unknown": "depth comparison skipped",
     "dead_relu": "dead ReLUs",
     "saturated": "saturated activations",
     "update_ratio_low": "updates too small to learn",
@@ -106,11 +121,25 @@ def _as_recorder(source) -> Recorder:
     raise TypeError(f"source: expected a Recorder or FlowStats, got {type(source).__name__}.")
 
 
-def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosis]:
+def diagnose(
+    source: Recorder | FlowStats,
+    *,
+    model: Model | None = None,
+    order: Sequence[str] | None = None,
+    window: int = 20,
+) -> list[Diagnosis]:
     """Diagnose vanishing/exploding gradients, NaN/inf, dead ReLUs, saturation and update ratios.
+
+    Vanishing and exploding along depth compare each layer with the layers after it, so they need
+    the forward order: from ``model``/``order`` here, else the one the Recorder or ``flow_stats``
+    knew (given the model). Layers whose order is unknown are not compared, and an
+    "order_unknown" note says so when their gradients differ by more than ``DEPTH_RATIO``.
 
     Args:
       source: a ``Recorder`` (uses its recent ``window`` steps) or a single step's ``FlowStats``.
+      model: the wrapped model the statistics are of (it must have run on an input): its call
+        order replaces the one the statistics came with.
+      order: instead of ``model``, layer names in forward order.
       window: how many of the most recent recorded steps to summarize (median).
 
     Returns:
@@ -118,19 +147,33 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
     """
     if not isinstance(window, int) or window < 1:
         raise ValueError(f"window: expected an int >= 1, got {window!r}.")
+    forward = forward_order(model, order)
     rec = _as_recorder(source)
     meta = rec.meta
     if meta is None:
         return []
+    perm = None
+    if forward is not None:
+        meta, perm = reorder(meta, forward)
+
+    def field(name: str) -> np.ndarray | None:
+        values = rec.field(name)
+        return (
+            values[:, perm]
+            if values is not None and perm is not None and name in LAYER_FIELDS
+            else values
+        )
+
     steps = rec.steps
     last = int(steps[-1])
-    found = _nonfinite(rec, meta, steps) + _metric_nonfinite(rec)
-    grad_norm = rec.field("grad_norm")
-    assert grad_norm is not None, "every FlowStats holds grad_norm"
+    counts, grad_norm = field("nonfinite"), field("grad_norm")
+    assert counts is not None and grad_norm is not None  # every FlowStats has them
+    found = _nonfinite(counts, meta, steps) + _metric_nonfinite(rec)
     rms = _window_median(grad_norm, window) / np.sqrt(np.maximum(meta.sizes, 1))
     found += _depth(meta, rms, last)
+    found += _order_unknown(meta, rms, last)
     found += _growth(meta, grad_norm, steps, window)
-    ratio = rec.field("update_ratio")
+    ratio = field("update_ratio")
     if ratio is not None:
         found += _update_ratio(meta, _window_median(ratio, window), last)
     dead, saturated = rec.field("dead_fraction"), rec.field("saturated_fraction")
@@ -140,6 +183,32 @@ def diagnose(source: Recorder | FlowStats, *, window: int = 20) -> list[Diagnosi
         )
     kinds = list(_TITLES)
     return sorted(found, key=lambda d: (d.severity != "error", kinds.index(d.kind)))
+
+
+def _order_unknown(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
+    """A note when a layer of unknown place differs from another by more than DEPTH_RATIO: some
+    order of the layers would then have made it vanishing or exploding."""
+    unplaced = np.arange(meta.ordered if meta.ordered > 1 else 0, len(meta.layers))
+    judged = np.isfinite(rms) & (rms > 0)  # an exactly-zero gradient has no place on this scale
+    if not judged.any():
+        return []
+    low, high = rms[judged].min(), rms[judged].max()
+    spread = [i for i in unplaced if judged[i] and max(high / rms[i], rms[i] / low) > DEPTH_RATIO]
+    if not spread:
+        return []
+    smallest, largest = int(np.argmin(np.where(judged, rms, np.inf))), int(np.nanargmax(rms))
+    return [
+        Diagnosis(
+            "order_unknown",
+            ", ".join(meta.layers[i] for i in spread),
+            step,
+            f"gradient per parameter (RMS) spans {_times(high / low)} across layers (smallest "
+            f"{meta.layers[smallest]} {_fmt(low)}, largest {meta.layers[largest]} {_fmt(high)}), "
+            f"but {meta.order_note or NO_ORDER}, so vanishing cannot be told from exploding",
+            HOW_TO_GIVE,
+            "info",
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -181,10 +250,8 @@ def group_diagnoses(found: list[Diagnosis]) -> list[DiagnosisGroup]:
     ]
 
 
-def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagnosis]:
+def _nonfinite(counts: np.ndarray, meta: FlowStats, steps: np.ndarray) -> list[Diagnosis]:
     out = []
-    counts = rec.field("nonfinite")
-    assert counts is not None, "every FlowStats holds nonfinite"
     for j, layer in enumerate(meta.layers):
         hits = np.flatnonzero(counts[:, j] > 0)
         if hits.size:
@@ -194,11 +261,10 @@ def _nonfinite(rec: Recorder, meta: FlowStats, steps: np.ndarray) -> list[Diagno
                     "nonfinite",
                     layer,
                     int(steps[first]),
-                    f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf at "
-                    f"step {int(steps[first])} (and in {hits.size} recorded step(s) in all)",
-                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), and "
-                    "look for log(0), division by zero or overflow in the loss (compute it from "
-                    "logits)",
+                    f"{int(counts[first, j])} of {meta.sizes[j]} gradient values were NaN/inf "
+                    f"at step {int(steps[first])} (and in {hits.size} recorded step(s) in all)",
+                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), and look "
+                    "for log(0), division by zero or overflow in the loss (compute it from logits)",
                     "error",
                 )
             )
@@ -220,6 +286,8 @@ def _metric_nonfinite(rec: Recorder) -> list[Diagnosis]:
 
 
 def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
+    """Vanishing / exploding along the layers in known forward order (the first ``ordered``)."""
+    rms = rms[: meta.ordered]
     out = []
     downstream_max = [
         np.nanmax(rms[i + 1 :]) if i + 1 < len(rms) else np.nan for i in range(len(rms))
@@ -263,22 +331,40 @@ def _depth(meta: FlowStats, rms: np.ndarray, step: int) -> list[Diagnosis]:
 def _growth(
     meta: FlowStats, grad_norm: np.ndarray, steps: np.ndarray, window: int
 ) -> list[Diagnosis]:
-    if len(grad_norm) < 2 * window:
-        return []
-    early, late = _window_median(grad_norm[:window], window), _window_median(grad_norm, window)
+    """A layer's gradient norm growing GROWTH_RATIO-fold over time: from the first window to the
+    last, or, when it overflowed, from the first step to the last finite one before it did."""
     out = []
+    early = _window_median(grad_norm[:window], window)
+    late = _window_median(grad_norm, window)
     for j, layer in enumerate(meta.layers):
-        if early[j] > 0 and late[j] > GROWTH_RATIO * early[j]:
+        series = grad_norm[:, j]
+        overflow = np.flatnonzero(~np.isfinite(series))
+        if overflow.size and overflow[0] >= 2:  # diverged: single steps, the growth is no noise
+            before = overflow[0] - 1
+            first, peak = series[0], series[before]
+            evidence = (
+                f"gradient norm grew {_times(peak / max(first, 1e-300))} from step "
+                f"{int(steps[0])} ({_fmt(first)}) to step {int(steps[before])} ({_fmt(peak)}), "
+                f"then overflowed to NaN/inf at step {int(steps[overflow[0]])}"
+            )
+        elif len(series) >= 2 * window:
+            first, peak = early[j], late[j]
+            evidence = (
+                f"gradient norm grew {_times(peak / max(first, 1e-300))}, from {_fmt(first)} "
+                f"(steps {int(steps[0])}-{int(steps[window - 1])}) to {_fmt(peak)} "
+                f"(last {window} steps)"
+            )
+        else:
+            continue
+        if first > 0 and peak > GROWTH_RATIO * first:
             out.append(
                 Diagnosis(
                     "exploding",
                     layer,
                     int(steps[-1]),
-                    f"gradient norm grew {_times(late[j] / early[j])}, from {_fmt(early[j])} "
-                    f"(steps {int(steps[0])}-{int(steps[window - 1])}) to {_fmt(late[j])} (last "
-                    f"{window} steps)",
-                    "lower the learning rate, clip gradients (optax.clip_by_global_norm), or add "
-                    "normalization layers",
+                    evidence,
+                    "use a smaller initialization scale, lower the learning rate, clip gradients "
+                    "(optax.clip_by_global_norm), or add normalization layers",
                 )
             )
     return out

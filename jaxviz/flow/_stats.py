@@ -20,14 +20,16 @@ clear from a few thousand values. Norms, ratios and NaN counts always use every 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._model import Model
 from ._layers import group_layers
+from ._order import NO_ORDER, arrange, forward_order
 
 HIST_MIN_EXP = -8
 HIST_MAX_EXP = 2
@@ -40,8 +42,8 @@ ActivationKind = Literal["relu", "sigmoid", "tanh"]
 ACTIVATION_KINDS = ("relu", "sigmoid", "tanh")
 
 # A unit is saturated where its local derivative is below a tenth of the derivative's peak:
-# sigmoid' = a(1-a) < 0.025  <=>  a < 0.0257 or a > 0.9743;  tanh' = 1 - a^2 < 0.1  <=> |a| >
-# 0.9487.
+# sigmoid' = a(1-a) < 0.025  <=>  a < 0.0257 or a > 0.9743;
+# tanh' = 1 - a^2 < 0.1  <=>  |a| > 0.9487.
 SATURATION_DERIVATIVE_FRACTION = 0.1
 
 
@@ -94,7 +96,11 @@ class FlowStats:
     ``activations``.
 
     Attributes:
-      layers: layer names in forward order (static).
+      layers: layer names (static): the first ``ordered`` in forward order, the rest after them in
+        name order, their place in the forward pass unknown.
+      ordered: how many leading ``layers`` are in known forward order (static; 0 when flow_stats
+        was given no ``model`` or ``order``). Depth comparisons use only these.
+      order_note: why the other layers' order is unknown, "" when every layer's is known (static).
       sizes: parameter count per layer (static).
       activation_names / activation_kinds: the activations given, and their kind (static).
       grad_norm: L2 norm of the layer's gradient (all its leaves together).
@@ -118,6 +124,8 @@ class FlowStats:
     dead_fraction: jax.Array | None = None
     saturated_fraction: jax.Array | None = None
     layers: tuple[str, ...] = field(default=(), metadata=dict(static=True))
+    ordered: int = field(default=0, metadata=dict(static=True))
+    order_note: str = field(default=NO_ORDER, metadata=dict(static=True))
     sizes: tuple[int, ...] = field(default=(), metadata=dict(static=True))
     activation_names: tuple[str, ...] = field(default=(), metadata=dict(static=True))
     activation_kinds: tuple[str, ...] = field(default=(), metadata=dict(static=True))
@@ -174,6 +182,7 @@ def flow_stats(
     updates=None,
     *,
     activations: Mapping[str, tuple[ActivationKind, jax.Array]] | None = None,
+    model: Model | None = None,
     order: Sequence[str] | None = None,
 ) -> FlowStats:
     """Per-layer statistics of one training step; pure, jit-able, no host callbacks.
@@ -186,7 +195,14 @@ def flow_stats(
       updates: the optimizer's updates (``optax`` ``update`` output), for the update/param ratio.
       activations: optional ``{name: (kind, activation)}`` with kind ``"relu"``, ``"sigmoid"`` or
         ``"tanh"``, activation shaped ``(batch, ..., units)``; gives dead and saturated fractions.
-      order: layer names in forward order (e.g. ``m.layers``); see ``group_layers``.
+      model: the wrapped model (``jv.wrap(net, example=x)``) whose ``params`` these are; its
+        layers come out in the order it calls them, which depth comparisons need. It must have
+        run on an input (``example=``, or any call or explanation), which is when it is seen.
+      order: instead of ``model``, layer names in forward order, for a plain pytree.
+
+    Without ``model`` or ``order`` the layers come in name order, marked as unknown forward order
+    (``ordered == 0``): ``diagnose`` then skips depth comparisons, unless the ``Recorder`` was given
+    the model. Either way works; the order is static, so giving it adds nothing to the step.
 
     Returns:
       A ``FlowStats`` with one row per layer.
@@ -197,7 +213,13 @@ def flow_stats(
     >>> s.layers, float(s.grad_norm[0]) ** 2
     (('dense',), 6.0...)
     """
-    groups = group_layers(params, order)
+    forward = forward_order(model, order)
+    groups = group_layers(params, forward)
+    ordered, order_note = 0, NO_ORDER
+    if forward is not None:
+        _, ordered, order_note = arrange(
+            groups.names, forward, argument="order" if order is not None else "model"
+        )
     p_leaves, p_def = jax.tree_util.tree_flatten(params)
     g_leaves, g_def = jax.tree_util.tree_flatten(grads)
     if g_def.num_leaves != p_def.num_leaves:
@@ -235,5 +257,36 @@ def flow_stats(
             stats["saturated_fraction"] = jnp.stack(saturated)
     sizes = tuple(int(sum(np.size(p_leaves[i]) for i in idx)) for idx in groups.leaf_indices)
     return FlowStats(
-        **stats, layers=groups.names, sizes=sizes, activation_names=names, activation_kinds=kinds
+        **stats,
+        layers=groups.names,
+        ordered=ordered,
+        order_note=order_note,
+        sizes=sizes,
+        activation_names=names,
+        activation_kinds=kinds,
     )
+
+
+def fill_value(dtype) -> float:
+    """What a stored row holds where a step gave no value: NaN for floats, 0 for counts."""
+    return np.nan if np.issubdtype(dtype, np.floating) else 0
+
+
+# Fields with one row per layer (the activation fields have one per activation instead).
+LAYER_FIELDS = ("grad_norm", "param_norm", "nonfinite", "grad_hist", "param_hist", "update_ratio")
+
+
+def reorder(meta: FlowStats, forward: Sequence[str]) -> tuple[FlowStats, np.ndarray]:
+    """``meta`` with its layers in the forward order ``forward`` names (``arrange``), and the
+    permutation that takes the layer axis of its ``LAYER_FIELDS`` there (``field[:, perm]`` for
+    a Recorder's fields, which have a step axis in front)."""
+    names, ordered, note = arrange(meta.layers, forward)
+    perm = np.array([meta.layers.index(n) for n in names], np.int64)
+    arranged = replace(
+        meta,
+        layers=names,
+        ordered=ordered,
+        order_note=note,
+        sizes=tuple(meta.sizes[i] for i in perm),
+    )
+    return arranged, perm

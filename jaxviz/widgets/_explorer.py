@@ -8,7 +8,6 @@ methods, layers and method options ask the kernel (see `_base.JaxvizWidget`).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from ..explain import (
     saliency,
     smoothgrad,
 )
-from ._base import JaxvizWidget, static_asset
+from ._base import JaxvizWidget, ResultCache, static_asset
 from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog, image_payload
 
 KINDS = ("image", "vector", "sequence")
@@ -182,6 +181,9 @@ class Explorer(JaxvizWidget):
       kind: "auto" (from x's shape and `tokens`), "image", "vector" or "sequence".
       method: the first method shown (see `Explorer.methods`).
       baselines: expected gradients' reference set, default `x` itself.
+      warm: once shown, compute in the background what the controls reach in one move (every
+        method at this input and the next ones, the other layers), so a first visit answers as
+        fast as a return; False computes only on request.
 
     Every control is also a trait (`index`, `method`, `layer`, `target` (-1: the predicted
     class), `steps`, `samples`, `noise`, `window`, `sign`, `alpha`, `cmap`, `clip`, `compare`,
@@ -274,6 +276,7 @@ class Explorer(JaxvizWidget):
         kind: str = "auto",
         method: str = "integrated_gradients",
         baselines=None,
+        warm: bool = True,
         **traits: Any,
     ) -> None:
         x = check_input(model, x)
@@ -301,7 +304,7 @@ class Explorer(JaxvizWidget):
             name for name, spec in METHODS.items() if self._layers or not spec.needs_layer
         ]
         check_choice("method", method, self._methods)
-        self._maps: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._maps = ResultCache(self._cache_size)
         defaults = {
             "method": method,
             "layer": self._layers[-1] if self._layers else "",
@@ -309,8 +312,9 @@ class Explorer(JaxvizWidget):
                 1, min(host.shape[1:3] if self._kind == "image" else host.shape[1:2]) // 4
             ),
         }
-        super().__init__(**{**defaults, **traits})
+        super().__init__(warm=warm, **{**defaults, **traits})
         self._setup = self._setup_payload()
+        self._compare_methods = list(self._setup["compare_methods"])
         self._inputs = self._inputs_payload(host, feature_names, tokens)
         self.refresh()
 
@@ -378,26 +382,24 @@ class Explorer(JaxvizWidget):
 
     def attribution_maps(self, index: int, method: str, **options: Any) -> np.ndarray:
         """Every class's display map for input `index` and `method`: (classes, H, W) for
-        images (channels summed), (classes, features) or (classes, positions). Cached."""
+        images (channels summed), (classes, features) or (classes, positions). Cached.
+
+        Options not given (`steps`, `layer`, ...) are the widget's current ones."""
+        return self._maps_for(index, method, {**self._options(self._state()), **options})
+
+    def _maps_for(self, index: int, method: str, options: dict[str, Any]) -> np.ndarray:
+        """`attribution_maps` with every option given: reads no trait (the warm-up calls it)."""
         check_choice("method", method, self._methods)
         if not 0 <= index < self._x.shape[0]:
             raise ValueError(
                 f"index: expected an input in [0, {self._x.shape[0] - 1}], got {index}."
             )
         spec = METHODS[method]
-        full = {**self._options(self._state()), **options}
         if spec.needs_layer:
-            check_choice("layer", full["layer"], self._layers)
-        key = (index, method, *(full[o] for o in spec.options))
-        if key in self._maps:
-            self._maps.move_to_end(key)
-            return self._maps[key]
-        raw = np.asarray(spec.run(self._model, self._x[index : index + 1], full))[0]
-        maps = self._display_maps(raw)
-        self._maps[key] = maps
-        while len(self._maps) > self._cache_size:
-            self._maps.popitem(last=False)
-        return maps
+            check_choice("layer", options["layer"], self._layers)
+        key = (index, method, *(options[o] for o in spec.options))
+        return self._maps.get_or_compute(key, lambda: self._display_maps(
+            np.asarray(spec.run(self._model, self._x[index : index + 1], options))[0]))
 
     def _display_maps(self, raw: np.ndarray) -> np.ndarray:
         """(classes, ...) raw attributions to the maps the browser draws."""
@@ -415,15 +417,32 @@ class Explorer(JaxvizWidget):
         return raw.astype(np.float32)
 
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
-        options = {k: v for k, v in state.items() if k not in ("index", "method", "compare")}
-        maps = self.attribution_maps(state["index"], state["method"], **options)
+        options = self._options(state)
+        maps = self._maps_for(state["index"], state["method"], options)
         result = {"index": state["index"], "method": state["method"], "maps": array_payload(maps)}
         if state["compare"]:
             result["compare"] = {
-                m: array_payload(self.attribution_maps(state["index"], m, **options))
-                for m in self._setup["compare_methods"]
+                m: array_payload(self._maps_for(state["index"], m, options))
+                for m in self._compare_methods
             }
         return {"_result": result}
+
+    def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every method at this input, then at the next input, then the layer methods at the
+        other layers, then every method at the previous input: what the method, input and
+        layer controls reach in one move, likeliest first."""
+        index, count = state["index"], self._x.shape[0]
+        others = [m for m in self._methods if m != state["method"]]
+        every = [state["method"], *others]
+        near = [i for i in (index + 1, index - 1) if 0 <= i < count]  # the slider's next moves
+        layer_methods = [m for m in self._methods if METHODS[m].needs_layer]
+        other_layers = [name for name in self._layers if name != state["layer"]]
+        return [
+            *({"method": m} for m in others),
+            *({"index": i, "method": m} for i in near[:1] for m in every),
+            *({"method": m, "layer": name} for name in other_layers for m in layer_methods),
+            *({"index": i, "method": m} for i in near[1:] for m in every),
+        ]
 
     def to_html(self, path, *, inputs=None, methods=None, states=None):
         """Writes a self-contained page (no kernel, no network) of this Explorer.

@@ -4,12 +4,14 @@
 Everything a slider reaches (every layer's activations for every shown input, every layer's
 projection) is computed once and sent as binary buffers, so the layer and input sliders never
 wait for the kernel. Only a channel's detail (its top dataset examples, their back-projections,
-its feature visualization) is computed on request, when a channel is clicked.
+its feature visualization) is computed on request, when a channel is clicked, or ahead of the
+click, in the background, for the channels likeliest to be clicked (see `_base.Warmer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import jax
@@ -28,7 +30,7 @@ from ..explain._features import (
 from ..explain._featurevis import feature_visualization
 from ..explain._layers import activations
 from ..explain._projection import kmeans, layer_embeddings, tsne, unit_spread
-from ._base import JaxvizWidget, static_asset
+from ._base import JaxvizWidget, ResultCache, in_background, static_asset
 from ._payload import array_payload, colormap_lut, image_payload
 
 # Colormaps by the sign of what is shown, as in the static plots (`_display.DEFAULT_COLORMAPS`).
@@ -101,6 +103,9 @@ class LayerExplorer(JaxvizWidget):
         k: top examples per channel.
         feature_steps: optimization steps of the feature visualization (0: none).
         key: the feature visualization's random key (default `jax.random.key(0)`).
+        warm: once shown, compute channel details (feature visualizations included) in the
+            background, the shown layer's brightest channels first, so that a first click answers
+            as fast as a return; False computes only on click.
 
     >>> m, data = jv.zoo.load("digits-cnn")
     >>> explorer = jv.LayerExplorer(m, data.x_test[:16], data.y_test[:16], dataset=data.x_test)
@@ -133,7 +138,8 @@ class LayerExplorer(JaxvizWidget):
     def __init__(self, model: Any, x: Any, labels: Any = None, *,
                  class_names: Sequence[str] | None = None,
                  dataset: Any = None, layers: Sequence[str] | None = None, k: int = 9,
-                 feature_steps: int = 192, key: jax.Array | None = None) -> None:
+                 feature_steps: int = 192, key: jax.Array | None = None,
+                 warm: bool = True) -> None:
         m = model
         x = check_input(m, x)
         if not _is_image_batch(x):
@@ -158,8 +164,11 @@ class LayerExplorer(JaxvizWidget):
             text = f"predicted {classes[guess]} ({probabilities[i, guess]:.0%})"
             captions.append(f"label {classes[labels[i]]}, {text}" if labels is not None else text)
         self._activations = {name: np.asarray(a) for name, a in acts.items()}
-        self._top: dict[tuple[str, str], Any] = {}
+        # Per layer (top examples, receptive field) and per channel (examples, feature): the parts
+        # of a detail, shared by its two requests (with and without the feature visualization).
+        self._parts = ResultCache(2 * self._cache_size)
         super().__init__(
+            warm=warm,
             layer=names[0],
             layer_names=names,
             layer_data={name: layer_payload(a) for name, a in self._activations.items()},
@@ -175,7 +184,8 @@ class LayerExplorer(JaxvizWidget):
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
         layer, channel = state["layer"], state["channel"]
         if layer not in self._activations:
-            raise ValueError(f"layer: unknown layer {layer!r}; shown layers: {self.layer_names}.")
+            raise ValueError(f"layer: unknown layer {layer!r}; shown layers: "
+                             f"{list(self._activations)}.")
         if channel < 0:
             return {"detail": {}}
         count = self._activations[layer].shape[-1]
@@ -186,13 +196,30 @@ class LayerExplorer(JaxvizWidget):
     def _top_examples(self, layer: str, reduce: str = "max"):
         """The layer's top examples by peak ("max"), or the single best by mean ("mean", what the
         feature visualization maximizes), over the dataset; computed once per layer."""
-        if (layer, reduce) not in self._top:
-            k = self._k if reduce == "max" else 1
-            self._top[layer, reduce] = top_activating(self._model, self._dataset, layer=layer, k=k,
-                                                      reduce=reduce)
-        return self._top[layer, reduce]
+        k = self._k if reduce == "max" else 1
+        return self._parts.get_or_compute(("top", layer, reduce), lambda: top_activating(
+            self._model, self._dataset, layer=layer, k=k, reduce=reduce,
+            show_progress=not in_background()))
+
+    def _has_feature(self) -> bool:
+        return self._feature_steps > 0 and self._dataset.ndim == 4
 
     def _channel_detail(self, layer: str, channel: int, with_feature: bool) -> dict[str, Any]:
+        detail = dict(self._parts.get_or_compute(("examples", layer, channel),
+                                                 partial(self._examples, layer, channel)))
+        if not self._has_feature():
+            return detail
+        feature = ("feature", layer, channel)
+        # A feature visualization computed ahead comes with the examples: one round trip.
+        if with_feature or feature in self._parts:
+            detail.update(self._parts.get_or_compute(feature,
+                                                     partial(self._feature, layer, channel)))
+        else:
+            detail["feature_pending"] = True
+        return detail
+
+    def _examples(self, layer: str, channel: int) -> dict[str, Any]:
+        """The channel's top dataset examples, their receptive-field patches, back-projections."""
         m, data = self._model, self._dataset
         top = self._top_examples(layer)
         indices = np.asarray(top.indices[channel])
@@ -205,7 +232,8 @@ class LayerExplorer(JaxvizWidget):
             "top_values": np.asarray(top.values[channel]).tolist(),
         }
         if self._activations[layer].ndim == 4 and data.ndim == 4:
-            field = receptive_field(m, layer=layer, input_shape=tuple(data.shape[1:]))
+            field = self._parts.get_or_compute(("field", layer), lambda: receptive_field(
+                m, layer=layer, input_shape=tuple(data.shape[1:])))
             patches = peak_patches(data, top._replace(indices=top.indices[channel:channel + 1],
                                                       peaks=top.peaks[channel:channel + 1]), field)
             detail["patches"] = image_payload(patches[0])
@@ -215,17 +243,36 @@ class LayerExplorer(JaxvizWidget):
             detail["backprojections"] = array_payload(np.asarray(back).sum(axis=-1))
         except ValueError:  # a model without reachable ReLUs has no deconvnet: leave it out
             pass
-        if self._feature_steps > 0 and data.ndim == 4 and not with_feature:
-            detail["feature_pending"] = True
-        elif self._feature_steps > 0 and data.ndim == 4:
-            vis = feature_visualization(m, shape=tuple(data.shape[1:]), layer=layer,
-                                        targets=[channel], steps=self._feature_steps,
-                                        key=jax.random.fold_in(self._key, channel))
-            detail["feature"] = image_payload(vis.images)
-            detail["feature_objective"] = float(vis.objective[0])
-            best = self._top_examples(layer, "mean")
-            detail["dataset_objective"] = float(best.values[channel, 0])
         return detail
+
+    def _feature(self, layer: str, channel: int) -> dict[str, Any]:
+        """The channel's feature visualization, beside the best dataset example's objective."""
+        vis = feature_visualization(self._model, shape=tuple(self._dataset.shape[1:]),
+                                    layer=layer, targets=[channel], steps=self._feature_steps,
+                                    key=jax.random.fold_in(self._key, channel))
+        best = self._top_examples(layer, "mean")
+        return {"feature": image_payload(vis.images),
+                "feature_objective": float(vis.objective[0]),
+                "dataset_objective": float(best.values[channel, 0])}
+
+    def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """Channel details, feature visualization included: first the likeliest channel of the
+        shown layer, then of each other layer (which compiles that layer's programs), then the
+        shown layer's other channels, likeliest first, then the other layers'."""
+        names = list(self._activations)
+        here = names.index(state["layer"])
+        layers = [*names[here:], *reversed(names[:here])]  # the slider's next moves first
+        ranked = {name: self._likely_channels(name, self.input_index) for name in layers}
+        order = [(name, ranked[name][0]) for name in layers]
+        order += [(name, c) for name in layers for c in ranked[name][1:]]
+        return [{"layer": name, "channel": int(c), "with_feature": with_feature}
+                for name, c in order for with_feature in (True, False)]
+
+    def _likely_channels(self, layer: str, input_index: int) -> np.ndarray:
+        """The layer's channels, brightest first for the shown input: those a person clicks."""
+        values = self._activations[layer][input_index]
+        peaks = values.reshape(-1, values.shape[-1]).max(axis=0)
+        return np.argsort(-peaks, kind="stable")
 
     # -- static twin -----------------------------------------------------------------------------
 

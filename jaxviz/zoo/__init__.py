@@ -9,5 +9,6 @@ from ._data import dataset as dataset
 from ._data import photo as photo
 from ._pretrained import load as load
 from ._pretrained import names as names
+from ._sequences import make_sequences as make_sequences
 from ._shapes import SHAPE_NAMES as SHAPE_NAMES
 from ._shapes import make_shapes as make_shapes

@@ -10,6 +10,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from ._sequences import (
+    LOOKUP_VALUES,
+    LOOKUP_VOCABULARY,
+    SENTIMENT_CLASSES,
+    SENTIMENT_VOCABULARY,
+    make_sequences,
+)
 from ._shapes import SHAPE_NAMES, make_shapes
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -17,6 +24,7 @@ SHAPES_TRAIN_SIZE = 6000
 SHAPES_TEST_SIZE = 1000
 SHAPES_TRAIN_SEED = 0
 SHAPES_TEST_SEED = 1
+SEQUENCE_SIZES = {"sentiment-toy": (4000, 1000), "lookup": (8000, 1000)}  # (train, test)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -26,11 +34,14 @@ class Dataset:
     Attributes:
       name: the name it is loaded by (``jv.zoo.dataset(name)``).
       description: one line saying what it holds and how it was prepared.
-      x_train, y_train, x_test, y_test: inputs (float32; images NHWC) and int32 labels.
+      x_train, y_train, x_test, y_test: inputs (float32, images NHWC; int32 token ids
+        (n, length) for sequences) and int32 labels.
       class_names: the name of each class, indexed by label.
       feature_names: the name of each input feature for tabular data, else None.
-      masks_train, masks_test: bool (n, height, width), True on the object's pixels, where the
-        ground truth is known (``shapes``), else None.
+      masks_train, masks_test: where the ground truth is known, else None: bool (n, height,
+        width), True on the object's pixels (``shapes``), or bool (n, length), True on the
+        evidence tokens the label depends on (``sentiment-toy``, ``lookup``).
+      vocabulary: for token datasets, the word of each token id, else None.
     """
 
     name: str
@@ -43,6 +54,7 @@ class Dataset:
     feature_names: tuple[str, ...] | None = None
     masks_train: np.ndarray | None = None
     masks_test: np.ndarray | None = None
+    vocabulary: tuple[str, ...] | None = None
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -57,6 +69,8 @@ class Dataset:
             parts.append(f"feature_names=({len(self.feature_names)} names)")
         if self.masks_test is not None:
             parts.append("masks_train, masks_test")
+        if self.vocabulary is not None:
+            parts.append(f"vocabulary=({len(self.vocabulary)} tokens)")
         return f"Dataset({self.name!r}, {', '.join(parts)})"
 
 
@@ -102,6 +116,27 @@ def _shapes() -> dict:
     )
 
 
+def _sequences(task: str, vocabulary: tuple[str, ...], class_names: tuple[str, ...]) -> dict:
+    train_size, test_size = SEQUENCE_SIZES[task]
+    # the same seeds as shapes: train and test are two independent draws
+    x_train, y_train, masks_train = make_sequences(
+        task, train_size, key=jax.random.key(SHAPES_TRAIN_SEED, impl="threefry2x32")
+    )
+    x_test, y_test, masks_test = make_sequences(
+        task, test_size, key=jax.random.key(SHAPES_TEST_SEED, impl="threefry2x32")
+    )
+    return dict(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=class_names,
+        masks_train=masks_train,
+        masks_test=masks_test,
+        vocabulary=vocabulary,
+    )
+
+
 DATASETS: dict[str, tuple[str, Callable[[], dict]]] = {
     "digits": ("scikit-learn's 8x8 handwritten digits in [0, 1], 10 classes", _digits),
     "breast-cancer": (
@@ -113,6 +148,16 @@ DATASETS: dict[str, tuple[str, Callable[[], dict]]] = {
         "procedural 32x32 RGB circles, squares, triangles and crosses on noisy backgrounds, "
         "with each shape's ground-truth mask",
         _shapes,
+    ),
+    "sentiment-toy": (
+        "procedural sentences of fillers around one or two sentiment phrases ('not very good'), "
+        "2 classes, with each sentence's evidence tokens (sentiment words and their negators)",
+        functools.partial(_sequences, "sentiment-toy", SENTIMENT_VOCABULARY, SENTIMENT_CLASSES),
+    ),
+    "lookup": (
+        "procedural key-value retrieval 'a 3 b 7 c 1 d 5 ? b' -> 7, 10 classes, with the position "
+        "of the value the answer reads",
+        functools.partial(_sequences, "lookup", LOOKUP_VOCABULARY, LOOKUP_VALUES),
     ),
 }
 
@@ -135,8 +180,10 @@ def dataset(name: str) -> Dataset:
 
     Args:
       name: ``"digits"`` (8x8x1 images in [0, 1], 10 classes), ``"breast-cancer"`` (30
-        standardized named features, 2 classes) or ``"shapes"`` (32x32x3 images of 4 shapes with
-        ground-truth masks, generated from a fixed key; see :func:`make_shapes` for more).
+        standardized named features, 2 classes), ``"shapes"`` (32x32x3 images of 4 shapes with
+        ground-truth masks, generated from a fixed key; see :func:`make_shapes` for more), or
+        the token datasets ``"sentiment-toy"`` and ``"lookup"`` (int32 token ids with evidence
+        masks and a vocabulary, generated from a fixed key; see :func:`make_sequences`).
 
     Returns:
       A :class:`Dataset`; the same (cached, read-only) object on every call.

@@ -97,3 +97,101 @@ class CancerMLP(nnx.Module):
         x = nnx.relu(self.fc1(x))
         x = nnx.relu(self.fc2(x))
         return self.fc3(x)
+
+
+class TransformerBlock(nnx.Module):
+    """Pre-norm self-attention and a ReLU MLP, each added to the residual stream."""
+
+    def __init__(self, dim: int, heads: int, *, rngs: nnx.Rngs):
+        self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
+        self.attention = nnx.MultiHeadAttention(heads, dim, decode=False, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(dim, rngs=rngs)
+        self.mlp_in = nnx.Linear(dim, 2 * dim, rngs=rngs)
+        self.mlp_out = nnx.Linear(2 * dim, dim, rngs=rngs)
+
+    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+        x = x + self.attention(self.norm1(x), mask=mask)
+        return x + self.mlp_out(nnx.relu(self.mlp_in(self.norm2(x))))
+
+
+class TinyTransformer(nnx.Module):
+    """Token ids (batch, length) -> logits: token + position embeddings, pre-norm blocks with
+    ``nnx.MultiHeadAttention``, and a dense head reading one position (``readout``: 0 for a
+    leading ``<cls>`` token, -1 for the last token). Keys equal to ``pad_id`` are masked out of
+    every query's attention, so padding never changes the logits; with ``causal``, so are the
+    keys after each query."""
+
+    def __init__(
+        self,
+        vocabulary: int,
+        length: int,
+        classes: int,
+        *,
+        readout: int,
+        dim: int = 32,
+        heads: int = 4,
+        layers: int = 2,
+        pad_id: int = 0,
+        causal: bool = False,
+        rngs: nnx.Rngs,
+    ):
+        self.readout = readout
+        self.causal = causal
+        self.pad_id = pad_id
+        self.token_embed = nnx.Embed(vocabulary, dim, rngs=rngs)
+        self.position_embed = nnx.Embed(length, dim, rngs=rngs)
+        self.blocks = nnx.List([TransformerBlock(dim, heads, rngs=rngs) for _ in range(layers)])
+        self.norm = nnx.LayerNorm(dim, rngs=rngs)
+        self.head = nnx.Linear(dim, classes, rngs=rngs)
+
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        x = self.token_embed(tokens) + self.position_embed(jnp.arange(tokens.shape[1]))
+        mask = (tokens != self.pad_id)[:, None, None, :]  # (batch, heads, queries, keys)
+        if self.causal:
+            mask = mask & nnx.make_causal_mask(tokens, dtype=bool)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.head(self.norm(x[:, self.readout]))
+
+
+class SentimentTransformer(TinyTransformer):
+    """``sentiment-toy`` -> 2 logits, read at the leading ``<cls>`` token."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        from ._sequences import SENTIMENT_CLASSES, SENTIMENT_LENGTH, SENTIMENT_VOCABULARY
+
+        vocabulary, classes = len(SENTIMENT_VOCABULARY), len(SENTIMENT_CLASSES)
+        super().__init__(vocabulary, SENTIMENT_LENGTH, classes, readout=0, rngs=rngs)
+
+
+class LookupTransformer(TinyTransformer):
+    """``lookup`` -> 10 logits (the digit), read at the last token (the queried key), with causal
+    attention: a key cannot see the value after it, so the answer must be read at the value's
+    own position (each value first looks back at its key), which is the dataset's evidence."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        from ._sequences import LOOKUP_LENGTH, LOOKUP_VALUES, LOOKUP_VOCABULARY
+
+        vocabulary, classes = len(LOOKUP_VOCABULARY), len(LOOKUP_VALUES)
+        super().__init__(vocabulary, LOOKUP_LENGTH, classes, readout=-1, causal=True, rngs=rngs)
+
+
+class SentimentLSTM(nnx.Module):
+    """``sentiment-toy`` -> 2 logits: embeddings, an LSTM cell unrolled over the sentence with
+    ``lax.scan``, and a dense head on the hidden state at the last real token (padding comes after
+    it, so it never counts). ``cell`` and ``token_embed`` are what ``jv.rnn_states`` takes."""
+
+    def __init__(self, *, rngs: nnx.Rngs, dim: int = 32):
+        from ._sequences import SENTIMENT_CLASSES, SENTIMENT_VOCABULARY
+
+        self.token_embed = nnx.Embed(len(SENTIMENT_VOCABULARY), dim, rngs=rngs)
+        self.cell = nnx.LSTMCell(dim, dim, rngs=rngs)
+        self.head = nnx.Linear(dim, len(SENTIMENT_CLASSES), rngs=rngs)
+
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        inputs = self.token_embed(tokens)
+        zeros = jnp.zeros((tokens.shape[0], self.cell.hidden_features), inputs.dtype)
+        steps = jnp.swapaxes(inputs, 0, 1)
+        _, states = jax.lax.scan(lambda carry, x: self.cell(carry, x), (zeros, zeros), steps)
+        last = jnp.sum(tokens != 0, axis=1) - 1
+        return self.head(jnp.swapaxes(states, 0, 1)[jnp.arange(tokens.shape[0]), last])

@@ -12,7 +12,14 @@ from flax import nnx, serialization
 
 from .._model import Model, wrap
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
-from ._models import CancerMLP, DigitsCNN, ShapesCNN
+from ._models import (
+    CancerMLP,
+    DigitsCNN,
+    LookupTransformer,
+    SentimentLSTM,
+    SentimentTransformer,
+    ShapesCNN,
+)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
@@ -34,6 +41,22 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "cancer-mlp": ModelSpec(
         "3-layer MLP on 30 breast-cancer features (2 classes)", "breast-cancer", CancerMLP
+    ),
+    "sentiment-transformer": ModelSpec(
+        "2-layer, 4-head transformer on sentiment-toy token ids, read at <cls> (2 classes)",
+        "sentiment-toy",
+        SentimentTransformer,
+    ),
+    "sentiment-lstm": ModelSpec(
+        "LSTM (32 units) on sentiment-toy token ids, read at the last real token (2 classes)",
+        "sentiment-toy",
+        SentimentLSTM,
+    ),
+    "lookup-transformer": ModelSpec(
+        "2-layer, 4-head causal transformer on lookup token ids, read at the last token (10 "
+        "classes)",
+        "lookup",
+        LookupTransformer,
     ),
 }
 
@@ -82,8 +105,8 @@ def names(kind: str = "models") -> dict[str, str]:
         ``"photos"`` (for :func:`photo`).
 
     >>> import jaxviz as jv
-    >>> sorted(jv.zoo.names())
-    ['cancer-mlp', 'digits-cnn', 'shapes-cnn']
+    >>> sorted(jv.zoo.names())[:3]
+    ['cancer-mlp', 'digits-cnn', 'lookup-transformer']
     """
     listings = {
         "models": {name: spec.description for name, spec in MODELS.items()},
@@ -99,7 +122,9 @@ def load(name: str) -> tuple[Model, Dataset]:
     """Load a pretrained model and its dataset, offline, in one line.
 
     Args:
-      name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``).
+      name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``, and the
+        token models ``"sentiment-transformer"``, ``"sentiment-lstm"``, ``"lookup-transformer"``,
+        which take int32 token ids (batch, length)).
 
     Returns:
       ``(model, data)``: the model wrapped with :func:`jaxviz.wrap` (its layers are named as in

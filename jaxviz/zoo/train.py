@@ -45,6 +45,11 @@ RECIPES: dict[str, Recipe] = {
     "digits-cnn": Recipe(epochs=20, batch_size=32, learning_rate=2e-3),
     "shapes-cnn": Recipe(epochs=4, batch_size=32, learning_rate=3e-3, activation_l1=2.0),
     "cancer-mlp": Recipe(epochs=60, batch_size=32, learning_rate=1e-3, weight_decay=1.0),
+    "sentiment-transformer": Recipe(
+        epochs=20, batch_size=64, learning_rate=3e-3, weight_decay=1e-2
+    ),
+    "sentiment-lstm": Recipe(epochs=20, batch_size=64, learning_rate=5e-3),
+    "lookup-transformer": Recipe(epochs=40, batch_size=64, learning_rate=3e-3, weight_decay=1e-2),
 }
 
 

@@ -52,3 +52,14 @@ export function onChange(model, names, callback) {
     for (const n of names) model.off(`change:${n}`, callback);
   };
 }
+
+
+/**
+ * Tells the kernel that this view has been drawn (after the next frame): the widget then starts
+ * warming, in the background, what its controls can reach. Pages without a kernel have no send.
+ */
+export function announceRendered(model) {
+  const announce = () => model.send?.({ event: "rendered" });
+  if (typeof requestAnimationFrame === "function") requestAnimationFrame(announce);
+  else announce();
+}

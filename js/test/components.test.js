@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { createSelect, createSlider, createToggle } from "../lib/controls.js";
 import { formatNumber, h } from "../lib/dom.js";
 import { createBusy, createErrorBox, createTooltip } from "../lib/feedback.js";
-import { createRequester } from "../lib/sync.js";
+import { announceRendered, createRequester } from "../lib/sync.js";
 import { decodeBuffers, StaticModel } from "../lib/static_model.js";
 
 const hostile = "<img src=x onerror=alert(1)>";
@@ -121,6 +121,18 @@ describe("createRequester", () => {
     model.set("_reply", { id: 3, seq: 9, error: null });
     expect(replies).toHaveLength(0);
     expect(r.busy()).toBe(true);
+  });
+});
+
+describe("announceRendered", () => {
+  it("tells the kernel after the next frame, once, and is harmless without a kernel", async () => {
+    const sent = [];
+    announceRendered({ send: (content) => sent.push(content) });
+    expect(sent).toHaveLength(0); // not before the frame that shows the first drawing
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    expect(sent).toEqual([{ event: "rendered" }]);
+    announceRendered(new StaticModel({}, [], []));
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   });
 });
 

@@ -11,7 +11,7 @@ import { createBusy, createColorbar, createErrorBox, createTooltip } from "../li
 import { createHeatmap, imageCanvas } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
 import { attributionScale, normalize, signedPart } from "../lib/scale.js";
-import { createRequester } from "../lib/sync.js";
+import { announceRendered, createRequester } from "../lib/sync.js";
 
 const TOP_K = 5;
 const TOP_FEATURES = 10;
@@ -453,6 +453,7 @@ function render({ model, el }) {
   const initial = model.get("_reply");
   if (initial?.error) errorBox.show(initial.error);
   drawAll();
+  announceRendered(model);
 
   return () => {
     requester.dispose();

@@ -10,7 +10,7 @@ import { formatNumber, h, isolateKeys } from "../lib/dom.js";
 import { createBusy, createColorbar, createErrorBox, createTooltip } from "../lib/feedback.js";
 import { createHeatmap } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
-import { createRequester } from "../lib/sync.js";
+import { announceRendered, createRequester } from "../lib/sync.js";
 
 const STAT_NAMES = ["mean", "max", "min", "active"];
 
@@ -300,6 +300,7 @@ function render({ model, el }) {
 
   model.on("change:detail", drawDetail);
   draw();
+  announceRendered(model);
   return () => {
     model.off("change:detail", drawDetail);
     requester.dispose();
