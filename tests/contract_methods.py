@@ -133,7 +133,7 @@ METHODS: dict[str, Case] = {
             m,
             x,
             t,
-            method="permutation",
+            estimator="permutation",
             permutations=4,
             key=KEY,
             groups=_cells(x),

@@ -87,7 +87,9 @@ def test_linear_model_shapley_values_are_weight_times_centred_input(linear, getk
     expected = np.asarray(w)[:, 2] * (x - background.mean(0))
     exact = shapley_values(model, x, 2, background=background)
     sampled = kernel_shap(model, x, 2, background=background, key=getkey(), samples=64)
-    orders = shapley_values(model, x, 2, background=background, method="permutation", key=getkey())
+    orders = shapley_values(
+        model, x, 2, background=background, estimator="permutation", key=getkey()
+    )
     for result in (exact, sampled, orders):
         np.testing.assert_allclose(result.values, expected, atol=1e-5)
         np.testing.assert_allclose(
@@ -104,7 +106,7 @@ def test_efficiency_on_a_nonlinear_model(mlp, tabular, getkey):
     results = [
         shapley_values(mlp, x, "all", background=background),
         kernel_shap(mlp, x, "all", background=background, key=getkey(), samples=SAMPLES),
-        shapley_values(mlp, x, "all", background=background, method="permutation", key=getkey()),
+        shapley_values(mlp, x, "all", background=background, estimator="permutation", key=getkey()),
     ]
     for result in results:
         assert result.values.shape == (3, 3, FEATURES)
@@ -171,7 +173,7 @@ def test_permutation_standard_error_matches_the_spread_over_keys(mlp, tabular):
     exact = shapley_values(mlp, x, "all", background=background)
     assert_standard_error_matches_spread(
         lambda key: shapley_values(
-            mlp, x, "all", background=background, method="permutation", key=key
+            mlp, x, "all", background=background, estimator="permutation", key=key
         ),
         exact,
     )
@@ -327,7 +329,7 @@ def test_same_key_same_numbers_different_keys_differ(mlp, tabular, method):
                 mlp, x, "all", key=key, samples=SAMPLES, background=background
             ).values
         return shapley_values(
-            mlp, x, "all", key=key, method="permutation", background=background
+            mlp, x, "all", key=key, estimator="permutation", background=background
         ).values
 
     first, again, other = run(0), run(0), run(1)
@@ -411,7 +413,7 @@ def test_groups_helpers():
     np.testing.assert_array_equal(
         superpixels(quadrants, n_segments=4), np.stack([grid_segments((16, 16), 8)] * 2)
     )
-    labels = superpixels(255 * quadrants, method="quickshift")
+    labels = superpixels(255 * quadrants, algorithm="quickshift")
     assert labels.shape == (2, 16, 16) and len(np.unique(labels[0])) == 4
 
 
@@ -472,9 +474,9 @@ def test_clear_errors(mlp, cnn, images, tabular, getkey):
     with pytest.raises(ValueError, match="give one of them"):
         lime(mlp, x, key=getkey(), baseline=0.0, background=background)
     with pytest.raises(
-        ValueError, match=r"2\^192 = .* method='permutation'.*kernel_shap.*fewer groups"
+        ValueError, match=r"2\^192 = .* estimator='permutation'.*kernel_shap.*fewer groups"
     ):
-        shapley_values(cnn, images[:1], method="exact")
+        shapley_values(cnn, images[:1], estimator="exact")
     with pytest.raises(ValueError, match="kernel_width: expected a positive number, got -1.0"):
         lime(mlp, x, key=getkey(), kernel_width=-1.0)
     with pytest.raises(
@@ -483,7 +485,7 @@ def test_clear_errors(mlp, cnn, images, tabular, getkey):
         kernel_shap(mlp, x, key=getkey(), samples=10)
     with pytest.raises(TypeError, match="key: lime draws random samples"):
         lime(mlp, x)
-    with pytest.raises(TypeError, match="key: shapley_values with method='permutation'"):
-        shapley_values(mlp, x, method="permutation")
-    with pytest.raises(ValueError, match="method: expected one of"):
-        shapley_values(mlp, x, method="sampled")
+    with pytest.raises(TypeError, match="key: shapley_values with estimator='permutation'"):
+        shapley_values(mlp, x, estimator="permutation")
+    with pytest.raises(ValueError, match="estimator: expected one of"):
+        shapley_values(mlp, x, estimator="sampled")

@@ -45,7 +45,7 @@ from ._targets import class_scores, prepare
 
 MAX_EXACT_FEATURES = 16
 LIME_DISTANCES = ("l2", "cosine")
-SHAPLEY_METHODS = ("auto", "exact", "permutation")
+SHAPLEY_ESTIMATORS = ("auto", "exact", "permutation")
 
 
 class LimeResult(NamedTuple):
@@ -111,12 +111,12 @@ def grid_segments(shape: Sequence[int], cell) -> np.ndarray:
     ).astype(np.int32)
 
 
-def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
+def superpixels(images, *, algorithm: str = "slic", **options) -> np.ndarray:
     """Superpixels of each image with scikit-image (an optional dependency).
 
     Args:
       images: (batch, height, width, channels), channels last.
-      method: "slic" (`skimage.segmentation.slic`, default `n_segments=50`) or "quickshift"
+      algorithm: "slic" (`skimage.segmentation.slic`, default `n_segments=50`) or "quickshift"
         (`skimage.segmentation.quickshift` with lime's image explainer's defaults,
         `kernel_size=4, max_dist=200, ratio=0.2`, which assume values from 0 to 255; images
         with other than 3 channels are averaged to one and not converted to Lab).
@@ -125,7 +125,7 @@ def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
     Returns:
       int32 labels (batch, height, width); pass them as `groups`.
     """
-    check_choice("method", method, ("slic", "quickshift"))
+    check_choice("algorithm", algorithm, ("slic", "quickshift"))
     try:
         from skimage import segmentation
     except ImportError:
@@ -138,7 +138,7 @@ def superpixels(images, *, method: str = "slic", **options) -> np.ndarray:
         raise ValueError(
             f"images: expected (batch, height, width, channels), got shape {images.shape}."
         )
-    if method == "slic":
+    if algorithm == "slic":
         options = {"n_segments": 50, "start_label": 0, "channel_axis": -1} | options
         labels = [segmentation.slic(image, **options) for image in images]
     else:
@@ -630,7 +630,7 @@ def shapley_values(
     x,
     target=None,
     *,
-    method: str = "auto",
+    estimator: str = "auto",
     permutations: int = 32,
     key=None,
     groups=None,
@@ -650,7 +650,7 @@ def shapley_values(
 
     Args:
       model, x, target, batch_size: as in `jaxviz.saliency`.
-      method: "exact" (up to 16 groups), "permutation", or "auto" (exact up to 16 groups).
+      estimator: "exact" (up to 16 groups), "permutation", or "auto" (exact up to 16 groups).
       permutations: orders per example for "permutation" (an even number, at least 4: pairs).
       key: a `jax.random.key`, needed for "permutation"; the same key gives the same result.
       groups, baseline, background: as in `lime`.
@@ -658,15 +658,15 @@ def shapley_values(
     Returns:
       a `ShapleyResult` (attributions, values, base, stderr).
     """
-    check_choice("method", method, SHAPLEY_METHODS)
+    check_choice("estimator", estimator, SHAPLEY_ESTIMATORS)
     x, target = prepare(model, x, target)
     masker = make_masker(x, groups=groups, baseline=baseline, background=background)
     count = masker.group_count
-    if method == "auto":
-        method = "exact" if count <= MAX_EXACT_FEATURES else "permutation"
-    if method == "exact":
+    if estimator == "auto":
+        estimator = "exact" if count <= MAX_EXACT_FEATURES else "permutation"
+    if estimator == "exact":
         return _exact(model, x, target, masker, batch_size)
-    key = check_key(key, "shapley_values with method='permutation'")
+    key = check_key(key, "shapley_values with estimator='permutation'")
     permutations = check_positive_int("permutations", permutations)
     if permutations < 4:
         raise ValueError(
@@ -680,11 +680,11 @@ def _exact(model, x, target, masker: Masker, batch_size) -> ShapleyResult:
     count = masker.group_count
     if count > MAX_EXACT_FEATURES:
         raise ValueError(
-            f"method: exact Shapley values enumerate 2^groups coalitions; {count} groups would be "
-            f"2^{count} = {2**count:,} model evaluations per example and background row, over "
-            f"the limit of {MAX_EXACT_FEATURES} groups. Use method='permutation' (sampled, with a "
-            "key), jaxviz.kernel_shap, or fewer groups (groups=..., e.g. jaxviz.grid_segments or "
-            "jaxviz.superpixels for images, or columns labelled together)."
+            f"estimator: exact Shapley values enumerate 2^groups coalitions; {count} groups would "
+            f"be 2^{count} = {2**count:,} model evaluations per example and background row, over "
+            f"the limit of {MAX_EXACT_FEATURES} groups. Use estimator='permutation' (sampled, with "
+            "a key), jaxviz.kernel_shap, or fewer groups (groups=..., e.g. jaxviz.grid_segments "
+            "or jaxviz.superpixels for images, or columns labelled together)."
         )
     coalitions = 1 << count
     # Shapley weights by coalition size s (without the group): s! (M-s-1)! / M! = 1 / (M C(M-1, s)).
