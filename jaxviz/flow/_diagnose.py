@@ -341,7 +341,7 @@ def _growth(
         overflow = np.flatnonzero(~np.isfinite(series))
         if overflow.size and overflow[0] >= 2:  # diverged: single steps, the growth is no noise
             before = overflow[0] - 1
-            first, peak = series[0], series[before]
+            first, peak = float(series[0]), float(series[before])
             evidence = (
                 f"gradient norm grew {_times(peak / max(first, 1e-300))} from step "
                 f"{int(steps[0])} ({_fmt(first)}) to step {int(steps[before])} ({_fmt(peak)}), "

@@ -156,7 +156,7 @@ def max_flow(capacity: np.ndarray, source: int, sink: int) -> float:
                     reached.append(v)
             frontier = reached
         if parent[sink] < 0:
-            return total
+            return float(total)
         path, v = [], sink
         while v != source:
             path.append((parent[v], v))

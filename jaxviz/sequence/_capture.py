@@ -4,6 +4,7 @@ gradient-weighted attention: each one compiled program over the batch (see `_tok
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -78,16 +79,17 @@ def attention(
     )
 
 
-def _check_heads(heads, count: int) -> tuple[int, ...]:
+def _check_heads(heads: Any, count: int) -> tuple[int, ...]:
     if heads is None:
         return tuple(range(count))
-    chosen = (
-        (heads,) if isinstance(heads, int | np.integer) and not isinstance(heads, bool) else heads
-    )
-    try:
-        chosen = tuple(chosen)
-    except TypeError:
-        chosen = None
+    chosen: tuple | None = None  # stays None for a bool: an int to Python, not a head index
+    if isinstance(heads, int | np.integer) and not isinstance(heads, bool):
+        chosen = (heads,)
+    elif not isinstance(heads, bool):
+        try:
+            chosen = tuple(heads)
+        except TypeError:
+            chosen = None
     if not chosen or not all(
         isinstance(h, int | np.integer) and not isinstance(h, bool) for h in chosen
     ):

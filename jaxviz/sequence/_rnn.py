@@ -66,12 +66,13 @@ def _check_cell_inputs(cell, inputs, carry) -> tuple[Any, np.ndarray, Any]:
             f"{inputs.shape} and dtype {inputs.dtype} (for token ids, pass their embeddings)."
         )
     if carry is None:
-        if not hasattr(cell, "initialize_carry"):
+        initialize_carry = getattr(cell, "initialize_carry", None)
+        if initialize_carry is None:
             raise TypeError(
                 "carry: a cell without initialize_carry needs the initial carry, e.g. zeros "
                 "(batch, units)."
             )
-        carry = cell.initialize_carry(inputs[:, 0].shape, nnx.Rngs(0))
+        carry = initialize_carry(inputs[:, 0].shape, nnx.Rngs(0))
     leaves = jax.tree.leaves(carry)
     if not leaves or any(np.shape(leaf)[0] != inputs.shape[0] for leaf in leaves):
         raise ValueError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jax
+import jax.core
 import numpy as np
 
 from .._attention import HEADS, WEIGHTS
@@ -226,7 +227,7 @@ def forward(
         seen.add(name)
         if name in deltas:
             value = value + deltas[name].astype(value.dtype)
-        if name in scales:
+        if head_mask is not None and name in scales:
             value = value * head_mask[scales[name]].astype(value.dtype)[None, None, :, None]
         if name in capture:
             captured[name] = value
