@@ -38,6 +38,7 @@ CALL_PRIMITIVES = {
 _OPAQUE_NAMES = {
     "checkpoint": "jax.checkpoint / remat",
     "remat": "jax.checkpoint / remat",
+    "remat2": "jax.checkpoint / remat",
     "scan": "lax.scan (or nnx.scan / linen.scan)",
     "while": "lax.while_loop / fori_loop",
     "cond": "lax.cond / lax.switch",
@@ -231,6 +232,9 @@ class ReluRules(Rule):
         )
 
 
+_REMATS = ("checkpoint", "remat", "remat2")  # the primitive's name over JAX versions
+
+
 class LayerTaps(Rule):
     """Each `jax.ad_checkpoint.checkpoint_name(value, name)` computes `on_tag(name, value)`.
 
@@ -244,7 +248,7 @@ class LayerTaps(Rule):
     speed = False
 
     def matches(self, eqn, invals):
-        return eqn.primitive.name in ("name", "checkpoint", "remat")
+        return eqn.primitive.name in ("name", *_REMATS)
 
     def apply(self, eqn, invals, ev):
         if eqn.primitive.name == "name":
