@@ -138,8 +138,7 @@ def evaluate(
         `on_tag(name, value)`.
       relu: with it, `ReluRules`: each `jax.nn.relu` computes `relu(x)` (a ReLU with another
         backward rule).
-      rules: speed rules to apply too (`_rewrites.SPEED_RULES`, or those `_compile.speed_rule_names()`
-        chose).
+      rules: speed rules to apply too (from `_rewrites.SPEED_RULES`).
     """
     active = (
         *((RELU_RULES,) if relu is not None else ()),
