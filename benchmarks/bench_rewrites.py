@@ -86,15 +86,16 @@ def run() -> str:
         x = twins.random_inputs(BATCH, shape)
         for method, ms in time_case(module, x, layer).items():
             rows.append(
-                f"| {case} | {method} | {ms['off']:.1f} | {ms['on']:.1f} | **{ms['off'] / ms['on']:.2f}x** |"
+                f"| {case} | {method} | {ms['off']:.1f} | {ms['on']:.1f} "
+                f"| **{ms['off'] / ms['on']:.2f}x** |"
             )
     return "\n".join(
         [
             "## What the speed rewrites buy",
             "",
             f"The same calls on {BATCH} examples (random weights and inputs) with",
-            "`jaxviz.config.speed_rewrites` off (XLA's own kernels) and on (the default on a CPU), in",
-            "milliseconds, median of alternating runs. *speed-up* is the time off over the time on.",
+            "`jaxviz.config.speed_rewrites` off (XLA's own kernels) and on (the default on a CPU),",
+            "in milliseconds, median of alternating runs. *speed-up*: the time off over the time on.",
             "",
             "| model | call | rewrites off (ms) | rewrites on (ms) | speed-up |",
             "|---|---|---:|---:|---:|",
