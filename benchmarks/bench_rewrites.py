@@ -95,7 +95,7 @@ def run() -> str:
             "",
             f"The same calls on {BATCH} examples (random weights and inputs) with",
             "`jaxviz.config.speed_rewrites` off (XLA's own kernels) and on (the default on a CPU),",
-            "in milliseconds, median of alternating runs. *speed-up*: the time off over the time on.",
+            "in ms, median of alternating runs. *speed-up*: the time off over the time on.",
             "",
             "| model | call | rewrites off (ms) | rewrites on (ms) | speed-up |",
             "|---|---|---:|---:|---:|",
