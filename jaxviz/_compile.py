@@ -3,6 +3,7 @@ the backend and by `jaxviz.config`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -12,8 +13,10 @@ from . import _jaxpr, _rewrites
 from ._config import config
 
 
+@functools.cache
 def on_cpu() -> bool:
-    """Whether jaxviz's programs run on a CPU (the default backend), where it tunes them."""
+    """Whether jaxviz's programs run on a CPU (the default backend), where it tunes them.
+    (Asked once: JAX fixes its backends when it first uses one, and every call reads this.)"""
     return jax.default_backend() == "cpu"
 
 
