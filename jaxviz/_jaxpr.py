@@ -93,9 +93,8 @@ class Evaluation:
         for eqn in jaxpr.eqns:
             invals = [read(v) for v in eqn.invars]
             outvals = self._equation(eqn, invals)
-            for var, value in zip(eqn.outvars, outvals, strict=True):
-                if not isinstance(var, jcore.DropVar):
-                    env[var] = value
+            # (an unused output, a DropVar, is stored too: never read, and not in every JAX's API)
+            env.update(zip(eqn.outvars, outvals, strict=True))
         return [read(v) for v in jaxpr.outvars]
 
     def _equation(self, eqn: jcore.JaxprEqn, invals: list[Any]) -> list[Any]:
@@ -115,10 +114,11 @@ class Evaluation:
 
 def bind(eqn: jcore.JaxprEqn, *invals, **changed) -> list[Any]:
     """`eqn`'s primitive applied to `invals`, with some of its parameters `changed`."""
+    params = eqn.primitive.get_bind_params({**eqn.params, **changed})
+    # JAX 0.7 returns (sub-functions, params), later versions the params alone.
+    subfuns, params = params if isinstance(params, tuple) else ((), params)
     with eqn.ctx.manager:
-        out = eqn.primitive.bind(
-            *invals, **eqn.primitive.get_bind_params({**eqn.params, **changed})
-        )
+        out = eqn.primitive.bind(*subfuns, *invals, **params)
     return out if eqn.primitive.multiple_results else [out]
 
 
