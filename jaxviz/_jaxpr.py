@@ -35,7 +35,7 @@ CALL_PRIMITIVES = {
     "core_call": "call_jaxpr",
 }
 # Constructs whose body a ReLU rule cannot enter without changing what they compute or how.
-_OPAQUE_NAMES = {
+OPAQUE_NAMES = {
     "checkpoint": "jax.checkpoint / remat",
     "remat": "jax.checkpoint / remat",
     "remat2": "jax.checkpoint / remat",
@@ -164,7 +164,7 @@ def rewrite(fn: Callable[..., Any], rules: Sequence[Rule]) -> Callable[..., Any]
 # -- the rules a method asks for --
 
 
-def _sub_jaxprs(params: dict[str, Any]) -> Iterator[jcore.Jaxpr]:
+def sub_jaxprs(params: dict[str, Any]) -> Iterator[jcore.Jaxpr]:
     for value in params.values():
         for item in value if isinstance(value, tuple | list) else (value,):
             if isinstance(item, jcore.ClosedJaxpr):
@@ -196,7 +196,7 @@ def count_relus(jaxpr: jcore.Jaxpr) -> int:
 
 
 def count_relus_in(params: dict[str, Any]) -> int:
-    return sum(count_relus(j) for j in _sub_jaxprs(params))
+    return sum(count_relus(j) for j in sub_jaxprs(params))
 
 
 class ReluRules(Rule):
@@ -222,7 +222,7 @@ class ReluRules(Rule):
     def apply(self, eqn, invals, ev):
         if is_relu(eqn):
             return [ev.relu(invals[0])]
-        construct = _OPAQUE_NAMES.get(eqn.primitive.name, f"a `{eqn.primitive.name}` construct")
+        construct = OPAQUE_NAMES.get(eqn.primitive.name, f"a `{eqn.primitive.name}` construct")
         raise UnreachableReluError(
             f"the model applies a ReLU inside {construct}, where jaxviz cannot swap its "
             "backward rule; guided backprop and deconvnet would silently fall back to "

@@ -20,7 +20,7 @@ def equations(jaxpr) -> list:
     found = []
     for eqn in jaxpr.eqns:
         found.append(eqn)
-        for sub in _jaxpr._sub_jaxprs(eqn.params):
+        for sub in _jaxpr.sub_jaxprs(eqn.params):
             found += equations(sub)
     return found
 
