@@ -160,9 +160,10 @@ def check_scale(argument: str, value) -> float:
 
 
 def sampling_keys(key, metric: str) -> tuple[jax.Array, jax.Array]:
-    """(the metric's sampling key, the bootstrap's key) from the user's key (required)."""
-    sample, resample = jax.random.split(check_key(key, metric))
-    return sample, resample
+    """(the metric's sampling key, the bootstrap's key) from the user's key (required). The
+    bootstrap draws on the host from the key's bits (`host_rng`), on a stream of its own."""
+    key = check_key(key, metric)
+    return key, key
 
 
 def bootstrap_key(key) -> jax.Array:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_choice, check_layers
 from . import _inputs
-from ._result import MetricResult, RandomizationResult, summarize
+from ._result import MetricResult, RandomizationResult, host_rng, summarize
 from ._similarity import spearman, ssim
 
 SIMILARITIES = ("ssim", "spearman")
@@ -67,22 +68,21 @@ def model_randomization(
     maps, correlations, similarities = [], [], []
     for step, layer in enumerate(layers):
         start = params if cascading else model.params
-        params = _redrawn(model, start, layer, jax.random.fold_in(sample_key, step))
+        params = _redrawn(model, start, layer, host_rng(sample_key, step))
         attribution = _inputs.call_method(method, _with_params(model, params), x, classes)
         maps.append(attribution)
         compared = _position_map(attribution, x, absolute)
-        step_key = jax.random.fold_in(resample_key, step)
         correlations.append(
             summarize(
                 "rank_correlation",
                 spearman(_flat(reference), _flat(compared)),
-                step_key,
+                resample_key,
                 higher_is_better=False,
             )
         )
         if _ssim_applies(reference):
             similarities.append(
-                summarize("ssim", ssim(reference, compared), step_key, higher_is_better=False)
+                summarize("ssim", ssim(reference, compared), resample_key, higher_is_better=False)
             )
     return RandomizationResult(
         layers=tuple(layers),
@@ -113,7 +113,7 @@ def random_logit(
     if num_classes < 2:
         raise ValueError("model: random_logit needs at least 2 classes to pick another one.")
     sample_key, resample_key = _inputs.sampling_keys(key, "random_logit")
-    shift = np.asarray(jax.random.randint(sample_key, (len(x),), 1, num_classes))
+    shift = host_rng(sample_key).integers(1, num_classes, size=len(x))
     others = ((classes + shift) % num_classes).astype(np.int32)
     followed = _position_map(_inputs.call_method(method, model, x, classes), x, absolute)
     other = _position_map(_inputs.call_method(method, model, x, others), x, absolute)
@@ -142,15 +142,15 @@ def _randomized_layers(model, layers) -> list[str]:
     return layers
 
 
-def _redrawn(model, params, layer: str, key: jax.Array):
+def _redrawn(model, params, layer: str, rng: np.random.Generator):
     """`params` with the arrays of `layer` redrawn from N(0, std of each array^2)."""
     owned = {id(leaf) for leaf in jax.tree.leaves(model.layer_params(layer, params))}
     leaves, structure = jax.tree.flatten(params)
     fresh = [
-        float(np.std(leaf)) * jax.random.normal(jax.random.fold_in(key, i), leaf.shape, leaf.dtype)
+        jnp.asarray(rng.normal(0.0, float(np.std(leaf)), leaf.shape), leaf.dtype)
         if id(leaf) in owned
         else leaf
-        for i, leaf in enumerate(leaves)
+        for leaf in leaves
     ]
     return jax.tree.unflatten(structure, fresh)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._checks import check_choice, check_positive_int
 from . import _inputs
-from ._result import MetricResult, summarize
+from ._result import MetricResult, host_rng, summarize
 
 
 def max_sensitivity(
@@ -96,7 +96,7 @@ def local_lipschitz(
     x, classes = _inputs.followed_classes(model, x, target, metric="local_lipschitz")
     method = _inputs.needs_method(method, "local_lipschitz")
     sample_key, resample_key = _inputs.sampling_keys(key, "local_lipschitz")
-    shift = _perturbations(sample_key, len(x), samples, x.shape[1:], "gaussian", noise)
+    shift = perturbation_draws(sample_key, len(x), samples, x.shape[1:], "gaussian", noise)
     at_x, nearby = _explain_nearby(model, x, classes, method, shift)
     ratios = np.asarray(_distances(at_x, nearby, False)) / np.asarray(_norms(shift))
     return summarize("local_lipschitz", ratios.max(axis=1), resample_key, higher_is_better=False)
@@ -110,7 +110,7 @@ def _sensitivities(name, model, x, target, method, radius, samples, relative, ke
     x, classes = _inputs.followed_classes(model, x, target, metric=name)
     method = _inputs.needs_method(method, name)
     sample_key, resample_key = _inputs.sampling_keys(key, name)
-    shift = _perturbations(sample_key, len(x), samples, x.shape[1:], kind, radius)
+    shift = perturbation_draws(sample_key, len(x), samples, x.shape[1:], kind, radius)
     at_x, nearby = _explain_nearby(model, x, classes, method, shift)
     return np.asarray(_distances(at_x, nearby, relative)), resample_key
 
@@ -127,9 +127,14 @@ def _explain_nearby(model, x, classes, method, shift):
     return at_x, nearby.reshape((len(x), samples) + at_x.shape[1:])
 
 
-@functools.partial(jax.jit, static_argnames=("batch", "samples", "shape", "kind"))
-def _perturbations(key, batch, samples, shape, kind, scale):
-    return _inputs.perturbations(key, jnp.arange(batch), samples, shape, kind, scale)
+def perturbation_draws(key, batch: int, samples: int, shape, kind: str, scale: float) -> np.ndarray:
+    """(batch, samples, *shape) float32 perturbations drawn on the host from the key's bits:
+    uniform in [-scale, scale], or Gaussian with standard deviation `scale`."""
+    rng = host_rng(key, 1)
+    size = (batch, samples, *shape)
+    if kind == "uniform":
+        return rng.uniform(-scale, scale, size).astype(np.float32)
+    return rng.normal(0.0, scale, size).astype(np.float32)
 
 
 @functools.partial(jax.jit, static_argnames="relative")
