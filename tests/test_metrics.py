@@ -143,6 +143,44 @@ def test_same_key_same_numbers_whatever_the_chunking(linear, inputs):
     np.testing.assert_allclose(whole.values, 1.0, atol=1e-5)
 
 
+def test_non_sensitivity_counts_the_features_attribution_and_model_disagree_on(inputs):
+    w = np.random.default_rng(12).normal(size=(FEATURES, CLASSES)).astype(np.float32)
+    w[[0, 3], 2] = 0.0  # the class-2 logit ignores features 0 and 3
+    model = jv.wrap(lambda x: x @ w)
+    exact = w[:, 2] * inputs
+    np.testing.assert_allclose(metrics.non_sensitivity(model, inputs, 2, exact).values, 0.0)
+    uniform = np.ones_like(inputs)  # relevance on the 2 ignored features
+    np.testing.assert_allclose(
+        metrics.non_sensitivity(model, inputs, 2, uniform).values, 2 / FEATURES
+    )
+
+
+def test_road_removes_the_top_share_and_imputes_it(cnn, images):
+    """A linear image model, no noise: ROAD's output at 25% is the model at the image whose top
+    quarter of pixels (relevance summed over channels) is imputed."""
+    weights = np.random.default_rng(13).normal(size=images.shape[1:]).astype(np.float32)
+    model = jv.wrap(
+        lambda x: jnp.stack(
+            [(x * weights).sum(axis=(1, 2, 3)), -(x * weights).sum(axis=(1, 2, 3))], 1
+        )
+    )
+    x = np.asarray(images)
+    attribution = np.random.default_rng(14).normal(size=x.shape).astype(np.float32)
+    result = metrics.road(
+        model, x, 0, attribution, percentages=(0.25,), noise=0.0, output="logit", random_orders=0
+    )
+    relevance = attribution.sum(axis=-1).reshape(len(x), -1)
+    top = np.argsort(-relevance, axis=1, kind="stable")[:, : round(0.25 * relevance.shape[1])]
+    removed = np.zeros_like(relevance, bool)
+    np.put_along_axis(removed, top, True, axis=1)
+    filled = np.asarray(
+        noisy_linear_imputation(jnp.asarray(x), jnp.asarray(removed.reshape(x.shape[:3])), 0.0)
+    )
+    np.testing.assert_allclose(
+        result.curves[:, 0], (filled * weights).sum(axis=(1, 2, 3)), rtol=1e-4, atol=1e-4
+    )
+
+
 # -- agreement with Captum ------------------------------------------------------------------------
 
 
