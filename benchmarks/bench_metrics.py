@@ -9,12 +9,12 @@ as they run, after one warm-up call. The runs alternate (`_timing.alternate`).
 
 The settings match per row: deletion is Quantus's PixelFlipping (64 pixels a step, 16 steps,
 zeros, softmax), faithfulness correlation 64 subsets of 16 pixels set to 0, max-sensitivity
-10 uniform draws of radius 0.02 re-explained with the gradient (relative Frobenius norm),
-the local Lipschitz estimate 10 Gaussian neighbours of std 0.1, ROAD 9 percentages (10%..90%)
-of noisy linear imputation, the randomization test cascading over the 6 layers with Spearman
-correlation; infidelity is Captum's with 32 Gaussian perturbations of std 0.1 (Quantus's
-Infidelity perturbs differently). jaxviz draws no random baseline here (random_orders=0), as
-the others have none.
+10 uniform draws of radius 0.02 re-explained with the gradient (relative Frobenius norm), the
+local Lipschitz estimate 10 Gaussian neighbours of std 0.1, ROAD 9 percentages (10%..90%) of
+noisy linear imputation (on a 1-channel twin: see `road_case`), the randomization test
+cascading over the 6 layers with Spearman correlation; infidelity is Captum's with 32 Gaussian
+perturbations of std 0.1 (Quantus's Infidelity perturbs differently). jaxviz draws no random
+baseline here (random_orders=0), as the others have none.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from benchmarks._twins import CIFAR_CNN, CIFAR_INPUT, make_twins, random_inputs,
 from jaxviz import metrics
 
 EXAMPLES = 16
+GRAY_INPUT = (32, 32, 1)
 TARGET_SPEEDUP = 10.0
 
 
@@ -67,7 +68,7 @@ def torch_saliency(model, inputs, targets, **_):
     with torch.enable_grad():
         out = model(rows)
         out[torch.arange(len(rows)), torch.as_tensor(np.asarray(targets))].sum().backward()
-    return rows.grad.numpy()
+    return np.ascontiguousarray(rows.grad.numpy())  # the conv's backward may leave it strided
 
 
 def jax_gradient(model, x, target):
@@ -128,7 +129,6 @@ def cases(quantus, model, torch_model, x, targets, saliency):
         lower_bound=0.02,
         norm_numerator=quantus.norm_func.fro_norm,
         norm_denominator=quantus.norm_func.fro_norm,
-        perturb_func=quantus.perturb_func.uniform_noise,
         similarity_func=quantus.similarity_func.difference,
         disable_warnings=True,
     )
@@ -210,12 +210,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
             ),
             "Quantus": q(lipschitz, grads_nchw, explain_func=torch_saliency),
         },
-        "ROAD": {
-            "jaxviz": lambda: (
-                metrics.road(model, x, targets, maps, random_orders=0, key=key).values
-            ),
-            "Quantus": q(road, maps_nchw),
-        },
+        "ROAD (1 channel)": road_case(quantus, road),
         "randomization (cascading)": {
             "jaxviz": lambda: (
                 metrics.model_randomization(model, x, targets, jax_gradient, key=key).scores
@@ -230,6 +225,31 @@ def cases(quantus, model, torch_model, x, targets, saliency):
             "jaxviz": lambda: metrics.sparseness(model, x, targets, saliency).values,
             "Quantus": q(gini, grads_nchw),
         },
+    }
+
+
+def road_case(quantus, road):
+    """ROAD on a 1-channel twin: Quantus 0.6.0's ROAD ranks the attribution broadcast to every
+    channel (indices up to channels x pixels) but imputes by pixel index, so it fails on RGB
+    inputs (IndexError); with one channel the two agree."""
+    flax_model, torch_model = make_twins(CIFAR_CNN, GRAY_INPUT)
+    torch_model.eval()
+    model = jv.wrap(flax_model)
+    x = np.asarray(random_inputs(EXAMPLES, GRAY_INPUT))
+    targets = np.asarray(model(x)).argmax(axis=1).astype(np.int64)
+    maps = np.asarray(jv.saliency(model, x, targets)).sum(axis=-1)
+    x_nchw, key = to_torch(x).numpy(), jax.random.key(0)
+
+    def quantus_road():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return road(
+                model=torch_model, x_batch=x_nchw, y_batch=targets, a_batch=maps[:, None].copy()
+            )
+
+    return {
+        "jaxviz": lambda: metrics.road(model, x, targets, maps, random_orders=0, key=key).values,
+        "Quantus": quantus_road,
     }
 
 

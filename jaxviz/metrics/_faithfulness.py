@@ -109,7 +109,7 @@ def insertion(
     order: str = "most",
     region: int = 1,
     steps: int = 32,
-    replacement="blur",
+    replacement=None,
     blur_sigma: float = 4.0,
     output: str = "probability",
     random_orders: int = 4,
@@ -117,10 +117,11 @@ def insertion(
     batch_size: int | None = None,
 ) -> CurveResult:
     """Insertion curve and its area (Petsiuk et al., 2018): start from the input with every
-    feature replaced (by default a blurred copy, as RISE) and put features back in the
-    attribution's order. With the most relevant first, a high area is better.
+    feature replaced and put features back in the attribution's order. With the most relevant
+    first, a high area is better.
 
-    Args: as `deletion` (the replacement is the starting point; "blur" needs images).
+    Args: as `deletion`; the replacement is the starting point, by default (None) a blurred
+    copy of an image, as RISE, and 0 for other inputs.
     """
     return _perturbation_curve(
         "insertion",

@@ -71,14 +71,25 @@ def relevance_rank(model, x, target, attribution, *, masks, key=None) -> MetricR
 
 
 def top_k_intersection(
-    model, x, target, attribution, *, masks, k: int = 100, concept_influence: bool = False, key=None
+    model,
+    x,
+    target,
+    attribution,
+    *,
+    masks,
+    k: int | None = None,
+    concept_influence: bool = False,
+    key=None,
 ) -> MetricResult:
     """Top-k intersection (Theiner et al., 2021): the share of the map's `k` highest positions
     inside the mask; with `concept_influence`, divided by the mask's share of the positions
     (1 is then chance). Quantus's `TopKIntersection`. Higher is better.
 
-    Args: as `pointing_game`; k: how many top positions (at most all of them).
+    Args: as `pointing_game`; k: how many top positions (at most all of them); default a
+    tenth of them (Quantus's default is 1000, for 224 x 224 maps).
     """
+    if k is None:
+        k = max(1, int(np.prod(np.shape(masks)[1:])) // 10)
     k = check_positive_int("k", k)
     return _localisation(
         "top_k_intersection",
