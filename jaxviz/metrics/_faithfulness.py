@@ -123,6 +123,8 @@ def insertion(
     Args: as `deletion`; the replacement is the starting point, by default (None) a blurred
     copy of an image, as RISE, and 0 for other inputs.
     """
+    if replacement is None:
+        replacement = "blur" if np.ndim(x) == 4 else 0.0
     return _perturbation_curve(
         "insertion",
         model,
