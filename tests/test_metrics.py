@@ -125,6 +125,8 @@ def test_deletion_of_the_exact_attribution_is_below_every_random_order(linear, i
     )
     np.testing.assert_allclose(inserted.curves[:, [0, -1]], ours.curves[:, [-1, 0]], rtol=1e-5)
     assert np.all(inserted.values >= ours.values)
+    default = metrics.insertion(model, inputs, 1, exact, output="logit", random_orders=0)
+    np.testing.assert_array_equal(default.values, inserted.values)  # non-images start from 0
 
 
 def test_same_key_same_numbers_whatever_the_chunking(linear, inputs):

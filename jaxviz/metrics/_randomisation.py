@@ -44,6 +44,12 @@ def model_randomization(
     the absolute values with `absolute=True` (Adebayo et al.'s main figures; they report both).
     SSIM needs 2-D maps of at least 7 x 7 (images); for other inputs `ssim` is empty.
 
+    On the zoo's shapes-cnn (tests/test_metrics.py), signed maps show Adebayo et al.'s result:
+    the gradient's rank correlation falls to about 0 from the first step, guided backprop's
+    stays above 0.5 for the top three layers. Magnitude maps separate them less there: the
+    model's first step is |x - mean colour|, so the gradient's magnitude keeps the shape's
+    outline whatever the weights (rank correlation about 0.5 for both).
+
     Args:
       model: a `jaxviz.wrap`ped model with parameters.
       x: a batch of inputs (batch, ...).
