@@ -8,7 +8,8 @@ timed warm (compiled; its first call, with compilation, is given beside it); Qua
 as they run, after one warm-up call. The runs alternate (`_timing.alternate`).
 
 The settings match per row: deletion is Quantus's PixelFlipping (64 pixels a step, 16 steps,
-zeros, softmax), faithfulness correlation 64 subsets of 16 pixels set to 0, max-sensitivity
+"black", softmax), faithfulness correlation 64 subsets of 16 pixels set to "black" (Quantus's
+"black" is each image's minimum, which jaxviz is given as its replacement), max-sensitivity
 10 uniform draws of radius 0.02 re-explained with the gradient (relative Frobenius norm), the
 local Lipschitz estimate 10 Gaussian neighbours of std 0.1, ROAD 9 percentages (10%..90%) of
 noisy linear imputation (on a 1-channel twin: see `road_case`), the randomization test
@@ -101,6 +102,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
     grads_nchw = np.transpose(saliency, (0, 3, 1, 2))
     maps = saliency.sum(axis=-1)
     maps_nchw = maps[:, None]
+    black = x.min(axis=(1, 2, 3), keepdims=True)  # Quantus's perturb_baseline="black"
     masks = np.zeros(maps.shape, bool)
     masks[:, 8:24, 8:24] = True
     masks_nchw = masks[:, None].astype(float)
@@ -170,7 +172,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
                     targets,
                     maps,
                     steps=16,
-                    replacement=0.0,
+                    replacement=black,
                     random_orders=0,
                     output="probability",
                 ).values
@@ -180,7 +182,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
         "faithfulness correlation": {
             "jaxviz": lambda: (
                 metrics.faithfulness_correlation(
-                    model, x, targets, maps, subset_size=16, samples=64, key=key
+                    model, x, targets, maps, subset_size=16, samples=64, replacement=black, key=key
                 ).values
             ),
             "Quantus": q(correlation, maps_nchw),
