@@ -7,15 +7,16 @@ jaxviz and handed to every library, channels summed where a metric takes a map).
 timed warm (compiled; its first call, with compilation, is given beside it); Quantus and Captum
 as they run, after one warm-up call. The runs alternate (`_timing.alternate`).
 
-The settings match per row: deletion is Quantus's PixelFlipping (64 pixels a step, 16 steps,
-"black", softmax), faithfulness correlation 64 subsets of 16 pixels set to "black" (Quantus's
-"black" is each image's minimum, which jaxviz is given as its replacement), max-sensitivity
-10 uniform draws of radius 0.02 re-explained with the gradient (relative Frobenius norm), the
-local Lipschitz estimate 10 Gaussian neighbours of std 0.1, ROAD 9 percentages (10%..90%) of
-noisy linear imputation (on a 1-channel twin: see `road_case`), the randomization test
-cascading over the 6 layers with Spearman correlation; infidelity is Captum's with 32 Gaussian
-perturbations of std 0.1 (Quantus's Infidelity perturbs differently). jaxviz draws no random
-baseline here (random_orders=0), as the others have none.
+The settings match per row: deletion is Quantus's PixelFlipping (64 pixels a step, which
+Quantus counts as 192 channel values, 16 steps, "black", softmax; Quantus's "black" is each
+image's minimum, which jaxviz is given as its replacement); faithfulness correlation 64 subsets
+of 16 set to "black" (pixels in jaxviz, channel values in Quantus: the same number of model
+evaluations); max-sensitivity 10 uniform draws of radius 0.02 re-explained with the gradient
+(relative Frobenius norm); the local Lipschitz estimate 10 Gaussian neighbours of std 0.1; ROAD
+9 percentages (10%..90%) of noisy linear imputation (on a 1-channel twin: see `road_case`); the
+randomization test cascading over the 6 layers with Spearman correlation; infidelity is
+Captum's with 32 Gaussian perturbations of std 0.1 (Quantus's Infidelity perturbs
+differently). jaxviz draws no random baseline here (random_orders=0), as the others have none.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
         return quiet(run)
 
     flip = quantus.PixelFlipping(
-        features_in_step=64, perturb_baseline="black", disable_warnings=True, normalise=False
+        features_in_step=192, perturb_baseline="black", disable_warnings=True, normalise=False
     )
     correlation = quantus.FaithfulnessCorrelation(
         nr_runs=64,

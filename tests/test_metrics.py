@@ -17,6 +17,7 @@ import scipy.stats
 import torch
 
 import jaxviz as jv
+from benchmarks._twins import TINY_CNN, TINY_INPUT, make_twins, random_inputs, to_torch
 from jaxviz import metrics
 from jaxviz.metrics import _inputs, _robustness
 from jaxviz.metrics._faithfulness import noisy_linear_imputation
@@ -383,6 +384,36 @@ def test_complexity_matches_quantus(quantus, cnn, images, maps_and_masks):
         metrics.sparseness(cnn, images, 0, one_hot).values, (n - 1) / n, rtol=1e-6
     )
     np.testing.assert_allclose(theirs, (n - 1) / n - n * 1e-7, rtol=1e-5)
+
+
+def test_deletion_curve_matches_quantus_pixel_flipping(quantus):
+    """Quantus's PixelFlipping is the deletion curve without its first point (nothing removed),
+    its "black" replacement each image's minimum. It broadcasts a map to the channels and counts
+    channel values: a step of 18 pixels of 3 channels is features_in_step=54."""
+    flax_model, torch_model = make_twins(TINY_CNN, TINY_INPUT)
+    model, x = jv.wrap(flax_model), np.asarray(random_inputs(4, TINY_INPUT))
+    targets = np.asarray(model(x)).argmax(axis=1)
+    maps = np.random.default_rng(15).normal(size=x.shape[:3]).astype(np.float32)
+    ours = metrics.deletion(
+        model,
+        x,
+        targets,
+        maps,
+        steps=8,
+        replacement=x.min(axis=(1, 2, 3), keepdims=True),
+        random_orders=0,
+    )
+    flip = quantus.PixelFlipping(features_in_step=54, normalise=False, disable_warnings=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = flip(
+            model=torch_model.eval(),
+            x_batch=to_torch(x).numpy(),
+            y_batch=targets,
+            a_batch=maps[:, None].copy(),
+            softmax=True,
+        )
+    np.testing.assert_allclose(ours.curves[:, 1:], np.asarray(theirs), rtol=1e-4, atol=1e-6)
 
 
 def test_imputation_matches_quantus_and_keeps_a_linear_ramp(quantus):
