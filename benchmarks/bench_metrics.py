@@ -7,9 +7,11 @@ jaxviz and handed to every library, channels summed where a metric takes a map).
 timed warm (compiled; its first call, with compilation, is given beside it); Quantus and Captum
 as they run, after one warm-up call. The runs alternate (`_timing.alternate`).
 
-The settings match per row: deletion is Quantus's PixelFlipping (64 pixels a step, which
-Quantus counts as 192 channel values, 16 steps, "black", softmax; Quantus's "black" is each
-image's minimum, which jaxviz is given as its replacement); faithfulness correlation 64 subsets
+The settings match per row: deletion is Quantus's PixelFlipping (12 steps of 256 values of
+the map repeated over the channels: Quantus counts channel values but asks that a step divide
+height x width, so no whole number of pixels fits; jaxviz removes 1024 / 12 pixels a step,
+the same model evaluations; "black", softmax; Quantus's "black" is each image's minimum,
+which jaxviz is given as its replacement); faithfulness correlation 64 subsets
 of 16 set to "black" (pixels in jaxviz, channel values in Quantus: the same number of model
 evaluations); max-sensitivity 10 uniform draws of radius 0.02 re-explained with the gradient
 (relative Frobenius norm); the local Lipschitz estimate 10 Gaussian neighbours of std 0.1; ROAD
@@ -117,7 +119,7 @@ def cases(quantus, model, torch_model, x, targets, saliency):
         return quiet(run)
 
     flip = quantus.PixelFlipping(
-        features_in_step=192, perturb_baseline="black", disable_warnings=True, normalise=False
+        features_in_step=256, perturb_baseline="black", disable_warnings=True, normalise=False
     )
     correlation = quantus.FaithfulnessCorrelation(
         nr_runs=64,
@@ -172,13 +174,13 @@ def cases(quantus, model, torch_model, x, targets, saliency):
                     x,
                     targets,
                     maps,
-                    steps=16,
+                    steps=12,
                     replacement=black,
                     random_orders=0,
                     output="probability",
                 ).values
             ),
-            "Quantus": q(flip, maps_nchw, softmax=True),
+            "Quantus": q(flip, np.repeat(maps_nchw, 3, axis=1), softmax=True),
         },
         "faithfulness correlation": {
             "jaxviz": lambda: (

@@ -388,8 +388,9 @@ def test_complexity_matches_quantus(quantus, cnn, images, maps_and_masks):
 
 def test_deletion_curve_matches_quantus_pixel_flipping(quantus):
     """Quantus's PixelFlipping is the deletion curve without its first point (nothing removed),
-    its "black" replacement each image's minimum. It broadcasts a map to the channels and counts
-    channel values: a step of 18 pixels of 3 channels is features_in_step=54."""
+    its "black" replacement each image's minimum. It counts channel values (the map is repeated
+    over the 3 channels) but asks that a step divide height x width: 16 pixels a step is
+    features_in_step=48 (144 pixels, 9 steps)."""
     flax_model, torch_model = make_twins(TINY_CNN, TINY_INPUT)
     model, x = jv.wrap(flax_model), np.asarray(random_inputs(4, TINY_INPUT))
     targets = np.asarray(model(x)).argmax(axis=1)
@@ -399,18 +400,18 @@ def test_deletion_curve_matches_quantus_pixel_flipping(quantus):
         x,
         targets,
         maps,
-        steps=8,
+        steps=9,
         replacement=x.min(axis=(1, 2, 3), keepdims=True),
         random_orders=0,
     )
-    flip = quantus.PixelFlipping(features_in_step=54, normalise=False, disable_warnings=True)
+    flip = quantus.PixelFlipping(features_in_step=48, normalise=False, disable_warnings=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = flip(
             model=torch_model.eval(),
             x_batch=to_torch(x).numpy(),
             y_batch=targets,
-            a_batch=maps[:, None].copy(),
+            a_batch=np.repeat(maps[:, None], 3, axis=1),
             softmax=True,
         )
     np.testing.assert_allclose(ours.curves[:, 1:], np.asarray(theirs), rtol=1e-4, atol=1e-6)
