@@ -26,7 +26,11 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 
 from benchmarks._machine import machine_section  # noqa: E402
 
+<<<<<<< HEAD
 TOPIC_ORDER = ("throughput", "accuracy", "cold_start", "scale", "profile", "coalition", "gpu")
+=======
+TOPIC_ORDER = ("throughput", "accuracy", "cold_start", "scale", "profile", "metrics", "gpu")
+>>>>>>> metrics
 
 
 def discover_topics() -> list[str]:

@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING
 
 from . import flow as flow
+from . import metrics as metrics
 from ._config import config as config
 from . import sequence as sequence
 from . import zoo as zoo
