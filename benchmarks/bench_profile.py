@@ -19,7 +19,7 @@ import numpy as np
 import jaxviz as jv
 from benchmarks import _twins as twins
 from benchmarks._timing import alternate, use_all_cores_in_torch
-from jaxviz import _compile, _jaxpr
+from jaxviz import _compile
 
 ROWS = 32
 CAM_LAYER = "conv4"
@@ -206,8 +206,7 @@ def loop_times() -> dict[str, float]:
         )[0]
 
     default = jax.jit(in_scan, compiler_options=_compile.compiler_options())
-    rewritten = jax.jit(_jaxpr.with_fast_kernels(in_scan, _compile.fast_kernels()),
-                        compiler_options=_compile.compiler_options())
+    rewritten = _compile.jit(in_scan)
     top = _compile.jit(_input_gradient)
     seconds = alternate(
         {

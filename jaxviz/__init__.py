@@ -3,6 +3,8 @@
 import typing
 
 from . import flow as flow
+from . import metrics as metrics
+from ._config import config as config
 from . import sequence as sequence
 from . import zoo as zoo
 from ._model import Model as Model

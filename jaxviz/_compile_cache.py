@@ -14,8 +14,12 @@ compiles (not at import):
   ``JAXVIZ_NO_COMPILE_CACHE``: nothing changes;
 - otherwise jaxviz points JAX at its own directory and raises the global minimum compile time to
   infinity, so the user's own programs are still never written to disk (as before); only while
-  jaxviz compiles is that minimum lowered to zero, thread-locally. To use a cache of your own,
-  set ``jax_compilation_cache_dir`` before the first jaxviz call.
+  jaxviz runs its programs is that minimum lowered to zero. To use a cache of your own, set
+  ``jax_compilation_cache_dir`` before the first jaxviz call.
+
+JAX's public API sets these minimums for the whole process (``jax.config.update``), so while a
+jaxviz call runs, a program the user compiles at the same moment in another thread may be cached
+too; the minimums return to the user's values when the last jaxviz call ends.
 """
 
 from __future__ import annotations
@@ -28,13 +32,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import jax
-from jax._src import config as jax_config_states  # the thread-local handles of the two thresholds
 from jax.experimental.compilation_cache import compilation_cache as jax_compilation_cache
 
 DISABLE_ENV = "JAXVIZ_NO_COMPILE_CACHE"
 
 _lock = threading.Lock()
 _active: bool | None = None  # decided on first use: whether jaxviz's programs are cached
+# The two minimums an entry must reach to be written, and what jaxviz's calls lower them to
+# (-1: no size minimum, and JAX may not raise it for the file system).
+_MINIMUMS = {
+    "jax_persistent_cache_min_compile_time_secs": 0.0,
+    "jax_persistent_cache_min_entry_size_bytes": -1,
+}
+_running = 0  # jaxviz calls inside `compile_cache()`, over all threads
+_saved: dict[str, object] = {}  # the minimums they replaced
 
 
 def cache_dir() -> Path:
@@ -81,8 +92,27 @@ def compile_cache() -> Iterator[None]:
     if not _ensure_decided():
         yield
         return
-    with (
-        jax_config_states.persistent_cache_min_compile_time_secs(0.0),
-        jax_config_states.persistent_cache_min_entry_size_bytes(-1),
-    ):
+    _lower_minimums()
+    try:
         yield
+    finally:
+        _restore_minimums()
+
+
+def _lower_minimums() -> None:
+    global _running
+    with _lock:
+        if _running == 0:
+            for name, value in _MINIMUMS.items():
+                _saved[name] = getattr(jax.config, name)
+                jax.config.update(name, value)
+        _running += 1
+
+
+def _restore_minimums() -> None:
+    global _running
+    with _lock:
+        _running -= 1
+        if _running == 0:
+            for name, value in _saved.items():
+                jax.config.update(name, value)

@@ -110,7 +110,7 @@ def program_for(
 ) -> Callable[..., Any]:
     """The model's compiled program for `program` (a method name and its static options) and
     arguments shaped like `arguments`, made by `_compile.jit(build())` on first use."""
-    key = (program, signature(arguments), devices, _compile.fast_kernels(), _compile.on_cpu())
+    key = (program, signature(arguments), devices, _compile.settings_key())
     return model.programs.get(key, lambda: _compile.jit(build()))
 
 

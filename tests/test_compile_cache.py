@@ -94,3 +94,31 @@ def test_a_cache_directory_the_user_chose_is_left_alone(tmp_path):
     assert report["cache_dir"] == str(mine)
     assert cache_entries(tmp_path) == []
     assert any(mine.iterdir())
+
+
+def test_the_minimums_are_lowered_while_a_jaxviz_call_runs_then_restored():
+    import jax
+
+    from jaxviz import _compile_cache
+
+    name = "jax_persistent_cache_min_compile_time_secs"
+    before = getattr(jax.config, name)
+    _compile_cache._lower_minimums()
+    _compile_cache._lower_minimums()  # a second call (nested, or in another thread)
+    assert getattr(jax.config, name) == 0.0
+    assert jax.config.jax_persistent_cache_min_entry_size_bytes == -1
+    _compile_cache._restore_minimums()
+    assert getattr(jax.config, name) == 0.0  # the other call still runs
+    _compile_cache._restore_minimums()
+    assert getattr(jax.config, name) == before
+
+
+def test_jaxviz_imports_only_public_jax_modules():
+    package = Path(__file__).parents[1] / "jaxviz"
+    private = [
+        f"{path.relative_to(package)}:{number}"
+        for path in package.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "jax._src" in line or "jaxlib." in line
+    ]
+    assert private == []

@@ -464,7 +464,7 @@ def _holds_layers(jaxpr: jcore.Jaxpr) -> bool:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name in _LAYER_PRIMITIVES:
             return True
-        if any(_holds_layers(j) for j in _jaxpr._sub_jaxprs(eqn.params)):
+        if any(_holds_layers(j) for j in _jaxpr.sub_jaxprs(eqn.params)):
             return True
     return False
 
@@ -537,17 +537,17 @@ def _eval(
             )
         else:
             if any(_depends(v, dependent) for v in eqn.invars) and any(
-                _holds_layers(j) for j in _jaxpr._sub_jaxprs(eqn.params)
+                _holds_layers(j) for j in _jaxpr.sub_jaxprs(eqn.params)
             ):
-                construct = _jaxpr._OPAQUE_NAMES.get(name, f"a `{name}` construct")
+                construct = _jaxpr.OPAQUE_NAMES.get(name, f"a `{name}` construct")
                 raise ValueError(
                     f"model: it applies a dense or convolution layer inside {construct}, where LRP "
                     "cannot give it a rule; unroll or remove that construct to use LRP."
                 )
             invals = [read(v) for v in eqn.invars]
-            outvals = _jaxpr._bind(eqn, *invals)
+            outvals = _jaxpr.bind(eqn, *invals)
             if name in _STRUCTURAL and eqn.invars and eqn.invars[0] in sink_env:
-                moved = _jaxpr._bind(eqn, sink_env[eqn.invars[0]], *invals[1:])
+                moved = _jaxpr.bind(eqn, sink_env[eqn.invars[0]], *invals[1:])
                 sink_env[eqn.outvars[0]] = moved[0]
             elif name in _AFFINE:
                 _follow_normalization(eqn, dependent, sink_env)
@@ -581,12 +581,12 @@ def _apply_unit(unit: _Unit, env, read, sink_env, state: _Pass):
     def linear(h, w):
         args = [w, w]
         args[unit.operand] = h
-        return _jaxpr._bind(eqn, *args)[0]
+        return _jaxpr.bind(eqn, *args)[0]
 
     def chain(z):
         for e, value in unit.chain:
             if e.primitive.name != "name":
-                z = _jaxpr._bind(e, *(z if v is value else read(v) for v in e.invars))[0]
+                z = _jaxpr.bind(e, *(z if v is value else read(v) for v in e.invars))[0]
         return z
 
     aval: Any = eqn.outvars[0].aval
