@@ -26,7 +26,9 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 
 from benchmarks._machine import machine_section  # noqa: E402
 
-TOPIC_ORDER = ("throughput", "accuracy", "cold_start", "scale", "profile", "coalition", "metrics", "gpu")
+TOPIC_ORDER = (
+    "throughput", "accuracy", "cold_start", "scale", "profile", "coalition", "metrics", "gpu"
+)
 
 
 def discover_topics() -> list[str]:

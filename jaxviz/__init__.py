@@ -4,9 +4,9 @@ import typing
 
 from . import flow as flow
 from . import metrics as metrics
-from ._config import config as config
 from . import sequence as sequence
 from . import zoo as zoo
+from ._config import config as config
 from ._model import Model as Model
 from ._model import wrap as wrap
 from .explain import activations as activations
@@ -101,10 +101,11 @@ _LAZY = {
 
 # The public API: every name here is covered by tests/api_signatures.txt (tests/test_api.py).
 __all__ = [
-    # models and the zoo
+    # models, the zoo and settings
     "Model",
     "wrap",
     "zoo",
+    "config",
     # attribution methods
     "deconvnet",
     "expected_gradients",
@@ -167,6 +168,8 @@ __all__ = [
     "token_attribution",
     "token_occlusion",
     "RNNStates",
+    # can an explanation be trusted: jv.metrics.deletion, ...
+    "metrics",
     # training statistics and gradient flow
     "flow",
     "diagnose",

@@ -19,8 +19,15 @@ import jaxviz as jv
 
 SNAPSHOT = Path(__file__).with_name("api_signatures.txt")
 REGENERATE = "JAXVIZ_UPDATE_API=1 pytest tests/test_api.py"
-# The modules users reach by name: `jv.*`, `jv.plot.*`, `jv.zoo.*`, `jv.flow.*`.
-MODULES = ("jaxviz", "jaxviz.plot", "jaxviz.zoo", "jaxviz.flow")
+# The modules users reach by name: `jv.*`, `jv.plot.*`, `jv.zoo.*`, `jv.flow.*`, ...
+MODULES = (
+    "jaxviz",
+    "jaxviz.plot",
+    "jaxviz.zoo",
+    "jaxviz.flow",
+    "jaxviz.sequence",
+    "jaxviz.metrics",
+)
 
 
 def public_names(module) -> list[str]:
@@ -149,12 +156,18 @@ def test_randomness_is_a_key():
 
 
 def test_options_after_target_are_keyword_only():
+    """A metric also takes what it evaluates, the attribution or the method, by position."""
     for name, obj in _public_callables():
         parameters = _parameters(obj)
         names = [p.name for p in parameters]
         if "target" not in names:
             continue
         after = parameters[names.index("target") + 1 :]
+        if name.startswith("jaxviz.metrics.") and after and after[0].name in (
+            "attribution",
+            "method",
+        ):
+            after = after[1:]
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in after), (
             f"{name}: {[p.name for p in after if p.kind != p.KEYWORD_ONLY]}"
         )
