@@ -221,6 +221,7 @@ class ReluRules(Rule):
 
     def apply(self, eqn, invals, ev):
         if is_relu(eqn):
+            assert ev.relu is not None, "the rule runs only when a ReLU rule is given"
             return [ev.relu(invals[0])]
         construct = OPAQUE_NAMES.get(eqn.primitive.name, f"a `{eqn.primitive.name}` construct")
         raise UnreachableReluError(
@@ -251,6 +252,7 @@ class LayerTaps(Rule):
 
     def apply(self, eqn, invals, ev):
         if eqn.primitive.name == "name":
+            assert ev.on_tag is not None, "the rule runs only when taps are given"
             return [ev.on_tag(eqn.params["name"], invals[0])]
         return ev.run(eqn.params["jaxpr"], (), invals)
 

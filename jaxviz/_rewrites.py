@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
 from jax.extend import core as jcore
 
@@ -51,7 +52,7 @@ class TiledMaxPool(Rule):
     name = "tiled_max_pool"
 
     def matches(self, eqn, invals):
-        return eqn.primitive.name in _TILED_POOLS and _tiles(eqn.invars[0].aval.shape, eqn.params)
+        return eqn.primitive.name in _TILED_POOLS and _tiles(_shape(eqn.invars[0]), eqn.params)
 
     def apply(self, eqn, invals, ev):
         operand, windows = invals[0], eqn.params["window_dimensions"]
@@ -75,7 +76,7 @@ class MaxPoolGradient(Rule):
         return (
             eqn.primitive.name == "select_and_scatter_add"
             and eqn.params["select_prim"] in (jax.lax.ge_p, jax.lax.le_p)
-            and _tiles(eqn.invars[1].aval.shape, eqn.params)
+            and _tiles(_shape(eqn.invars[1]), eqn.params)
         )
 
     def apply(self, eqn, invals, ev):
@@ -113,12 +114,17 @@ def _plain_convolution(eqn: jcore.JaxprEqn) -> bool:
     )
 
 
+def _shape(var: jcore.Var | jcore.Literal) -> tuple[int, ...]:
+    """A variable's shape: a model's jaxpr holds shaped arrays (typed only as AbstractValue)."""
+    return cast(jax.core.ShapedArray, var.aval).shape
+
+
 def _out_features(eqn: jcore.JaxprEqn) -> int:
-    return eqn.outvars[0].aval.shape[eqn.params["dimension_numbers"].out_spec[1]]
+    return _shape(eqn.outvars[0])[eqn.params["dimension_numbers"].out_spec[1]]
 
 
 def _in_features(eqn: jcore.JaxprEqn) -> int:
-    return eqn.invars[1].aval.shape[eqn.params["dimension_numbers"].rhs_spec[1]]
+    return _shape(eqn.invars[1])[eqn.params["dimension_numbers"].rhs_spec[1]]
 
 
 class _ChannelsLast(NamedTuple):
@@ -202,7 +208,9 @@ class NarrowConvolution(Rule):
         by_tap = jnp.moveaxis(conv.w.reshape(-1, channels, outputs), 0, 1).reshape(channels, -1)
         cols = jnp.dot(conv.x, by_tap, preferred_element_type=eqn.params["preferred_element_type"])
         cols = cols.reshape(conv.x.shape[:-1] + (-1, outputs))
-        out = sum(conv.window(cols[..., k, :], tap) for k, tap in enumerate(conv.taps()))
+        out = functools.reduce(
+            jnp.add, (conv.window(cols[..., k, :], tap) for k, tap in enumerate(conv.taps()))
+        )
         return [conv.in_output_layout(out, lhs)]
 
 

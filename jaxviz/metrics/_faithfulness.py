@@ -213,7 +213,7 @@ def _perturbation_curve(
     fractions = np.asarray(cuts) / count
     areas = np.trapezoid(curves, fractions, axis=-1)  # (batch, 1 + random_orders)
     higher = insert == (order == "most")
-    return summarize(
+    result = summarize(
         name,
         areas[:, 0],
         resample_key,
@@ -224,6 +224,8 @@ def _perturbation_curve(
         curves=curves[:, 0],
         baseline_curves=curves[:, 1:].mean(axis=1) if random_orders else np.zeros((x.shape[0], 0)),
     )
+    assert isinstance(result, CurveResult)
+    return result
 
 
 def road(
@@ -289,14 +291,16 @@ def road(
             copies = jnp.broadcast_to(x[:, None, None], removed.shape + x.shape[-1:])
             points = copies.shape[1] * copies.shape[2]
             draws = (
-                perturbations(noise_key, indices, points, x.shape[1:], "gaussian", noise)
+                perturbations(noise_key, indices, points, x.shape[1:], "gaussian", noise).reshape(
+                    (-1,) + x.shape[1:]
+                )
                 if noise
                 else 0.0
             )
             filled = noisy_linear_imputation(
                 copies.reshape((-1,) + x.shape[1:]),
                 removed.reshape((-1,) + x.shape[1:3]),
-                draws.reshape((-1,) + x.shape[1:]) if noise else 0.0,
+                draws,
             )
             return _outputs(
                 model, params, filled.reshape(copies.shape).astype(x.dtype), classes, output
@@ -317,7 +321,7 @@ def road(
         )
     )
     scores = curves.mean(axis=-1)
-    return summarize(
+    result = summarize(
         "road",
         scores[:, 0],
         resample_key,
@@ -328,6 +332,8 @@ def road(
         curves=curves[:, 0],
         baseline_curves=curves[:, 1:].mean(axis=1) if random_orders else np.zeros((x.shape[0], 0)),
     )
+    assert isinstance(result, CurveResult)
+    return result
 
 
 # The imputation's neighbour weights (Rong et al., 2022): direct neighbours 1/6, diagonals 1/12.
@@ -575,7 +581,7 @@ def _check_count(argument: str, value) -> int:
     return int(value)
 
 
-def _keys(key, metric: str, random_draws: int):
+def _keys(key, metric: str, random_draws: float):
     """(sampling key, bootstrap key): the key is required only when something is drawn."""
     if random_draws:
         return _inputs.sampling_keys(key, metric)

@@ -3,6 +3,7 @@ computed by a method), masks, replacement values, and the units features are rem
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -238,9 +239,12 @@ def gaussian_blur(x: jax.Array, sigma: float) -> jax.Array:
         padding[axis] = (radius, radius)
         padded = jnp.pad(out, padding, mode="edge")
         size = out.shape[axis]
-        out = sum(
-            taps[k] * jax.lax.slice_in_dim(padded, k, k + size, axis=axis)
-            for k in range(2 * radius + 1)
+        out = functools.reduce(
+            jnp.add,
+            (
+                taps[k] * jax.lax.slice_in_dim(padded, k, k + size, axis=axis)
+                for k in range(2 * radius + 1)
+            ),
         )
     return out
 
