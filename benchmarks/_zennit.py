@@ -1,4 +1,5 @@
-"""Importing zennit beside a PyTorch that torchvision does not import with.
+"""Importing zennit (and Quantus, which imports zennit) beside a PyTorch that torchvision does
+not import with.
 
 zennit's `__init__` imports `zennit.torchvision`, whose ResNet and VGG canonizers take
 `Bottleneck` and `BasicBlock` from `torchvision.models.resnet` at import time. jaxviz's
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+import warnings
 
 _STAND_INS = ("torchvision", "torchvision.models", "torchvision.models.resnet")
 
@@ -36,6 +38,15 @@ def import_zennit():
             if saved[name] is not None:
                 sys.modules[name] = saved[name]
     return zennit
+
+
+def import_quantus():
+    """The `quantus` package: zennit first (see `import_zennit`), so Quantus's own import of it
+    finds it loaded; Quantus's import-time warnings are silenced."""
+    import_zennit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return importlib.import_module("quantus")
 
 
 def _torchvision_stand_ins() -> dict[str, types.ModuleType]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import types
 import warnings
 
 import jax
@@ -35,33 +34,12 @@ import numpy as np
 import jaxviz as jv
 from benchmarks._timing import alternate, use_all_cores_in_torch
 from benchmarks._twins import CIFAR_CNN, CIFAR_INPUT, make_twins, random_inputs, to_torch
+from benchmarks._zennit import import_quantus
 from jaxviz import metrics
 
 EXAMPLES = 16
 GRAY_INPUT = (32, 32, 1)
 TARGET_SPEEDUP = 10.0
-
-
-def import_quantus():
-    """Quantus imports zennit, which imports two ResNet block classes from torchvision at import
-    time; torchvision does not import beside this torch, so two empty classes stand in."""
-    resnet = types.ModuleType("torchvision.models.resnet")
-    resnet.Bottleneck = type("Bottleneck", (), {})
-    resnet.BasicBlock = type("BasicBlock", (), {})
-    models = types.ModuleType("torchvision.models")
-    models.resnet = resnet
-    package = types.ModuleType("torchvision")
-    package.models = models
-    for name, module in {
-        "torchvision": package,
-        "torchvision.models": models,
-        "torchvision.models.resnet": resnet,
-    }.items():
-        sys.modules.setdefault(name, module)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import quantus
-    return quantus
 
 
 def torch_saliency(model, inputs, targets, **_):

@@ -5,8 +5,6 @@ shapes-cnn, and the errors."""
 from __future__ import annotations
 
 import functools
-import sys
-import types
 import warnings
 
 import jax
@@ -18,6 +16,7 @@ import torch
 
 import jaxviz as jv
 from benchmarks._twins import TINY_CNN, TINY_INPUT, make_twins, random_inputs, to_torch
+from benchmarks._zennit import import_quantus
 from jaxviz import metrics
 from jaxviz.metrics import _inputs, _robustness
 from jaxviz.metrics._faithfulness import noisy_linear_imputation
@@ -277,34 +276,9 @@ def test_max_sensitivity_matches_captum(mlp, inputs):
 
 @pytest.fixture(scope="module")
 def quantus():
-    """Quantus imports zennit, which imports torchvision's ResNet blocks at import time only to
-    register canonizers; torchvision does not import beside this torch. Two empty classes under
-    those names are all the import needs, and no metric here touches them."""
-    resnet = types.ModuleType("torchvision.models.resnet")
-    resnet.Bottleneck = type("Bottleneck", (), {})
-    resnet.BasicBlock = type("BasicBlock", (), {})
-    models = types.ModuleType("torchvision.models")
-    models.resnet = resnet
-    package = types.ModuleType("torchvision")
-    package.models = models
-    stubs = {
-        "torchvision": package,
-        "torchvision.models": models,
-        "torchvision.models.resnet": resnet,
-    }
-    saved = {name: sys.modules.get(name) for name in stubs}
-    sys.modules.update(stubs)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import quantus as module
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
-    return module
+    """Quantus imports zennit, which needs torchvision's ResNet block names at import time
+    (benchmarks/_zennit.py stands in for them; no metric here touches them)."""
+    return import_quantus()
 
 
 @pytest.fixture(scope="module")
