@@ -145,9 +145,7 @@ class ModelGraph:
         for n in self.nodes:
             if n.id == node_id:
                 return n
-        raise KeyError(
-            f"node: no node {node_id!r} in this graph; nodes are {', '.join(self.ids)}."
-        )
+        raise KeyError(f"node: no node {node_id!r} in this graph; nodes are {', '.join(self.ids)}.")
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -163,9 +161,7 @@ class ModelGraph:
         """Parameters the forward pass reads (the sum of the leaf nodes' counts)."""
         return sum(n.param_count for n in self.nodes if not n.children)
 
-    def view(
-        self, collapsed: Iterable[str] = ()
-    ) -> tuple[tuple[str, ...], tuple[GraphEdge, ...]]:
+    def view(self, collapsed: Iterable[str] = ()) -> tuple[tuple[str, ...], tuple[GraphEdge, ...]]:
         """The nodes to draw and the edges between them with the groups in `collapsed` folded
         into one node each (edges inside a folded group vanish, edges into it end at it)."""
         collapsed = set(collapsed)
@@ -187,7 +183,9 @@ class ModelGraph:
             return out
 
         visible = tuple(
-            n.id for n in self.nodes if shown(n.id) == n.id and (not n.children or n.id in collapsed)
+            n.id
+            for n in self.nodes
+            if shown(n.id) == n.id and (not n.children or n.id in collapsed)
         )
         edges, seen = [], set()
         for e in self.edges:
@@ -254,7 +252,9 @@ class _Flat:
             body = _enterable_body(eqn)
             if body is not None:
                 sub, sub_consts = body
-                env.update(zip(eqn.outvars, self.walk(sub, sub_consts, invals, scopes), strict=True))
+                env.update(
+                    zip(eqn.outvars, self.walk(sub, sub_consts, invals, scopes), strict=True)
+                )
                 continue
             outs = [self.new(v.aval) for v in eqn.outvars]
             env.update(zip(eqn.outvars, outs, strict=True))
@@ -398,7 +398,9 @@ def model_graph(model: Model, x) -> ModelGraph:
 
     spec = jax.ShapeDtypeStruct(x.shape, x.dtype)
     with module_scopes():
-        closed = jax.make_jaxpr(forward)([jax.ShapeDtypeStruct(v.shape, v.dtype) for v in leaves], spec)
+        closed = jax.make_jaxpr(forward)(
+            [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in leaves], spec
+        )
     if model.kind != "function":
         model.signature(x)  # Linen learns its layers' types from a trace with taps
 
@@ -624,4 +626,3 @@ def value_stats(a: np.ndarray, bins: int = HIST_BINS) -> ValueStats:
         zero_fraction=float(np.mean(a == 0)) if a.size else 0.0,
         histogram=counts,
     )
-

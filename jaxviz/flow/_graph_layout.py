@@ -5,7 +5,8 @@ The fallback is the classic layered (Sugiyama) scheme, kept small: cycles broken
 the edges a depth-first search finds going back; each node ranked by its longest path from a
 source; edges longer than one rank routed through dummy points; the order within a rank improved
 by a few barycenter sweeps (Sugiyama, Tagawa and Toda, "Methods for visual understanding of
-hierarchical system structures", 1981). Unlike `dot` it does not reserve room for module boxes: they are drawn around their members.
+hierarchical system structures", 1981). Unlike `dot` it does not reserve room for module boxes:
+they are drawn around their members.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from ._graph import GraphEdge, ModelGraph
 
-NODE_W, NODE_H, RANK_GAP, NODE_GAP = 1.6, 0.5, 0.55, 0.35
+NODE_W, NODE_H, RANK_GAP, NODE_GAP, GROUP_GAP = 1.6, 0.5, 0.55, 0.35, 0.3
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,33 @@ def shape_text(shape: Iterable[int]) -> str:
     return "×".join(map(str, shape))
 
 
-def layout(graph: ModelGraph, collapsed: Iterable[str] = (), *, engine: str | None = None) -> Layout:
+def layout(
+    graph: ModelGraph, collapsed: Iterable[str] = (), *, engine: str | None = None
+) -> Layout:
     """The drawn graph's layout: `dot` when installed (or `engine="dot"`), else `"layered"`."""
     if engine not in (None, "dot", "layered"):
         raise ValueError(f"engine: expected None, 'dot' or 'layered', got {engine!r}.")
     if engine == "dot" or (engine is None and shutil.which("dot")):
         return dot_layout(graph, collapsed)
-    return layered_layout(*graph.view(collapsed))
+    parents = {n.id: n.parent for n in graph.nodes}
+    return layered_layout(*graph.view(collapsed), parents=parents)
 
 
-def layered_layout(ids: tuple[str, ...], edges: tuple[GraphEdge, ...]) -> Layout:
-    """A layered top-to-bottom layout of nodes `ids` (in program order) joined by `edges`."""
+def layered_layout(
+    ids: tuple[str, ...], edges: tuple[GraphEdge, ...], *, parents: dict | None = None
+) -> Layout:
+    """A layered top-to-bottom layout of nodes `ids` (in program order) joined by `edges`;
+    with `parents` ({node: its group or None}), extra room where a rank enters or leaves a
+    group, for the group's box and label."""
+    parents = parents or {}
+
+    def groups_of(node_id):
+        out, p = set(), parents.get(node_id)
+        while p is not None:
+            out.add(p)
+            p = parents.get(p)
+        return out
+
     index = {n: i for i, n in enumerate(ids)}
     forward = [e for e in edges if index[e.source] < index[e.target]]
     # program order is a topological order except for loops (a module called twice): those
@@ -84,12 +101,16 @@ def layered_layout(ids: tuple[str, ...], edges: tuple[GraphEdge, ...]) -> Layout
                 for i, n in enumerate(layer):
                     pos[n] = float(i)
     xy: dict[str, tuple[float, float]] = {}
+    y, previous = 0.0, set()
     for r, layer in enumerate(layers):
+        around = set().union(*(groups_of(n) for n in layer if not n.startswith("\0")))
+        y += (NODE_H + RANK_GAP + GROUP_GAP * len(around ^ previous)) if r else 0.0
+        previous = around
         width = [NODE_W if not n.startswith("\0") else 0.2 for n in layer]
         total = sum(width) + NODE_GAP * (len(layer) - 1)
         x = -total / 2
         for n, w in zip(layer, width, strict=True):
-            xy[n] = (x + w / 2, r * (NODE_H + RANK_GAP))
+            xy[n] = (x + w / 2, y)
             x += w + NODE_GAP
     routes = []
     for k, e in enumerate(forward):
@@ -126,7 +147,9 @@ def to_dot(graph: ModelGraph, collapsed: Iterable[str] = ()) -> str:
 
     emit(None, "  ")
     for e in edges:
-        lines.append(f"  {quote(e.source)} -> {quote(e.target)} [label={quote(shape_text(e.shape))}];")
+        lines.append(
+            f"  {quote(e.source)} -> {quote(e.target)} [label={quote(shape_text(e.shape))}];"
+        )
     lines.append("}")
     return "\n".join(lines)
 
@@ -163,7 +186,11 @@ def dot_layout(graph: ModelGraph, collapsed: Iterable[str] = ()) -> Layout:
             paths.setdefault((unquote[1], unquote[2]), []).extend(pts)
     flip = {n: (x, height - y) for n, (x, y) in positions.items()}
     routes = tuple(
-        (e, tuple((x, height - y) for x, y in paths.get((e.source, e.target), [])) or (flip[e.source], flip[e.target]))
+        (
+            e,
+            tuple((x, height - y) for x, y in paths.get((e.source, e.target), []))
+            or (flip[e.source], flip[e.target]),
+        )
         for e in edges
     )
     return Layout({n: flip[n] for n in ids}, routes, "dot")

@@ -44,7 +44,9 @@ def model_graph(
     xs = [x for x, _ in lay.positions.values()]
     ys = [y for _, y in lay.positions.values()]
     width, height = max(xs) - min(xs) + 2 * NODE_W, max(ys) - min(ys) + 2 * NODE_H
-    figure, ax = figure_and_axes(ax, (min(14.0, 1.0 + 1.35 * width), min(24.0, 0.8 + 0.85 * height)))
+    figure, ax = figure_and_axes(
+        ax, (min(14.0, 1.0 + 1.35 * width), min(24.0, 0.8 + 0.85 * height))
+    )
     nodes = {n.id: n for n in graph.nodes}
     _draw_groups(ax, graph, lay.positions, collapsed)
     for e, points in lay.routes:
@@ -65,23 +67,32 @@ def model_graph(
                 zorder=3,
             )
         )
-        text = node_label(n).replace(f"\n{n.type}", f" · {n.type}") if n.kind == "module" else n.label
+        text = (
+            node_label(n).replace(f"\n{n.type}", f" · {n.type}") if n.kind == "module" else n.label
+        )
         ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=4)
     ax.set_xlim(min(xs) - NODE_W, max(xs) + NODE_W)
     ax.set_ylim(max(ys) + NODE_H, min(ys) - NODE_H)  # top to bottom
     ax.set_aspect("equal", adjustable="datalim")
     ax.axis("off")
     total = f"{graph.param_count:,} parameters"
-    ax.set_title(f"{total} · laid out by {'Graphviz dot' if lay.engine == 'dot' else 'jaxviz layers'}", fontsize=9)
+    ax.set_title(
+        f"{total} · laid out by {'Graphviz dot' if lay.engine == 'dot' else 'jaxviz layers'}",
+        fontsize=9,
+    )
     return figure
 
 
 def _draw_edge(ax: Axes, points, label: str) -> None:
     # from the source's border to the target's: move the ends half a node along the edge
     (x0, y0), (x1, y1) = points[0], points[1]
-    (xa, ya), (xb, yb) = points[-2], points[-1]
+    (_, ya), (xb, yb) = points[-2], points[-1]
     down = 1 if y1 >= y0 else -1
-    points = [(x0, y0 + down * NODE_H / 2), *points[1:-1], (xb, yb - (1 if yb >= ya else -1) * NODE_H / 2)]
+    points = [
+        (x0, y0 + down * NODE_H / 2),
+        *points[1:-1],
+        (xb, yb - (1 if yb >= ya else -1) * NODE_H / 2),
+    ]
     for k, (a, b) in enumerate(zip(points, points[1:], strict=False)):
         last = k == len(points) - 2
         ax.add_patch(
@@ -135,7 +146,23 @@ def _draw_groups(ax: Axes, graph: ModelGraph, positions, collapsed) -> None:
         y0 = min(y for _, y in pts) - NODE_H / 2 - pad - 0.18
         y1 = max(y for _, y in pts) + NODE_H / 2 + pad
         ax.add_patch(
-            Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="#fbf7ef", edgecolor="#c9a86a", linewidth=0.8, zorder=1)
+            Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                facecolor="#fbf7ef",
+                edgecolor="#c9a86a",
+                linewidth=0.8,
+                zorder=1,
+            )
         )
         count = f" · {n.param_count:,} params" if n.param_count else ""
-        ax.text(x0 + 0.05, y0 + 0.04, f"{n.label} · {n.type}{count}", fontsize=6.5, va="top", color="#8a6d2f", zorder=1.5)
+        ax.text(
+            x0 + 0.05,
+            y0 + 0.04,
+            f"{n.label} · {n.type}{count}",
+            fontsize=6.5,
+            va="top",
+            color="#8a6d2f",
+            zorder=1.5,
+        )
