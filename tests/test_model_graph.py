@@ -53,7 +53,9 @@ class LinenNet(nn.Module):
         return nn.Dense(3, name="head")(x)
 
 
-W1, W2, W3 = (jax.random.normal(jax.random.key(i), s) for i, s in enumerate([(4, 6), (6, 6), (6, 3)]))
+W1, W2, W3 = (
+    jax.random.normal(jax.random.key(i), s) for i, s in enumerate([(4, 6), (6, 6), (6, 3)])
+)
 
 
 def residual_fn(x):

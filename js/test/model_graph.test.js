@@ -47,3 +47,12 @@ describe("layoutGraph", () => {
     expect(nodeLines(nodes[2], true)[1]).toBe("T · 10 params · 2 inside");
   });
 });
+
+describe("histogram axes", () => {
+  it("a tick at zero is exactly 0, not the float steps' 5.55e-17", async () => {
+    const { niceTicks } = await import("../lib/chart.js");
+    const ticks = niceTicks(-0.722, 0.708, 6);
+    expect(ticks).toContain(0);
+    expect(ticks.every((t) => t === 0 || Math.abs(t) >= 0.1)).toBe(true);
+  });
+});
