@@ -34,7 +34,7 @@ Forward = Callable[[Any, jax.Array, Hook], jax.Array]
 # While on (only inside `module_scopes()`), every tapped module call runs inside
 # `jax.named_scope(MODULE_SCOPE + layer)`, so each equation of a trace says which module calls it
 # sits in (`flow/_graph.py` reads them back from `eqn.source_info.name_stack`).
-MODULE_SCOPE = "jaxviz.module:"
+MODULE_SCOPE = "jaxviz-module:"
 _SCOPED = contextvars.ContextVar("jaxviz_module_scopes", default=False)
 
 

@@ -85,7 +85,7 @@ def linen_case():
 
 
 def edges_of(graph):
-    return {(e.source, e.target): e.shape for e in graph.edges}
+    return {(e.source, e.destination): e.shape for e in graph.edges}
 
 
 def test_nnx_residual_block_edges_shapes_and_skip(nnx_case):
@@ -159,7 +159,7 @@ def test_collapsing_a_module_folds_its_edges(nnx_case):
     _, _, g = nnx_case
     ids, edges = g.view(["block"])
     assert "block" in ids and not any(i.startswith("block.") or i.startswith("block/") for i in ids)
-    pairs = [(e.source, e.target) for e in edges]
+    pairs = [(e.source, e.destination) for e in edges]
     # the two edges out of the stem (main path and skip) become one edge into the block
     assert pairs.count(("stem", "block")) == 1 and ("block", "/sum") in pairs
     assert g.view([]) == (tuple(n.id for n in g.nodes if not n.children), g.edges)
@@ -229,9 +229,9 @@ def test_dot_text_and_layered_layout(nnx_case):
     lay = layered_layout(*g.view())
     y = {n: p[1] for n, p in lay.positions.items()}
     for e, points in lay.routes:  # a residual network is acyclic: every edge runs downwards
-        assert y[e.target] > y[e.source] and points[0] == lay.positions[e.source]
+        assert y[e.destination] > y[e.source] and points[0] == lay.positions[e.source]
     # the skip spans four ranks: routed through dummy points, beside the block's own nodes
-    skip = next(points for e, points in lay.routes if (e.source, e.target) == ("stem", "block/add"))
+    skip = next(points for e, points in lay.routes if (e.source, e.destination) == ("stem", "block/add"))
     assert len(skip) == 5
     if shutil.which("dot") is None:
         with pytest.raises(RuntimeError, match="Graphviz `dot` is not installed"):

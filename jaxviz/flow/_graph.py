@@ -120,10 +120,11 @@ class GraphNode:
 
 @dataclass(frozen=True)
 class GraphEdge:
-    """A value flowing from one leaf node (no children) to another, with its shape."""
+    """A value flowing from the leaf node (no children) `source` to the leaf node `destination`,
+    with its shape."""
 
     source: str
-    target: str
+    destination: str
     shape: tuple[int, ...]
     dtype: str
 
@@ -189,7 +190,7 @@ class ModelGraph:
         )
         edges, seen = [], set()
         for e in self.edges:
-            s, t = shown(e.source), shown(e.target)
+            s, t = shown(e.source), shown(e.destination)
             if s != t and (s, t, e.shape) not in seen:
                 seen.add((s, t, e.shape))
                 edges.append(GraphEdge(s, t, e.shape, e.dtype))
@@ -377,7 +378,7 @@ def model_graph(model: Model, x) -> ModelGraph:
     ...     h = checkpoint_name(jax.nn.relu(x @ w), "dense")
     ...     return h + x                                   # a skip connection around "dense"
     >>> g = jv.model_graph(jv.wrap(fn), jnp.ones((2, 3)))
-    >>> [(e.source, e.target) for e in g.edges]
+    >>> [(e.source, e.destination) for e in g.edges]
     [('input', 'dense'), ('dense', '/add'), ('input', '/add'), ('/add', 'output')]
     >>> g.node("dense").param_count
     9

@@ -64,23 +64,23 @@ def layered_layout(
         return out
 
     index = {n: i for i, n in enumerate(ids)}
-    forward = [e for e in edges if index[e.source] < index[e.target]]
+    forward = [e for e in edges if index[e.source] < index[e.destination]]
     # program order is a topological order except for loops (a module called twice): those
     # edges are drawn but do not rank
     rank = dict.fromkeys(ids, 0)
-    for e in sorted(forward, key=lambda e: index[e.target]):
-        rank[e.target] = max(rank[e.target], rank[e.source] + 1)
+    for e in sorted(forward, key=lambda e: index[e.destination]):
+        rank[e.destination] = max(rank[e.destination], rank[e.source] + 1)
     layers: list[list[str]] = [[] for _ in range(max(rank.values(), default=0) + 1)]
     for n in ids:
         layers[rank[n]].append(n)
     chains: dict[int, list[str]] = {}
     for k, e in enumerate(forward):
         chain = [e.source]
-        for r in range(rank[e.source] + 1, rank[e.target]):
+        for r in range(rank[e.source] + 1, rank[e.destination]):
             dummy = f"\0{k}:{r}"
             layers[r].append(dummy)
             chain.append(dummy)
-        chains[k] = [*chain, e.target]
+        chains[k] = [*chain, e.destination]
     up: dict[str, list[str]] = {}
     down: dict[str, list[str]] = {}
     for chain in chains.values():
@@ -116,8 +116,8 @@ def layered_layout(
     for k, e in enumerate(forward):
         routes.append((e, tuple(xy[n] for n in chains[k])))
     for e in edges:
-        if index[e.source] >= index[e.target]:
-            routes.append((e, (xy[e.source], xy[e.target])))
+        if index[e.source] >= index[e.destination]:
+            routes.append((e, (xy[e.source], xy[e.destination])))
     return Layout({n: xy[n] for n in ids}, tuple(routes), "layered")
 
 
@@ -148,7 +148,7 @@ def to_dot(graph: ModelGraph, collapsed: Iterable[str] = ()) -> str:
     emit(None, "  ")
     for e in edges:
         lines.append(
-            f"  {quote(e.source)} -> {quote(e.target)} [label={quote(shape_text(e.shape))}];"
+            f"  {quote(e.source)} -> {quote(e.destination)} [label={quote(shape_text(e.shape))}];"
         )
     lines.append("}")
     return "\n".join(lines)
@@ -188,8 +188,8 @@ def dot_layout(graph: ModelGraph, collapsed: Iterable[str] = ()) -> Layout:
     routes = tuple(
         (
             e,
-            tuple((x, height - y) for x, y in paths.get((e.source, e.target), []))
-            or (flip[e.source], flip[e.target]),
+            tuple((x, height - y) for x, y in paths.get((e.source, e.destination), []))
+            or (flip[e.source], flip[e.destination]),
         )
         for e in edges
     )

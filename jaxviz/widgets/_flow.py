@@ -360,7 +360,7 @@ def graph_payload(graph: ModelGraph) -> dict[str, Any]:
         for n in graph.nodes
     ]
     edges = [
-        {"source": e.source, "target": e.target, "shape": list(e.shape), "dtype": e.dtype}
+        {"source": e.source, "target": e.destination, "shape": list(e.shape), "dtype": e.dtype}
         for e in graph.edges
     ]
     return {"nodes": nodes, "edges": edges, "param_count": graph.param_count, "kind": graph.kind}
