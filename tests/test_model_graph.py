@@ -231,7 +231,9 @@ def test_dot_text_and_layered_layout(nnx_case):
     for e, points in lay.routes:  # a residual network is acyclic: every edge runs downwards
         assert y[e.destination] > y[e.source] and points[0] == lay.positions[e.source]
     # the skip spans four ranks: routed through dummy points, beside the block's own nodes
-    skip = next(points for e, points in lay.routes if (e.source, e.destination) == ("stem", "block/add"))
+    skip = next(
+        points for e, points in lay.routes if (e.source, e.destination) == ("stem", "block/add")
+    )
     assert len(skip) == 5
     if shutil.which("dot") is None:
         with pytest.raises(RuntimeError, match="Graphviz `dot` is not installed"):

@@ -321,7 +321,7 @@ def _op_label(eqn) -> str:
     name = eqn.primitive.name
     if name in CALL_PRIMITIVES or name.startswith("custom_"):
         return str(eqn.params.get("name", name))
-    return _OP_LABELS.get(name, name)
+    return _OP_LABELS.get(name, str(name))
 
 
 def _path_name(path) -> str:
@@ -432,12 +432,12 @@ def model_graph(model: Model, x) -> ModelGraph:
     values = dict(zip(wanted, jax.device_get(program(leaves, consts, x)), strict=True))
     nodes = []
     for n in graph.nodes:
-        mine = node_params[n.id]
+        mine, out = node_params[n.id], leaving[n.id]
         weights = np.concatenate([np.ravel(arrays[k]) for k in mine]) if mine else None
         nodes.append(
             replace(
                 n,
-                activation=None if leaving[n.id] is None else value_stats(values[leaving[n.id]]),
+                activation=None if out is None else value_stats(values[out]),
                 weights=None if weights is None else value_stats(weights),
             )
         )
@@ -457,7 +457,7 @@ class _Builder:
 
     def build(self, outs):
         flat = self.flat
-        data_eqns = []
+        data_eqns: list[int] = []
         for i, e in enumerate(flat.eqns):
             ints = [v for v in e.ins if isinstance(v, int)]
             if any(v in self.data for v in ints):
@@ -467,8 +467,10 @@ class _Builder:
                 src = set().union(*(self.origin.get(v, set()) for v in ints)) if ints else set()
                 for o in e.outs:
                     self.origin[o] = src
-        tags = _tag_groups(flat, self.data) if self.model.kind == "function" else {}
-        paths = {i: tags.get(i, flat.eqns[i].scopes) for i in data_eqns}
+        tags: dict[int, tuple[str, ...]] = (
+            _tag_groups(flat, self.data) if self.model.kind == "function" else {}
+        )
+        paths = {i: tags[i] if i in tags else flat.eqns[i].scopes for i in data_eqns}
         has_children = {g for p in paths.values() for g in p[:-1]}
 
         order: list[str] = [INPUT]
