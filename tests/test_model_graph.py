@@ -283,3 +283,22 @@ def test_many_modules_start_collapsed():
     view = jv.ModelView(m, jnp.ones((1, 3, 3, 2)))
     assert view.collapsed == [f"blocks.{i}" for i in range(10)]  # 52 nodes expanded, 13 folded
     assert len(view.model_graph.view(view.collapsed)[0]) <= jv.ModelView.MAX_NODES
+
+
+def test_token_ids_draw_the_graph_without_the_table():
+    class Tokens(nnx.Module):
+        def __init__(self, rngs):
+            self.embed = nnx.Embed(10, 4, rngs=rngs)
+            self.head = nnx.Linear(4, 2, rngs=rngs)
+
+        def __call__(self, ids):
+            return self.head(self.embed(ids).mean(axis=1))
+
+    m = jv.wrap(Tokens(nnx.Rngs(0)))
+    ids = jnp.array([[1, 2, 3], [4, 5, 0]])
+    view = jv.ModelView(m, ids)
+    assert view.rows == [] and view.model_graph.param_count == 40 + 10
+    assert edges_of(view.model_graph)[("input", "embed")] == (2, 3)
+    assert view.model_graph.node("embed").ops == ("take",)
+    with pytest.raises(ValueError, match="mode: the table of layers needs floating inputs"):
+        jv.ModelView(m, ids, mode="table")

@@ -54,6 +54,13 @@ _OP_LABELS = {
     "reduce_window_sum": "sum pool",
     "reduce_window": "pool",
     "concatenate": "concat",
+    "select_n": "where",
+    "ne": "≠",
+    "eq": "==",
+    "lt": "<",
+    "le": "≤",
+    "gt": ">",
+    "ge": "≥",
 }
 
 
@@ -320,7 +327,7 @@ def _op_label(eqn) -> str:
         return "relu"
     name = eqn.primitive.name
     if name in CALL_PRIMITIVES or name.startswith("custom_"):
-        return str(eqn.params.get("name", name))
+        return str(eqn.params.get("name", name)).lstrip("_")  # jnp's private helpers: `_take`
     return _OP_LABELS.get(name, str(name))
 
 
@@ -617,7 +624,7 @@ class _Builder:
 
 def value_stats(a: np.ndarray, bins: int = HIST_BINS) -> ValueStats:
     """Mean, spread, range, share of exact zeros and a histogram of `a`'s finite values."""
-    a = np.asarray(a, np.float32).ravel()
+    a = np.asarray(a, np.float64).ravel()  # float64: a mask's -1e9s overflow a float32 sum
     finite = a[np.isfinite(a)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     counts = np.histogram(finite, bins=bins, range=(lo, hi if hi > lo else lo + 1))[0]

@@ -279,7 +279,12 @@ class ModelView(_ClientSideWidget):
         if mode not in ("graph", "table"):
             raise ValueError(f"mode: expected 'graph' or 'table', got {mode!r}.")
         graph = model_graph(model, x)
-        rows = model_summary(model, x)
+        # the table reads layers through jv.activations, which takes floating inputs only
+        rows = model_summary(model, x) if np.issubdtype(np.asarray(x).dtype, np.floating) else []
+        if mode == "table" and not rows:
+            raise ValueError(
+                "mode: the table of layers needs floating inputs; for token ids use mode='graph'."
+            )
         if collapsed is None:
             collapsed = default_collapsed(graph, self.MAX_NODES)
         graph.view(collapsed)  # names an unknown group

@@ -282,10 +282,14 @@ function render({ model, el }) {
     });
     return b;
   });
+  if (!layers) {
+    tabs[1].disabled = true; // token ids: the table reads layers through jv.activations
+    tabs[1].title = "the table of layers needs floating inputs";
+  }
   root.append(
     h("div", { className: "jv-flow-title" }, [
       h("span", { text: "Model structure" }),
-      h("span", { className: "jv-flow-sub", dataset: { role: "summary" }, text: `${layers} layers · ${graph.param_count.toLocaleString("en-US")} parameters` }),
+      h("span", { className: "jv-flow-sub", dataset: { role: "summary" }, text: `${graph.nodes.length} nodes · ${graph.param_count.toLocaleString("en-US")} parameters` }),
       h("span", { className: "jv-tabs", attrs: { role: "tablist" } }, tabs),
     ]),
     panes.graph,
