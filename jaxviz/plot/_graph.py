@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from ..flow._graph import ModelGraph
 from ..flow._graph_layout import NODE_H, NODE_W, layout, node_label, shape_text
-from ._common import figure_and_axes
+from ._common import JaxvizFigure, figure_and_axes
 
 KIND_COLORS = {
     "input": "#e8f1fa",
@@ -108,7 +109,11 @@ def _draw_edge(ax: Axes, points, label: str) -> None:
                 zorder=2,
             )
         )
-    (x0, y0), (x1, y1) = points[0], points[1]
+    # the label beside the longest segment (a skip's long run, clear of the nodes)
+    (x0, y0), (x1, y1) = max(
+        zip(points, points[1:], strict=False),
+        key=lambda ab: (ab[0][0] - ab[1][0]) ** 2 + (ab[0][1] - ab[1][1]) ** 2,
+    )
     ax.text(
         (x0 + x1) / 2 + 0.05,
         (y0 + y1) / 2,
@@ -166,3 +171,42 @@ def _draw_groups(ax: Axes, graph: ModelGraph, positions, collapsed) -> None:
             color="#8a6d2f",
             zorder=1.5,
         )
+
+
+def model_view(
+    graph: ModelGraph, *, collapsed: Iterable[str] = (), selected: str | None = None
+) -> Figure:
+    """ModelView's static twin: the graph, and beside it the selected node's output histogram
+    for the batch and its weights' histogram, with their statistics."""
+    node = graph.node(selected) if selected is not None else graph.nodes[0]
+    nodes = len(graph.view(collapsed)[0])
+    figure = JaxvizFigure(figsize=(11, min(24.0, max(6.0, 0.95 * nodes))), layout="constrained")
+    left, right = np.ravel(figure.subfigures(1, 2, width_ratios=[1.5, 1]))
+    model_graph(graph, collapsed=collapsed, selected=node.id, ax=left.add_subplot())
+    axes = right.subplots(3, 1, height_ratios=[1, 1, 1.2])
+    for ax, stats, what, color in (
+        (axes[0], node.activation, "output (this batch)", "#4e79a7"),
+        (axes[1], node.weights, "weights", "#f28e2b"),
+    ):
+        ax.set_title(f"{node.label}: {what}", fontsize=9)
+        if stats is None:
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"no {what.split()[0]}", ha="center", va="center", fontsize=9)
+            continue
+        hi = stats.max if stats.max > stats.min else stats.min + 1
+        edges = np.linspace(stats.min, hi, len(stats.histogram) + 1)
+        ax.stairs(stats.histogram, edges, fill=True, color=color, alpha=0.8)
+        ax.set_xlabel(
+            f"mean {stats.mean:.3g}, std {stats.std:.3g}, zeros {stats.zero_fraction:.0%}",
+            fontsize=8,
+        )
+        ax.tick_params(labelsize=7)
+    axes[2].axis("off")
+    facts = [
+        f"{node.id} ({node.kind}, {node.type})",
+        f"output shape: {shape_text(node.output_shape) if node.output_shape else '-'}",
+        f"parameters: {node.param_count:,}",
+        *(f"  {p.name} {shape_text(p.shape)} {p.dtype}" for p in node.params[:6]),
+    ]
+    axes[2].text(0, 1, "\n".join(facts), va="top", fontsize=8, family="monospace")
+    return figure

@@ -310,7 +310,9 @@ class ModelView(_ClientSideWidget):
             from ..plot._flow import model_view
 
             return model_view(self._rows, layer=self.layer or None)
-        return self.model_graph.plot(self.collapsed, selected=self.selected or None)
+        from ..plot._graph import model_view
+
+        return model_view(self.model_graph, collapsed=self.collapsed, selected=self.selected)
 
 
 def default_collapsed(graph: ModelGraph, limit: int) -> list[str]:
