@@ -264,7 +264,9 @@ def test_model_view_payload_and_static_twin(nnx_case, tmp_path):
     folded = jv.ModelView(m, x, collapsed=["block"], selected="block", mode="table")
     assert folded.collapsed == ["block"] and folded.plot() is not None
     folded.mode = "graph"
-    assert folded.plot() is not None
+    titles = [ax.get_title() for ax in folded.plot().axes]
+    assert titles[1:3] == ["block: output (this batch)", "block: weights"]
+    assert "296 parameters" not in titles[0] and titles[0].startswith(f"{g.param_count:,} param")
     page = folded.to_html(tmp_path / "graph.html")
     assert page.stat().st_size > 0
 

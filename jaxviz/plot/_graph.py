@@ -181,9 +181,9 @@ def model_view(
     node = graph.node(selected) if selected is not None else graph.nodes[0]
     nodes = len(graph.view(collapsed)[0])
     figure = JaxvizFigure(figsize=(11, min(24.0, max(6.0, 0.95 * nodes))), layout="constrained")
-    left, right = np.ravel(figure.subfigures(1, 2, width_ratios=[1.5, 1]))
-    model_graph(graph, collapsed=collapsed, selected=node.id, ax=left.add_subplot())
-    axes = right.subplots(3, 1, height_ratios=[1, 1, 1.2])
+    grid = figure.add_gridspec(3, 2, width_ratios=[1.5, 1], height_ratios=[1, 1, 1.2])
+    model_graph(graph, collapsed=collapsed, selected=node.id, ax=figure.add_subplot(grid[:, 0]))
+    axes = [figure.add_subplot(grid[row, 1]) for row in range(3)]
     for ax, stats, what, color in (
         (axes[0], node.activation, "output (this batch)", "#4e79a7"),
         (axes[1], node.weights, "weights", "#f28e2b"),
