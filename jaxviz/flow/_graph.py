@@ -409,8 +409,6 @@ def model_graph(model: Model, x) -> ModelGraph:
         closed = jax.make_jaxpr(forward)(
             [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in leaves], spec
         )
-    if model.kind != "function":
-        model.signature(x)  # Linen learns its layers' types from a trace with taps
 
     flat = _Flat()
     param_ids = [flat.new(v.aval) for v in closed.jaxpr.invars[:-1]]
