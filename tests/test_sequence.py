@@ -407,6 +407,30 @@ def test_linear_rnn_state_gradient_is_a_power_of_a(a):
     assert states.cell is None and states.gates is None
 
 
+ZERO_CARRY = np.zeros((2, 3), np.float32)
+
+
+def test_rnn_tools_compile_once_per_cell_and_signature():
+    from compiles import compiles
+
+    def make(weights):
+        return lambda h, x: (jnp.tanh(h @ weights + x),) * 2
+
+    # numpy arrays only: an eager jnp operation would compile a program of its own
+    cell = nnx.LSTMCell(3, 4, rngs=nnx.Rngs(0))
+    inputs = np.asarray(jax.random.normal(jax.random.key(1), (2, 5, 3)), np.float32)
+    sq.rnn_states(cell, inputs)
+    sq.state_gradient_norms(make(np.eye(3, dtype=np.float32)), inputs, carry=ZERO_CARRY)
+    before = compiles.count
+    sq.rnn_states(cell, inputs + 1.0)
+    changed = sq.state_gradient_norms(
+        make(2 * np.eye(3, dtype=np.float32)), inputs, carry=ZERO_CARRY
+    )
+    assert compiles.count == before  # new inputs, new closed-over weights: the same programs
+    again = sq.state_gradient_norms(make(np.eye(3, dtype=np.float32)), inputs, carry=ZERO_CARRY)
+    assert not np.allclose(changed, again)  # the weights are arguments, not baked-in constants
+
+
 def test_lstm_states_and_gates_satisfy_the_lstm_equations():
     cell = nnx.LSTMCell(4, 5, rngs=nnx.Rngs(0))
     inputs = np.asarray(jax.random.normal(jax.random.key(1), (2, 7, 4)), np.float32)
