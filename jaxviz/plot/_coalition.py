@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.cm
 import matplotlib.colors
 import numpy as np
 from matplotlib.axes import Axes
@@ -249,12 +250,11 @@ def beeswarm(
     shown, rest = _top(np.abs(scores).mean(axis=0), top_k)
     colors = colormap("absolute", cmap)
     figure, ax = figure_and_axes(ax, (7.0, 1.2 + 0.42 * shown.size))
-    dots = None
     for row, feature in enumerate(shown):
         points = scores[:, feature]
         low, high = np.percentile(shown_values[:, feature], _VALUE_PERCENTILES)
         level = np.clip((shown_values[:, feature] - low) / max(high - low, 1e-12), 0, 1)
-        dots = ax.scatter(
+        ax.scatter(
             points, row + _swarm_offsets(points), c=level, cmap=colors, vmin=0, vmax=1, s=14,
             linewidths=0, alpha=0.9,
         )  # fmt: skip
@@ -264,7 +264,8 @@ def beeswarm(
     hidden = f"; {_others(rest.size)} not shown" if rest.size else ""
     ax.set_xlabel(f"attribution (one dot per example, {scores.shape[0]} examples{hidden})")
     _plain(ax)
-    colorbar = figure.colorbar(dots, ax=ax, ticks=[0, 1], aspect=30, pad=0.02)
+    levels = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), colors)
+    colorbar = figure.colorbar(levels, ax=ax, ticks=[0, 1], aspect=30, pad=0.02)
     colorbar.ax.set_yticklabels(["low", "high"])
     colorbar.set_label("feature value")
     if title is not None:
@@ -379,7 +380,7 @@ def grouped_attribution(
         clip_percentile=100.0,
     )  # fmt: skip
     ax = ax or figure.axes[0]
-    ax.add_collection(LineCollection(_outline_segments(labels), colors="0.1", linewidths=0.8))
+    ax.add_collection(LineCollection(list(_outline_segments(labels)), colors="0.1", linewidths=0.8))
     return figure
 
 
@@ -426,7 +427,7 @@ def relevance(
     # A zero score has no shares: the bars then stay empty and the totals still show.
     shares = np.array([100 * totals[n] / output if output != 0 else 0.0 for n in names])
     positions = np.arange(len(names))
-    right.barh(positions, shares, color=_signed_colors(shares))
+    right.barh(positions, shares, color=_signed_colors(shares.tolist()))
     right.axvline(100, color="0.3", linewidth=0.8, linestyle="--")
     for position, name in zip(positions, names, strict=True):
         right.annotate(
