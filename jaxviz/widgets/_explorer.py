@@ -259,7 +259,10 @@ class Explorer(JaxvizWidget):
 
     Every control is also a trait (`index`, `method`, `layer`, `target` (-1: the predicted
     class), `steps`, `samples`, `noise`, `window`, `sign`, `alpha`, `cmap`, `clip`, `compare`,
-    `scale`), so code can drive the widget and read what a person chose.
+    `scale`; LIME's and KernelSHAP's `coalitions`, LIME's `kernel_width`, KernelSHAP's `masker`
+    ("baseline": a missing patch or feature is 0; "background": it takes each of the first 32
+    `baselines` rows in turn), LRP's `composite`), so code can drive the widget and read what a
+    person chose. LIME and KernelSHAP group an image's pixels in a 4 x 4 grid of cells.
 
     >>> m, data = jv.zoo.load("digits-cnn")
     >>> explorer = jv.Explorer(m, data.x_test[:16], data.y_test[:16],
