@@ -60,6 +60,8 @@ class LimeResult(NamedTuple):
         lime's `score`), (batch,) or (batch, classes): how well a linear model of "which groups
         are present" reproduces the model near `x`. Near 1, the coefficients say what the model
         does; near 0, they say little.
+      samples: with `return_samples=True`, the coalitions drawn, the model's values on them and
+        their kernel weights (a `LimeSamples`), which `plot("fit")` draws; else None.
     """
 
     attributions: jax.Array
