@@ -24,6 +24,7 @@ from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
 from .explain._coalition import LimeResult as LimeResult
+from .explain._coalition import LimeSamples as LimeSamples
 from .explain._coalition import ShapleyResult as ShapleyResult
 from .explain._coalition import grid_segments as grid_segments
 from .explain._coalition import kernel_shap as kernel_shap
@@ -128,6 +129,7 @@ __all__ = [
     "superpixels",
     "token_spans",
     "LimeResult",
+    "LimeSamples",
     "ShapleyResult",
     # layer-wise relevance propagation
     "lrp",

@@ -1,6 +1,14 @@
 """Static matplotlib twins of the jaxviz views. Every function returns the figure and never
 calls `plt.show()`; pass `ax=` to draw into your own axes where offered."""
 
+# Coalition and relevance explanations: Shapley values, LIME's fit, grouped maps, LRP.
+from ._coalition import beeswarm as beeswarm
+from ._coalition import grouped_attribution as grouped_attribution
+from ._coalition import importance as importance
+from ._coalition import lime_fit as lime_fit
+from ._coalition import relevance as relevance
+from ._coalition import waterfall as waterfall
+
 # Tabular and sequence attributions.
 from ._features import feature_bars as feature_bars
 from ._features import sequence as sequence
