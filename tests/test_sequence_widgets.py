@@ -28,16 +28,24 @@ def sentiment():
 @pytest.fixture(scope="module")
 def attention_view(lookup):
     model, data = lookup
-    return jv.AttentionView(model, data.x_test[:3], vocabulary=data.vocabulary,
-                            class_names=data.class_names, warm=False)
+    return jv.AttentionView(
+        model, data.x_test[:3], vocabulary=data.vocabulary, class_names=data.class_names, warm=False
+    )
 
 
 @pytest.fixture(scope="module")
 def token_view(sentiment):
     model, data = sentiment
-    return jv.TokenView(model, data.x_test[:3], methods=("integrated_gradients", "occlusion"),
-                        evidence=data.masks_test[:3], vocabulary=data.vocabulary,
-                        labels=data.y_test[:3], class_names=data.class_names, warm=False)
+    return jv.TokenView(
+        model,
+        data.x_test[:3],
+        methods=("integrated_gradients", "occlusion"),
+        evidence=data.masks_test[:3],
+        vocabulary=data.vocabulary,
+        labels=data.y_test[:3],
+        class_names=data.class_names,
+        warm=False,
+    )
 
 
 # -- the subset logic ---------------------------------------------------------------------------
@@ -80,8 +88,9 @@ def test_attention_view_sends_the_cores_maps(attention_view, lookup):
     for layer in range(2):
         np.testing.assert_array_equal(payload_array(rows[layer]["maps"]), weights[layer])
     full = np.asarray(sq.attention(model, tokens))
-    np.testing.assert_allclose(payload_array(rows[2]["maps"]),
-                               np.asarray(sq.attention_rollout(full)), rtol=1e-6)
+    np.testing.assert_allclose(
+        payload_array(rows[2]["maps"]), np.asarray(sq.attention_rollout(full)), rtol=1e-6
+    )
     np.testing.assert_allclose(payload_array(rows[3]["maps"]), sq.attention_flow(full), rtol=1e-6)
     predicted = int(np.argmax(np.asarray(model(tokens))))
     relevance = np.asarray(sq.gradient_weighted_attention(model, tokens, predicted))
@@ -102,8 +111,7 @@ def test_attention_view_example_index_recomputes(attention_view, lookup):
 
 def test_long_input_sends_top_keys_and_block_means_not_full_maps():
     length = 2048
-    module = TinyTransformer(20, length, 2, readout=0, dim=16, heads=2, layers=1,
-                             rngs=nnx.Rngs(0))
+    module = TinyTransformer(20, length, 2, readout=0, dim=16, heads=2, layers=1, rngs=nnx.Rngs(0))
     model = jv.wrap(module)
     tokens = np.random.default_rng(0).integers(1, 20, (1, length)).astype(np.int32)
     view = jv.AttentionView(model, tokens, top_k=8, relevance=False, warm=False)
@@ -127,8 +135,9 @@ def test_long_input_sends_top_keys_and_block_means_not_full_maps():
         np.testing.assert_allclose(weight[head, query], expected, rtol=1e-6)
         np.testing.assert_allclose(full[head, query, index[head, query]], expected, rtol=1e-6)
     rollout = np.asarray(sq.attention_rollout(np.asarray(sq.attention(model, tokens))))
-    np.testing.assert_allclose(payload_array(rows[1]["detail"]),
-                               views.downsample(rollout, views.DETAIL_SIZE)[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        payload_array(rows[1]["detail"]), views.downsample(rollout, views.DETAIL_SIZE)[0], rtol=1e-5
+    )
 
 
 def test_attention_view_static_twins(attention_view, tmp_path):
@@ -169,11 +178,13 @@ def test_token_view_sends_every_method_and_class(token_view, sentiment):
     assert result["words"] == words[:shown] and "<pad>" not in result["words"]
     assert result["evidence"] == [bool(e) for e in data.masks_test[0, :shown]]
     ig = np.asarray(sq.token_attribution(model, data.x_test[:1], "all", steps=64))[0]
-    np.testing.assert_allclose(payload_array(result["maps"]["integrated_gradients"]),
-                               ig[:, :shown], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        payload_array(result["maps"]["integrated_gradients"]), ig[:, :shown], rtol=1e-5, atol=1e-6
+    )
     occlusion = np.asarray(sq.token_occlusion(model, data.x_test[:1], "all"))[0]
-    np.testing.assert_allclose(payload_array(result["maps"]["occlusion"]), occlusion[:, :shown],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        payload_array(result["maps"]["occlusion"]), occlusion[:, :shown], rtol=1e-5, atol=1e-6
+    )
     assert payload_array(result["maps"]["occlusion"]).shape == (2, shown)  # every class
 
 
@@ -215,11 +226,13 @@ def test_rnn_view_of_a_linear_cell_has_the_closed_form_gradient():
 
     inputs = np.random.default_rng(0).normal(size=(2, 9, 3)).astype(np.float32)
     view = jv.RNNView(cell, inputs, carry=jnp.zeros((2, 3)), warm=False)
-    np.testing.assert_allclose(view.gradient_norms, np.broadcast_to(a ** np.arange(8, -1, -1),
-                                                                    (2, 9)), rtol=1e-5)
+    np.testing.assert_allclose(
+        view.gradient_norms, np.broadcast_to(a ** np.arange(8, -1, -1), (2, 9)), rtol=1e-5
+    )
     states = payload_array(view._data["states"]["hidden"])
-    np.testing.assert_allclose(states, np.asarray(sq.rnn_states(cell, inputs,
-                                                                carry=jnp.zeros((2, 3))).hidden))
+    np.testing.assert_allclose(
+        states, np.asarray(sq.rnn_states(cell, inputs, carry=jnp.zeros((2, 3))).hidden)
+    )
     assert list(view._data["states"]) == ["hidden"] and view.step == 8
     assert view.to_png().startswith(b"\x89PNG")
 
@@ -227,12 +240,19 @@ def test_rnn_view_of_a_linear_cell_has_the_closed_form_gradient():
 def test_rnn_view_of_the_zoo_lstm_embeds_tokens_and_shows_gates():
     model, data = jv.zoo.load("sentiment-lstm")
     view = jv.RNNView(model, data.x_test[:2], vocabulary=data.vocabulary, warm=False)
-    assert list(view._data["states"]) == ["hidden", "cell", "input", "forget", "candidate",
-                                          "output"]
+    assert list(view._data["states"]) == [
+        "hidden",
+        "cell",
+        "input",
+        "forget",
+        "candidate",
+        "output",
+    ]
     module = jv.zoo._pretrained.restore_module("sentiment-lstm")
     embedded = np.asarray(module.token_embed(data.x_test[:2]))
-    np.testing.assert_allclose(view.states.hidden, sq.rnn_states(module.cell, embedded).hidden,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        view.states.hidden, sq.rnn_states(module.cell, embedded).hidden, atol=1e-6
+    )
     np.testing.assert_allclose(view.gradient_norms[:, -1], 1.0, atol=1e-5)
     assert view._data["words"][0][0] == "<cls>"
     view.state = "forget"

@@ -45,6 +45,7 @@ THUMB_SIZE = 64  # the model view's small maps, cells a side at most
 DETAIL_SIZE = 256  # the opened map, cells a side at most
 FLOW_LENGTH = 40  # attention flow solves length^2 max-flow problems on the host: short inputs only
 MAX_EXAMPLES = 256
+GATE_ORDER = ("input", "forget", "reset", "update", "candidate", "output")  # LSTM, GRU order
 PAD = "<pad>"
 SEQUENTIAL, DIVERGING = "viridis", "RdBu_r"  # colour-blind safe (see jaxviz._display)
 
@@ -110,15 +111,21 @@ def _check_target(target, classes: int) -> int | None:
     if target is None:
         return None
     if isinstance(target, bool) or not isinstance(target, int | np.integer):
-        raise TypeError(f"target: expected None (the predicted class) or a class index, got {target!r}.")
+        raise TypeError(
+            f"target: expected None (the predicted class) or a class index, got {target!r}."
+        )
     if not 0 <= target < classes:
-        raise ValueError(f"target: class {target} is out of range; the model has {classes} classes.")
+        raise ValueError(
+            f"target: class {target} is out of range; the model has {classes} classes."
+        )
     return int(target)
 
 
 def _in_range(argument: str, value, low, high):
     if not low <= value <= high:
-        raise traitlets.TraitError(f"{argument}: expected a value in [{low}, {high}], got {value!r}.")
+        raise traitlets.TraitError(
+            f"{argument}: expected a value in [{low}, {high}], got {value!r}."
+        )
     return value
 
 
@@ -267,7 +274,9 @@ class AttentionView(JaxvizWidget):
         self._layer_names = (
             list(attention_layers(model, self._tokens[:1]))
             if layers is None
-            else [layers] if isinstance(layers, str) else list(layers)
+            else [layers]
+            if isinstance(layers, str)
+            else list(layers)
         )
         classes = int(model.output_shape(self._tokens[:1]).shape[1])
         self._target = _check_target(target, classes)
@@ -331,16 +340,31 @@ class AttentionView(JaxvizWidget):
         weights, extras, words, predicted = self._entries(index)
         heads = [f"head {h}" for h in range(weights.shape[1])]
         rows = [
-            entry_payload(name.removesuffix(".attention_weights"), "attention", weights[i], about=ABOUT["attention"],
-                          top_k=self._top_k, heads=heads)
+            entry_payload(
+                name.removesuffix(".attention_weights"),
+                "attention",
+                weights[i],
+                about=ABOUT["attention"],
+                top_k=self._top_k,
+                heads=heads,
+            )
             for i, name in enumerate(self._layer_names)
         ]
         target = predicted if self._target is None else self._target
-        labels = {"rollout": "rollout", "flow": "flow",
-                  "relevance": f"gradient-weighted ({self._class_names[target]})"}
+        labels = {
+            "rollout": "rollout",
+            "flow": "flow",
+            "relevance": f"gradient-weighted ({self._class_names[target]})",
+        }
         rows += [
-            entry_payload(labels[name], name, extras[name], about=ABOUT[name], top_k=self._top_k,
-                          heads=["fused"])
+            entry_payload(
+                labels[name],
+                name,
+                extras[name],
+                about=ABOUT[name],
+                top_k=self._top_k,
+                heads=["fused"],
+            )
             for name in self._extras
         ]
         return {
@@ -354,8 +378,11 @@ class AttentionView(JaxvizWidget):
         }
 
     def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"index": i} for i in (state["index"] + 1, state["index"] - 1)
-                if 0 <= i < self._tokens.shape[0]]
+        return [
+            {"index": i}
+            for i in (state["index"] + 1, state["index"] - 1)
+            if 0 <= i < self._tokens.shape[0]
+        ]
 
     def _static_states(self) -> list[dict[str, Any]]:
         return [{"index": i} for i in range(min(self._tokens.shape[0], 8))]
@@ -536,7 +563,9 @@ class TokenView(JaxvizWidget):
         index = state["index"]
         maps, words = self._maps(index)
         evidence = (
-            None if self._evidence is None else [bool(e) for e in self._evidence[index, : len(words)]]
+            None
+            if self._evidence is None
+            else [bool(e) for e in self._evidence[index, : len(words)]]
         )
         return {
             "_result": {
@@ -552,8 +581,11 @@ class TokenView(JaxvizWidget):
         return self.target if self.target >= 0 else int(np.argmax(self._probs[self.index]))
 
     def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"index": i} for i in (state["index"] + 1, state["index"] - 1)
-                if 0 <= i < self._tokens.shape[0]]
+        return [
+            {"index": i}
+            for i in (state["index"] + 1, state["index"] - 1)
+            if 0 <= i < self._tokens.shape[0]
+        ]
 
     def _static_states(self) -> list[dict[str, Any]]:
         return [{"index": i} for i in range(min(self._tokens.shape[0], 8))]
@@ -652,8 +684,10 @@ class RNNView(JaxvizWidget):
             if array.ndim == 1:
                 array = array[None]
             if array.ndim != 2:
-                raise ValueError(f"inputs: expected token ids (batch, time), got shape {array.shape}.")
-            size = embed.embedding.value.shape[0]
+                raise ValueError(
+                    f"inputs: expected token ids (batch, time), got shape {array.shape}."
+                )
+            size = int(embed.num_embeddings)
             if ((array < 0) | (array >= size)).any():
                 bad = int(array[(array < 0) | (array >= size)][0])
                 raise ValueError(
@@ -679,7 +713,11 @@ class RNNView(JaxvizWidget):
         kinds = {"hidden": self.states.hidden}
         if self.states.cell is not None:
             kinds["cell"] = self.states.cell
-        kinds.update(self.states.gates or {})
+        gates = self.states.gates or {}
+        # the cell's equation order (jax returns the dict sorted)
+        kinds.update(
+            {g: gates[g] for g in sorted(gates, key=lambda g: (GATE_ORDER + (g,)).index(g))}
+        )
         self._kinds = {k: np.asarray(v, np.float32) for k, v in kinds.items()}
         self._shape = features.shape[:2]
         time = features.shape[1]

@@ -47,16 +47,22 @@ def attention_figure(view):
             title, values = row[c]
             signed = bool((values < 0).any())
             top = float(np.abs(values).max()) or 1.0
-            image = ax.imshow(values, cmap=DIVERGING if signed else SEQUENTIAL,
-                              vmin=-top if signed else 0.0, vmax=top, interpolation="nearest")
+            image = ax.imshow(
+                values,
+                cmap=DIVERGING if signed else SEQUENTIAL,
+                vmin=-top if signed else 0.0,
+                vmax=top,
+                interpolation="nearest",
+            )
             _token_ticks(ax, words)
             ax.set_title(title, fontsize=8)
             if c == 0 and r < layers:
                 ax.set_ylabel(labels[r], fontsize=8)
             bar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
             bar.ax.tick_params(labelsize=6)
-    figure.suptitle(f"attention, example {result['index']} (rows: queries, columns: keys)",
-                    fontsize=10)
+    figure.suptitle(
+        f"attention, example {result['index']} (rows: queries, columns: keys)", fontsize=10
+    )
     figure.tight_layout()
     return figure
 
@@ -70,8 +76,11 @@ def _token_row(ax, words, values, scale, cmap, *, evidence=None) -> None:
     step = 1.0 / max(len(words), 1)
     for i, word in enumerate(words):
         if evidence is not None:
-            style = dict(facecolor="#ffd43b" if evidence[i] else "white",
-                         edgecolor="#212529" if evidence[i] else "#ced4da", boxstyle="round,pad=0.3")
+            style = dict(
+                facecolor="#ffd43b" if evidence[i] else "white",
+                edgecolor="#212529" if evidence[i] else "#ced4da",
+                boxstyle="round,pad=0.3",
+            )
             color = "#212529"
         else:
             t = 0.5 + 0.5 * (values[i] / scale if scale > 0 else 0.0)
@@ -79,8 +88,17 @@ def _token_row(ax, words, values, scale, cmap, *, evidence=None) -> None:
             luma = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
             style = dict(facecolor=rgba, edgecolor="none", boxstyle="round,pad=0.3")
             color = "#111111" if luma > 0.55 else "white"
-        ax.text(x + step / 2, 0.5, word, ha="center", va="center", fontsize=8, color=color,
-                bbox=style, family="monospace")
+        ax.text(
+            x + step / 2,
+            0.5,
+            word,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color=color,
+            bbox=style,
+            family="monospace",
+        )
         x += step
 
 
@@ -97,22 +115,29 @@ def tokens_figure(view):
     methods = view.methods if view.method == "all" else (view.method,)
     has_evidence = result["evidence"] is not None
     count = len(methods) + has_evidence
-    figure, axes = plt.subplots(count, 1, figsize=(max(8.0, 0.75 * len(words)), 0.8 * count + 0.5),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        count, 1, figsize=(max(8.0, 0.75 * len(words)), 0.8 * count + 0.5), squeeze=False
+    )
     cmap = matplotlib.colormaps[DIVERGING]
     for ax, method in zip(axes[:, 0], methods, strict=False):
         values = maps[method][shown]
         scale = float(np.abs(values).max())
         _token_row(ax, words, values, scale, cmap)
-        ax.set_title(f"{TOKEN_METHODS[method][0]}: ±{scale:.3g} at full colour\n"
-                     f"{TOKEN_METHODS[method][1]}", fontsize=7, loc="left")
+        ax.set_title(
+            f"{TOKEN_METHODS[method][0]}: ±{scale:.3g} at full colour\n{TOKEN_METHODS[method][1]}",
+            fontsize=7,
+            loc="left",
+        )
     if has_evidence:
         _token_row(axes[-1, 0], words, None, 0.0, cmap, evidence=result["evidence"])
         axes[-1, 0].set_title("evidence (ground truth)", fontsize=8, loc="left")
     name = view._class_names[shown]
     probability = view._probs[result["index"], shown]
-    figure.suptitle(f"example {result['index']}: attribution to class {name!r} "
-                    f"(p = {probability:.2f}); red raises the score, blue lowers it", fontsize=9)
+    figure.suptitle(
+        f"example {result['index']}: attribution to class {name!r} "
+        f"(p = {probability:.2f}); red raises the score, blue lowers it",
+        fontsize=9,
+    )
     figure.tight_layout()
     return figure
 
@@ -130,8 +155,14 @@ def rnn_figure(view):
     )
     signed = bool((values < 0).any())
     scale = float(np.abs(values).max()) or 1.0
-    image = top.imshow(values, aspect="auto", cmap=DIVERGING if signed else SEQUENTIAL,
-                       vmin=-scale if signed else 0.0, vmax=scale, interpolation="nearest")
+    image = top.imshow(
+        values,
+        aspect="auto",
+        cmap=DIVERGING if signed else SEQUENTIAL,
+        vmin=-scale if signed else 0.0,
+        vmax=scale,
+        interpolation="nearest",
+    )
     top.axvline(view.step, color="#212529", linewidth=1)
     top.set_ylabel("unit")
     top.set_title(f"{view.state} state over time, example {index}", fontsize=9)

@@ -20,7 +20,21 @@ const ROW = 18; // px per token when every token is labelled
 const HEIGHT = 620; // px of the compressed head view
 const IDLE_LINES_UP_TO = 48; // without hover, every line is drawn up to this many tokens
 const FOCUS_KEYS = 8;
+const DETAIL = 384; // px of the opened map
+const AXIS = 72; // px of its token labels
+const AXIS_LABELS_UP_TO = 48;
 const CONTEXT = 5;
+
+/** Black or white text, whichever reads better on a LUT colour. */
+function textOn(lut, t) {
+  const o = Math.max(0, Math.min(255, Math.round(t * 255))) * 4;
+  return 0.299 * lut[o] + 0.587 * lut[o + 1] + 0.114 * lut[o + 2] > 140 ? "#111" : "#fff";
+}
+
+/** A weight as the focus list shows it: two decimals for weights in [0, 1], else compact. */
+function formatWeight(w) {
+  return w >= 0 && w <= 1 ? w.toFixed(2) : formatNumber(w);
+}
 
 export function headColor(h) {
   return HEAD_COLORS[h % HEAD_COLORS.length];
@@ -155,10 +169,13 @@ function render({ model, el }) {
 
   // -- model view ----------------------------------------------------------------------------------
   const grid = h("div", { className: "jv-attention-grid", dataset: { role: "grid" } });
-  const detail = createHeatmap({ role: "detail", size: 384, label: "opened attention map" });
+  const detail = createHeatmap({ role: "detail", size: DETAIL, label: "opened attention map" });
   const detailBar = createColorbar({ role: "detail-colorbar", width: 384 });
   const detailTitle = h("div", { className: "jv-attention-detail-title" });
-  const detailBox = h("div", { className: "jv-attention-detail", dataset: { role: "opened" } }, [detailTitle, detail.el, detailBar.el]);
+  const keyAxis = h("canvas", { className: "jv-attention-axis", dataset: { role: "key-axis" } });
+  const queryAxis = h("canvas", { className: "jv-attention-axis", dataset: { role: "query-axis" } });
+  const detailGrid = h("div", { className: "jv-attention-detail-grid" }, [h("div"), keyAxis, queryAxis, detail.el, h("div"), detailBar.el]);
+  const detailBox = h("div", { className: "jv-attention-detail", dataset: { role: "opened" } }, [detailTitle, detailGrid]);
   const modelView = h("div", { className: "jv-attention-modelview" }, [grid, detailBox]);
 
   root.append(
@@ -286,14 +303,18 @@ function render({ model, el }) {
       const text = geo.labeled ? words[i] : `${words[i]} ·${i}`;
       const w = ctx.measureText(text).width + 6;
       const weight = active && side === other ? shade.get(i) : undefined;
-      if (weight !== undefined) {
-        ctx.fillStyle = lutColor(lut, row.signed ? 0.5 + (0.5 * weight) / scale : weight / scale);
+      // the partner's shade: its weight's colour, fading out towards 0 so small weights stay quiet
+      const strength = weight === undefined ? 0 : Math.min(1, weight / scale);
+      if (strength > 0.02) {
+        const t = row.signed ? 0.5 + 0.5 * strength : strength;
+        ctx.globalAlpha = 0.25 + 0.75 * strength;
+        ctx.fillStyle = lutColor(lut, t);
         ctx.fillRect(side === "query" ? x - w : x - 3, y(i) - geo.step / 2 + 1, w, Math.max(geo.step - 2, 12));
+        ctx.globalAlpha = 1;
       }
       const isActive = active && side === active.side && i === active.pos;
-      ctx.fillStyle = isActive || strong ? fg : muted;
+      ctx.fillStyle = strength > 0.45 ? textOn(lut, row.signed ? 0.5 + 0.5 * strength : strength) : isActive || strong ? fg : muted;
       ctx.font = `${isActive ? "bold " : ""}12px ${styles.getPropertyValue("--jv-mono").trim() || "monospace"}`;
-      if (weight !== undefined && weight / scale > 0.55 && !row.signed) ctx.fillStyle = "#111";
       ctx.fillText(text, side === "query" ? x - 3 : x + 3, y(i));
     };
     if (geo.labeled) {
@@ -350,11 +371,13 @@ function render({ model, el }) {
     for (const head of heads) {
       const lines = active.side === "query" ? queryLines(row, head, pos, { floor: 0 }) : keyLines(row, head, pos, { floor: 0 }).map((l) => ({ key: l.query, weight: l.weight }));
       lines.sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight));
+      const top = Math.abs(lines[0]?.weight ?? 0);
+      const shown = lines.slice(0, FOCUS_KEYS).filter((l) => Math.abs(l.weight) >= 0.01 * top);
       entries.push(
         h("div", { className: "jv-attention-focus-head" }, [
           h("span", { className: "jv-attention-swatch", style: { background: headColor(row.heads.length === 1 ? 0 : head) } }),
           h("span", { text: `${row.heads[head]} ${active.side === "query" ? "attends to" : "is attended by"}: ` }),
-          h("span", { className: "jv-attention-tops", text: lines.slice(0, FOCUS_KEYS).map((l) => `${words[l.key]}·${l.key} ${formatNumber(l.weight)}`).join(", ") }),
+          h("span", { className: "jv-attention-tops", text: shown.map((l) => `${words[l.key]}·${l.key} ${formatWeight(l.weight)}`).join(",  ") }),
         ]),
       );
     }
@@ -436,10 +459,37 @@ function render({ model, el }) {
     const full = row.maps ?? null;
     const map = full ? take(full, head) : take(row.detail, head);
     const block = full ? 1 : row.detail_block;
-    const scale = detail.draw({ map, lut: lutOf(row), sign: signOf(row), clip: 100, fit: { width: 384, height: 384 } });
+    const scale = detail.draw({ map, lut: lutOf(row), sign: signOf(row), clip: 100, fit: { width: DETAIL, height: DETAIL } });
     detailBar.update({ lut: lutOf(row), sign: signOf(row), scale, caption: block > 1 ? `mean weight over ${block}×${block} tokens per cell` : "attention weight" });
     detailTitle.textContent = `${row.label}${row.heads.length > 1 ? `, ${row.heads[head]}` : ""}: rows are queries, columns keys`;
     detailState = { row, head, block };
+    drawAxes(block === 1 && result.length <= AXIS_LABELS_UP_TO ? result.words : null);
+  }
+
+  /** Token names along the opened map: keys above (slanted), queries to the left. */
+  function drawAxes(words) {
+    keyAxis.hidden = queryAxis.hidden = !words;
+    if (!words) return;
+    const cell = DETAIL / words.length;
+    const styles = getComputedStyle(root);
+    const font = `11px ${styles.getPropertyValue("--jv-mono").trim() || "monospace"}`;
+    const color = styles.getPropertyValue("--jv-fg-muted").trim() || "#666";
+    let ctx = setCanvasSize(keyAxis, DETAIL, AXIS);
+    ctx.font = font;
+    ctx.fillStyle = color;
+    words.forEach((w, i) => {
+      ctx.save();
+      ctx.translate((i + 0.5) * cell, AXIS - 4);
+      ctx.rotate(-Math.PI / 4);
+      ctx.fillText(w, 0, 0);
+      ctx.restore();
+    });
+    ctx = setCanvasSize(queryAxis, AXIS, DETAIL);
+    ctx.font = font;
+    ctx.fillStyle = color;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    words.forEach((w, i) => ctx.fillText(w, AXIS - 4, (i + 0.5) * cell));
   }
 
   detail.el.addEventListener("mousemove", (event) => {
