@@ -20,8 +20,8 @@ const ROW = 18; // px per token when every token is labelled
 const HEIGHT = 620; // px of the compressed head view
 const IDLE_LINES_UP_TO = 48; // without hover, every line is drawn up to this many tokens
 const FOCUS_KEYS = 8;
-const DETAIL = 384; // px of the opened map
-const AXIS = 72; // px of its token labels
+const DETAIL = 336; // px of the opened map
+const AXIS = 64; // px of its token labels
 const AXIS_LABELS_UP_TO = 48;
 const CONTEXT = 5;
 
@@ -33,7 +33,7 @@ function textOn(lut, t) {
 
 /** A weight as the focus list shows it: two decimals for weights in [0, 1], else compact. */
 function formatWeight(w) {
-  return w >= 0 && w <= 1 ? w.toFixed(2) : formatNumber(w);
+  return w >= 0.01 && w <= 1 ? w.toFixed(2) : formatNumber(w);
 }
 
 export function headColor(h) {
@@ -170,7 +170,7 @@ function render({ model, el }) {
   // -- model view ----------------------------------------------------------------------------------
   const grid = h("div", { className: "jv-attention-grid", dataset: { role: "grid" } });
   const detail = createHeatmap({ role: "detail", size: DETAIL, label: "opened attention map" });
-  const detailBar = createColorbar({ role: "detail-colorbar", width: 384 });
+  const detailBar = createColorbar({ role: "detail-colorbar", width: DETAIL });
   const detailTitle = h("div", { className: "jv-attention-detail-title" });
   const keyAxis = h("canvas", { className: "jv-attention-axis", dataset: { role: "key-axis" } });
   const queryAxis = h("canvas", { className: "jv-attention-axis", dataset: { role: "query-axis" } });
@@ -267,16 +267,23 @@ function render({ model, el }) {
     };
     const scale = row.scale > 0 ? row.scale : 1;
     if (active) {
+      // opacity relative to the strongest shown line, so a long input's small weights still show
+      let strongest = 0;
+      for (const head of heads) {
+        const lines = active.side === "query" ? queryLines(row, head, active.pos) : keyLines(row, head, active.pos);
+        for (const l of lines) strongest = Math.max(strongest, Math.abs(l.weight));
+      }
+      const opacity = (w) => 0.15 + (0.85 * Math.abs(w)) / (strongest || 1);
       for (const head of heads) {
         const color = row.signed ? null : headColor(row.heads.length === 1 ? 0 : head);
         if (active.side === "query") {
           for (const { key, weight } of queryLines(row, head, active.pos)) {
-            line(y(active.pos), y(key), weight, color ?? (weight < 0 ? "#2166ac" : "#b2182b"), Math.abs(weight) / scale);
+            line(y(active.pos), y(key), weight, color ?? (weight < 0 ? "#2166ac" : "#b2182b"), opacity(weight));
             shade.set(key, Math.max(shade.get(key) ?? 0, Math.abs(weight)));
           }
         } else {
           for (const { query, weight } of keyLines(row, head, active.pos)) {
-            line(y(query), y(active.pos), weight, color ?? (weight < 0 ? "#2166ac" : "#b2182b"), Math.abs(weight) / scale);
+            line(y(query), y(active.pos), weight, color ?? (weight < 0 ? "#2166ac" : "#b2182b"), opacity(weight));
             shade.set(query, Math.max(shade.get(query) ?? 0, Math.abs(weight)));
           }
         }
@@ -331,6 +338,7 @@ function render({ model, el }) {
       ctx.globalAlpha = 1;
       ctx.textAlign = "right";
       for (let i = 0; i < n; i += Math.ceil(n / 16)) {
+        if (active?.side === "query" && Math.abs(y(i) - y(active.pos)) < 14) continue; // its label
         ctx.fillText(String(i), geo.left - 2 - 40, y(i));
       }
       if (active) {

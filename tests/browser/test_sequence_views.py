@@ -137,9 +137,11 @@ def test_attention_model_view_opens_a_map(page):
     _wait_for_kernel(page, "attention.opened", "[1, 3]")
     detail = root.locator("canvas[data-role=detail]")
     assert page.canvas(detail)[..., :3].std() > 5
+    detail.scroll_into_view_if_needed()
     box = detail.bounding_box()
     page.page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
-    assert "query" in root.locator(".jv-tooltip").inner_text()
+    page.page.mouse.move(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.1)
+    root.locator(".jv-tooltip", has_text="query").wait_for(timeout=5_000)
     page.screenshot(f"attention-model-view-{page.app}", root)
     root.locator("[data-control=view] button", has_text="head view").click()
     assert not page.widget_errors()
@@ -166,7 +168,8 @@ def test_token_view_switches_classes_and_methods(page):
     assert rows.count() == 2 and root.locator("canvas[data-role=tokens-occlusion]").count() == 1
     box = root.locator("canvas[data-role=evidence]").bounding_box()
     page.page.mouse.move(box["x"] + 12, box["y"] + 10)
-    assert "<cls>" in root.locator(".jv-tooltip").inner_text()
+    page.page.mouse.move(box["x"] + 14, box["y"] + 10)
+    root.locator(".jv-tooltip", has_text="<cls>").wait_for(timeout=5_000)
     root.locator("[data-control=method]").select_option("all")
 
     _press(root.locator("[data-control=index]"), "ArrowRight")
@@ -186,7 +189,8 @@ def test_long_attention_view_hovers_within_a_second(page):
         y = TOP + (query + 0.5) * (box["height"] - 8) / 2048
         timings.append(page.page.evaluate(_HOVER_MS_JS, [lines.element_handle(), QUERY_X, y]))
         hovered = root.get_attribute("data-hovered")
-        assert hovered.startswith("query:") and abs(int(hovered[6:]) - query) <= 1
+        # MouseEvent coordinates are whole pixels, and a pixel holds ~3.3 of 2,048 positions
+        assert hovered.startswith("query:") and abs(int(hovered[6:]) - query) <= 4
         assert int(root.get_attribute("data-lines")) == 2 * 16  # 2 heads x top 16 keys
     draw_ms = float(root.get_attribute("data-draw-ms"))
     page.screenshot(f"attention-long-hover-{page.app}", root)
