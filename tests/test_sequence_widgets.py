@@ -200,8 +200,28 @@ def test_token_view_class_and_method_switch_without_the_kernel(token_view):
         token_view.method = "gradcam"
 
 
-def test_token_view_static_twins(token_view):
+def test_token_view_static_twins(token_view, tmp_path):
     assert token_view.to_png().startswith(b"\x89PNG")
+    page = token_view.to_html(tmp_path / "tokens.html")
+    assert page.read_text().count('"index":') >= 3  # every example stored: the slider works
+
+
+def test_attention_view_of_chosen_layers_rolls_out_every_layer(lookup):
+    model, data = lookup
+    view = jv.AttentionView(
+        model,
+        data.x_test[:1],
+        layers="blocks.1.attention.attention_weights",
+        flow=False,
+        relevance=False,
+        warm=False,
+    )
+    rows = view._result["rows"]
+    assert [r["label"] for r in rows] == ["blocks.1.attention", "rollout"]
+    every = np.asarray(sq.attention(model, data.x_test[:1]))
+    np.testing.assert_allclose(
+        payload_array(rows[1]["maps"]), np.asarray(sq.attention_rollout(every)), rtol=1e-6
+    )
 
 
 def test_token_view_errors(sentiment):
@@ -217,7 +237,7 @@ def test_token_view_errors(sentiment):
 # -- RNNView ----------------------------------------------------------------------------------
 
 
-def test_rnn_view_of_a_linear_cell_has_the_closed_form_gradient():
+def test_rnn_view_of_a_linear_cell_has_the_closed_form_gradient(tmp_path):
     a = 0.7
 
     def cell(h, x):
@@ -235,11 +255,12 @@ def test_rnn_view_of_a_linear_cell_has_the_closed_form_gradient():
     )
     assert list(view._data["states"]) == ["hidden"] and view.step == 8
     assert view.to_png().startswith(b"\x89PNG")
+    assert "gradient_norms" in view.to_html(tmp_path / "rnn.html").read_text()
 
 
 def test_rnn_view_of_the_zoo_lstm_embeds_tokens_and_shows_gates():
     model, data = jv.zoo.load("sentiment-lstm")
-    view = jv.RNNView(model, data.x_test[:2], vocabulary=data.vocabulary, warm=False)
+    view = jv.RNNView(model, data.x_test[:4], vocabulary=data.vocabulary, warm=False)
     assert list(view._data["states"]) == [
         "hidden",
         "cell",
@@ -249,11 +270,20 @@ def test_rnn_view_of_the_zoo_lstm_embeds_tokens_and_shows_gates():
         "output",
     ]
     module = jv.zoo._pretrained.restore_module("sentiment-lstm")
-    embedded = np.asarray(module.token_embed(data.x_test[:2]))
-    np.testing.assert_allclose(
-        view.states.hidden, sq.rnn_states(module.cell, embedded).hidden, atol=1e-6
-    )
-    np.testing.assert_allclose(view.gradient_norms[:, -1], 1.0, atol=1e-5)
+    tokens = data.x_test[:4]
+    embedded = np.asarray(module.token_embed(tokens))
+    lengths = (tokens != 0).sum(1)  # padding (id 0) comes last and is cut off per example
+    assert view.lengths.tolist() == lengths.tolist() and len(set(lengths)) == 3
+    full = np.asarray(sq.rnn_states(module.cell, embedded).hidden)
+    for i, n in enumerate(view.lengths):
+        np.testing.assert_allclose(view.states.hidden[i, :n], full[i, :n], atol=1e-6)
+        assert np.isnan(view.states.hidden[i, n:]).all()
+        # h_T is the state the model reads: its head gives the model's logits
+        logits = np.asarray(module.head(view.states.hidden[i, n - 1]))
+        np.testing.assert_allclose(logits, np.asarray(model(tokens[i : i + 1]))[0], atol=1e-5)
+        alone = sq.state_gradient_norms(module.cell, embedded[i : i + 1, :n])
+        np.testing.assert_allclose(view.gradient_norms[i, :n], np.asarray(alone)[0], rtol=1e-5)
+        assert view.gradient_norms[i, n - 1] == pytest.approx(1.0, abs=1e-5)
     assert view._data["words"][0][0] == "<cls>"
     view.state = "forget"
     assert view.to_png().startswith(b"\x89PNG")

@@ -25,6 +25,7 @@ import traitlets
 from .._checks import check_choice, check_positive_int
 from .._model import Model
 from ..sequence import (
+    RNNStates,
     attention,
     attention_flow,
     attention_layers,
@@ -55,9 +56,7 @@ SEQUENTIAL, DIVERGING = "viridis", "RdBu_r"  # colour-blind safe (see jaxviz._di
 
 def _token_batch(model, tokens) -> np.ndarray:
     """(length,) or (batch, length) token ids as checked int32 (batch, length)."""
-    array = np.asarray(tokens) if not isinstance(tokens, jax.core.Tracer) else tokens
-    if getattr(array, "ndim", None) == 1:
-        array = array[None]
+    array = np.asarray(tokens)[None] if np.ndim(tokens) == 1 else tokens
     array = check_tokens(model, array)
     if array.shape[0] > MAX_EXAMPLES:
         raise ValueError(
@@ -321,14 +320,16 @@ class AttentionView(JaxvizWidget):
         words = words_of(ids[0], self._vocabulary)
         n = shown_length(words)
         full = np.asarray(attention(self._model, ids, layers=self._layers))
+        # rollout and flow run through every layer, whichever the view shows
+        every = full if self._layers is None else np.asarray(attention(self._model, ids))
         logits = np.asarray(self._model(ids))
         predicted = int(np.argmax(logits[0]))
         extras = {}
         for name in self._extras:
             if name == "rollout":
-                extras[name] = np.asarray(attention_rollout(full))[:, :n, :n]
+                extras[name] = np.asarray(attention_rollout(every))[:, :n, :n]
             elif name == "flow":
-                extras[name] = attention_flow(full)[:, :n, :n]
+                extras[name] = attention_flow(every)[:, :n, :n]
             else:
                 target = predicted if self._target is None else self._target
                 relevance = np.array(gradient_weighted_attention(self._model, ids, target))
@@ -630,6 +631,38 @@ def _find_rnn(module) -> tuple[Any, Any]:
     return embed, cell
 
 
+def _states_by_length(cell, features, carry, lengths, norm):
+    """`rnn_states` and `state_gradient_norms` of each example over its first `lengths[i]`
+    steps (one call per distinct length), NaN after them."""
+    batch, time = features.shape[:2]
+    if all(n == time for n in lengths):
+        states = rnn_states(cell, features, carry=carry)
+        norms = state_gradient_norms(cell, features, carry=carry, norm=norm)
+        return states, np.asarray(norms, np.float32)
+    parts = {}
+    for n in sorted(set(lengths)):
+        chosen = np.flatnonzero(np.asarray(lengths) == n)
+        part = features[chosen, :n]
+        parts[n] = (chosen, rnn_states(cell, part), state_gradient_norms(cell, part, norm=norm))
+
+    def assemble(pick):
+        first = pick(next(iter(parts.values())))
+        if first is None:
+            return None
+        out = np.full((batch, time) + np.shape(first)[2:], np.nan, np.float32)
+        for n, part in parts.items():
+            out[part[0], :n] = np.asarray(pick(part))
+        return out
+
+    gates = parts[lengths[0]][1].gates
+    states = RNNStates(
+        assemble(lambda p: p[1].hidden),
+        assemble(lambda p: p[1].cell),
+        None if gates is None else {g: assemble(lambda p, g=g: p[1].gates[g]) for g in gates},
+    )
+    return states, assemble(lambda p: p[2])
+
+
 class RNNView(JaxvizWidget):
     """A recurrent network's states over time: the hidden state (and the LSTM's cell state and
     gates, where the cell has them) as a units x time heat map with a time slider, and the
@@ -704,10 +737,16 @@ class RNNView(JaxvizWidget):
             raise ValueError(
                 f"inputs: a view holds at most {MAX_EXAMPLES} examples, got {features.shape[0]}."
             )
-        self.states = rnn_states(cell, features, carry=carry)
-        self.gradient_norms = np.asarray(
-            state_gradient_norms(cell, features, carry=carry, norm=norm), np.float32
+        batch, time = features.shape[:2]
+        # Trailing padding is cut per example (the model reads the last real step), so h_T is
+        # the state the model uses; steps past an example's length are NaN (drawn blank).
+        lengths = (
+            [shown_length(w) for w in words]
+            if words is not None and carry is None
+            else [time] * batch
         )
+        self.lengths = np.asarray(lengths)
+        self.states, self.gradient_norms = _states_by_length(cell, features, carry, lengths, norm)
         self._words = words
         self._norm = norm
         kinds = {"hidden": self.states.hidden}
@@ -720,16 +759,16 @@ class RNNView(JaxvizWidget):
         )
         self._kinds = {k: np.asarray(v, np.float32) for k, v in kinds.items()}
         self._shape = features.shape[:2]
-        time = features.shape[1]
-        super().__init__(warm=warm, **{"step": time - 1, **traits})
+        super().__init__(warm=warm, **{"step": lengths[0] - 1, **traits})
         self._data = {
             "examples": int(features.shape[0]),
             "time": int(time),
+            "lengths": [int(n) for n in lengths],
             "units": int(self.states.hidden.shape[-1]),
             "words": words,
             "norm": norm,
             "states": {k: array_payload(v) for k, v in self._kinds.items()},
-            "signed": {k: bool((v < 0).any()) for k, v in self._kinds.items()},
+            "signed": {k: bool(np.nanmin(v) < 0) for k, v in self._kinds.items()},
             "gradient_norms": array_payload(self.gradient_norms),
             "luts": {
                 "sequential": array_payload(colormap_lut(SEQUENTIAL), "uint8"),

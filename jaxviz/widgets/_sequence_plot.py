@@ -147,9 +147,9 @@ def rnn_figure(view):
     import matplotlib.pyplot as plt
 
     index = view.index
-    values = view._kinds[view.state][index].T  # (units, time)
-    norms = view.gradient_norms[index]
-    time = values.shape[1]
+    time = int(view.lengths[index])  # trailing padding cut off
+    values = view._kinds[view.state][index, :time].T  # (units, time)
+    norms = view.gradient_norms[index, :time]
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(max(6.0, 0.35 * time + 2), 5.2), height_ratios=(3, 2), sharex=True
     )
@@ -163,7 +163,7 @@ def rnn_figure(view):
         vmax=scale,
         interpolation="nearest",
     )
-    top.axvline(view.step, color="#212529", linewidth=1)
+    top.axvline(min(view.step, time - 1), color="#212529", linewidth=1)
     top.set_ylabel("unit")
     top.set_title(f"{view.state} state over time, example {index}", fontsize=9)
     figure.colorbar(image, cax=top.inset_axes((1.01, 0.0, 0.015, 1.0)))  # keeps x aligned
@@ -174,7 +174,7 @@ def rnn_figure(view):
     bottom.set_xlabel("time step t")
     words = view._words[index] if view._words else None
     if words and time <= 60:
-        bottom.set_xticks(range(time), words, rotation=90, fontsize=7)
+        bottom.set_xticks(range(time), words[:time], rotation=90, fontsize=7)
     for side in ("top", "right"):
         bottom.spines[side].set_visible(False)
     figure.tight_layout()

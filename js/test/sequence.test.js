@@ -49,5 +49,8 @@ describe("token and state layouts", () => {
     const map = unitsByTime(f32([1, 2, 3, 4, 5, 6], [3, 2]));
     expect(map.shape).toEqual([2, 3]);
     expect(Array.from(map.data)).toEqual([1, 3, 5, 2, 4, 6]);
+    const cut = unitsByTime(f32([1, 2, 3, 4, 5, 6], [3, 2]), 2); // padding steps left out
+    expect(cut.shape).toEqual([2, 2]);
+    expect(Array.from(cut.data)).toEqual([1, 3, 2, 4]);
   });
 });

@@ -17,9 +17,10 @@ const CELL_W = 22;
 const CELL_H = 8;
 const WORDS_UP_TO = 60;
 
-/** (time, units) of one example -> (units, time), the heat map's orientation. */
-export function unitsByTime(states) {
-  const [time, units] = states.shape;
+/** The first `time` steps of one example's (steps, units) states as (units, time), the heat
+ * map's orientation. */
+export function unitsByTime(states, time = states.shape[0]) {
+  const units = states.shape[1];
   const out = new Float32Array(time * units);
   for (let t = 0; t < time; t++) for (let u = 0; u < units; u++) out[u * time + t] = states.data[t * units + u];
   return { data: out, shape: [units, time] };
@@ -30,7 +31,8 @@ function render({ model, el }) {
   const luts = { sequential: lutFromPayload(data.luts.sequential), diverging: lutFromPayload(data.luts.diverging) };
   const states = Object.fromEntries(Object.entries(data.states).map(([k, p]) => [k, fromPayload(p)]));
   const norms = fromPayload(data.gradient_norms);
-  const { time, units } = data;
+  const { units } = data;
+  const lengths = data.lengths; // trailing padding cut off per example
   const root = h("div", { className: "jaxviz-root jaxviz-rnn" });
   isolateKeys(root);
   el.replaceChildren(root);
@@ -45,10 +47,11 @@ function render({ model, el }) {
   const indexSlider = createSlider({ name: "index", label: "example", min: 0, max: Math.max(0, data.examples - 1), value: get("index"), format: (v) => `${v} / ${data.examples - 1}`, onInput: (v) => set("index", v) });
   indexSlider.el.hidden = data.examples < 2;
   const stateSelect = createSelect({ name: "state", label: "state", options: Object.keys(states).map((k) => ({ value: k, label: k === "hidden" || k === "cell" ? `${k} state` : `${k} gate` })), value: get("state"), onChange: (v) => set("state", v) });
-  const stepSlider = createSlider({ name: "step", label: "time step", min: 0, max: time - 1, value: get("step"), format: (v) => `${v} / ${time - 1}`, onInput: (v) => set("step", v) });
+  const stepSlider = createSlider({ name: "step", label: "time step", min: 0, max: lengths[get("index")] - 1, value: get("step"), format: (v) => `${v} / ${lengths[get("index")] - 1}`, onInput: (v) => set("step", v) });
   const logToggle = createToggle({ name: "log", label: "gradient scale", options: [{ value: "log", label: "log" }, { value: "linear", label: "linear" }], value: get("log") ? "log" : "linear", onChange: (v) => set("log", v === "log") });
 
-  const width = Math.max(360, Math.min(900, time * CELL_W));
+  const longest = Math.max(...lengths);
+  const width = Math.max(360, Math.min(900, longest * CELL_W));
   const height = Math.max(120, Math.min(420, units * CELL_H));
   const heat = createHeatmap({ role: "states", size: width, label: "states over time" });
   const cursor = h("div", { className: "jv-rnn-cursor", style: { height: `${height}px` } });
@@ -56,7 +59,7 @@ function render({ model, el }) {
   const mapBox = h("div", { className: "jv-rnn-map" }, [heat.el, cursor]);
   const colorbar = createColorbar({ width: 220 });
   const vector = createChart({ role: "vector", width: 300, height: 200, label: "state at the chosen step" });
-  const curve = createChart({ role: "gradient-norms", width: Math.max(420, width), height: 220, label: "gradient of the final state" });
+  const curve = createChart({ role: "gradient-norms", width: Math.max(560, Math.min(900, longest * 48)), height: 220, label: "gradient of the final state" });
   const caption = h("div", { className: "jv-rnn-caption", dataset: { role: "caption" } });
   root.append(
     h("div", { className: "jv-rnn-header" }, [h("span", { className: "jv-title", text: "Recurrent states" }), caption]),
@@ -82,16 +85,23 @@ function render({ model, el }) {
 
   function draw() {
     const index = get("index");
-    const step = get("step");
+    const time = lengths[index];
+    if (get("step") > time - 1) {
+      model.set("step", time - 1); // this example is shorter: its last step
+      model.save_changes();
+    }
+    const step = Math.min(get("step"), time - 1);
+    stepSlider.setRange({ max: time - 1 });
+    stepSlider.set(step);
     const kind = get("state");
     const signed = data.signed[kind];
     const lut = signed ? luts.diverging : luts.sequential;
     const sign = signed ? "all" : "absolute";
-    const map = unitsByTime(take(states[kind], index));
+    const map = unitsByTime(take(states[kind], index), time);
     const scale = heat.draw({ map, lut, sign, clip: 100, fit: { width, height } });
     colorbar.update({ lut, sign, scale, caption: `${kind} value (units × time)` });
     cursor.style.left = `${((step + 0.5) / time) * width - 1}px`;
-    const tokens = data.words?.[index];
+    const tokens = data.words?.[index]?.slice(0, time);
     if (tokens && time <= WORDS_UP_TO) {
       words.hidden = false;
       words.replaceChildren(...tokens.map((w, t) => h("span", { className: `jv-rnn-word${t === step ? " jv-current" : ""}`, text: w, style: { left: `${((t + 0.3) / time) * width}px` } })));
@@ -103,7 +113,7 @@ function render({ model, el }) {
       y: signed ? { min: -Math.max(scale, 1e-6), max: Math.max(scale, 1e-6), label: kind } : { min: 0, max: Math.max(scale, 1e-6), label: kind },
       title: `${kind} at step ${step}${tokens ? ` (${tokens[step]})` : ""}`,
     });
-    const g = Array.from(take(norms, index).data);
+    const g = Array.from(take(norms, index).data.subarray(0, time));
     const log = get("log") && g.every((v) => v > 0);
     curve.draw({
       series: [{ x: g.map((_, t) => t), y: g, color: "#D55E00", markers: true, width: 2, label: `‖dh_T/dh_t‖ (${data.norm})` }],
@@ -111,9 +121,11 @@ function render({ model, el }) {
       y: { log, label: log ? "gradient norm (log)" : "gradient norm" },
       cursor: step,
       title: "how much the final state depends on the state at step t",
+      legendLeft: true,
     });
     const ratio = g[0] > 0 && g[time - 1] > 0 ? g[0] / g[time - 1] : NaN;
-    caption.textContent = `example ${index}: ${time} steps, ${units} units · ‖dh_T/dh_0‖ = ${formatNumber(g[0])}${Number.isFinite(ratio) ? ` (${formatNumber(ratio)}× the last step's)` : ""}`;
+    const cut = data.time > time ? ` (padding after step ${time - 1} left out)` : "";
+    caption.textContent = `example ${index}: ${time} steps${cut}, ${units} units · ‖dh_T/dh_0‖ = ${formatNumber(g[0])}${Number.isFinite(ratio) ? ` (${formatNumber(ratio)}× the last step's)` : ""}`;
     root.dataset.index = String(index);
     root.dataset.step = String(step);
     root.dataset.state = kind;
