@@ -36,7 +36,7 @@ from ..sequence import (
     token_attribution,
     token_occlusion,
 )
-from ..sequence._rnn import NORMS
+from ..sequence._rnn import NORMS, _check_cell_inputs
 from ..sequence._tokens import check_tokens
 from ._base import JaxvizWidget, static_asset
 from ._payload import array_payload, colormap_lut
@@ -731,8 +731,8 @@ class RNNView(JaxvizWidget):
             words = [words_of(row, vocab) for row in array]
             features = np.asarray(embed(array), np.float32)
         else:
-            cell = cell_or_model
             features = array[None] if array.ndim == 2 else array
+            cell, features, carry = _check_cell_inputs(cell_or_model, features, carry)
         if features.shape[0] > MAX_EXAMPLES:
             raise ValueError(
                 f"inputs: a view holds at most {MAX_EXAMPLES} examples, got {features.shape[0]}."
