@@ -86,6 +86,9 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import ModelView as ModelView
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
+    from .widgets._sequence import AttentionView as AttentionView
+    from .widgets._sequence import RNNView as RNNView
+    from .widgets._sequence import TokenView as TokenView
 
 # matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
@@ -98,6 +101,9 @@ _LAZY = {
     "ModelView": (".widgets._flow", "ModelView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
+    "AttentionView": (".widgets._sequence", "AttentionView"),
+    "RNNView": (".widgets._sequence", "RNNView"),
+    "TokenView": (".widgets._sequence", "TokenView"),
 }
 
 
@@ -193,6 +199,9 @@ __all__ = [
     "LayerExplorer",
     "ModelView",
     "Projector",
+    "AttentionView",
+    "RNNView",
+    "TokenView",
 ]
 
 
