@@ -57,12 +57,14 @@ from .explain._projection import tsne as tsne
 from .flow import Diagnosis as Diagnosis
 from .flow import FlowStats as FlowStats
 from .flow import GradientFlow as GradientFlow
+from .flow import ModelGraph as ModelGraph
 from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
 from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 from .flow import load_run as load_run
+from .flow import model_graph as model_graph
 from .sequence import RNNStates as RNNStates
 from .sequence import attention as attention
 from .sequence import attention_flow as attention_flow
@@ -186,9 +188,11 @@ __all__ = [
     "flow_stats",
     "gradient_flow",
     "load_run",
+    "model_graph",
     "Diagnosis",
     "FlowStats",
     "GradientFlow",
+    "ModelGraph",
     "Recorder",
     # static plots and widgets (loaded on first use)
     "plot",

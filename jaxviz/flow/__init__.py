@@ -7,6 +7,12 @@ from ._diagnose import diagnose as diagnose
 from ._diagnose import group_diagnoses as group_diagnoses
 from ._gradient_flow import GradientFlow as GradientFlow
 from ._gradient_flow import gradient_flow as gradient_flow
+from ._graph import GraphEdge as GraphEdge
+from ._graph import GraphNode as GraphNode
+from ._graph import GraphParam as GraphParam
+from ._graph import ModelGraph as ModelGraph
+from ._graph import ValueStats as ValueStats
+from ._graph import model_graph as model_graph
 from ._layers import LayerGroups as LayerGroups
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder

@@ -9,7 +9,7 @@ kernel busy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -19,6 +19,7 @@ import traitlets
 from ..flow._diagnose import diagnose, group_diagnoses
 from ..flow._functions import function_table
 from ..flow._gradient_flow import GradientFlow
+from ..flow._graph import ModelGraph, ValueStats, model_graph
 from ..flow._recorder import Recorder, throttled
 from ..flow._stats import BINS_PER_DECADE, HIST_MAX_EXP, HIST_MIN_EXP
 from ..flow._summary import model_summary
@@ -238,30 +239,138 @@ class GradientFlowView(_ClientSideWidget):
 
 
 class ModelView(_ClientSideWidget):
-    """The model's layers in order (type, output shape, parameter count, dtype); select a layer to
-    see its activation statistics for the batch ``x``.
+    """The model as a graph (Netron's view): modules as nested, collapsible boxes, the operations
+    between them (a residual ``add``, an activation), the shape on every edge and the parameter
+    count on every node. Click a node for its output's statistics and histogram for the batch
+    ``x`` and its weights' histogram. A second tab keeps the table of layers.
 
     Args:
-      model: a ``jaxviz.wrap``ped model.
-      x: a batch of inputs (shapes and activation statistics are for this batch).
+      model: a ``jaxviz.wrap``ped model (flax.nnx, flax.linen or a plain function).
+      x: a batch of inputs (shapes and statistics are for this batch).
+      collapsed: ids of the modules drawn folded at first (default: the deepest levels, as few
+        as keep about ``MAX_NODES`` nodes on screen).
+      selected: the node whose statistics show first (default: the first with parameters).
+      mode: "graph" or "table".
+
+    Laid out in the browser by dagre (bundled, offline); the static twin (``plot()``) uses
+    Graphviz ``dot`` when installed, else jaxviz's layered layout.
     """
 
+    MAX_NODES = 40
     _esm = static_asset("model_view.js")
     _css = static_asset("model_view.css")
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
     layer = traitlets.Unicode("").tag(sync=True)
+    graph = traitlets.Dict().tag(sync=True)
+    collapsed = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    mode = traitlets.Unicode("graph").tag(sync=True)
 
-    def __init__(self, model, x, **kwargs):
-        rows = model_summary(model, x)
+    def __init__(
+        self,
+        model,
+        x,
+        *,
+        collapsed: Sequence[str] | None = None,
+        selected: str | None = None,
+        mode: str = "graph",
+        **kwargs,
+    ):
+        if mode not in ("graph", "table"):
+            raise ValueError(f"mode: expected 'graph' or 'table', got {mode!r}.")
+        graph = model_graph(model, x)
+        # the table reads layers through jv.activations, which takes floating inputs only
+        rows = model_summary(model, x) if np.issubdtype(np.asarray(x).dtype, np.floating) else []
+        if mode == "table" and not rows:
+            raise ValueError(
+                "mode: the table of layers needs floating inputs; for token ids use mode='graph'."
+            )
+        if collapsed is None:
+            collapsed = default_collapsed(graph, self.MAX_NODES)
+        graph.view(collapsed)  # names an unknown group
+        if selected is None:
+            selected = next(
+                (n.id for n in graph.nodes if n.param_count and not n.children), "input"
+            )
+        graph.node(selected)
         super().__init__(
-            rows=[_row_payload(r) for r in rows], layer=rows[0].name if rows else "", **kwargs
+            rows=[_row_payload(r) for r in rows],
+            layer=rows[0].name if rows else "",
+            graph=graph_payload(graph),
+            collapsed=list(collapsed),
+            selected=selected,
+            mode=mode,
+            **kwargs,
         )
         self._rows = rows
+        self.model_graph = graph
 
     def plot(self):
-        from ..plot._flow import model_view
+        if self.mode == "table":
+            from ..plot._flow import model_view
 
-        return model_view(self._rows, layer=self.layer or None)
+            return model_view(self._rows, layer=self.layer or None)
+        from ..plot._graph import model_view
+
+        return model_view(self.model_graph, collapsed=self.collapsed, selected=self.selected)
+
+
+def default_collapsed(graph: ModelGraph, limit: int) -> list[str]:
+    """The groups to fold so that at most ``limit`` nodes show: the deepest levels first."""
+    depth: dict[str, int] = {}
+    for n in graph.nodes:
+        depth[n.id] = 0 if n.parent is None else depth[n.parent] + 1
+    groups = graph.groups
+    for level in range(max((depth[g] for g in groups), default=-1) + 1, -1, -1):
+        folded = [g for g in groups if depth[g] >= level]
+        if len(graph.view(folded)[0]) <= limit:
+            return folded
+    return [g for g in groups if depth[g] == 0]
+
+
+def _stats_payload(stats: ValueStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+
+    def finite(v):
+        return float(v) if np.isfinite(v) else None
+
+    return {
+        "mean": finite(stats.mean),
+        "std": finite(stats.std),
+        "min": finite(stats.min),
+        "max": finite(stats.max),
+        "zero_fraction": float(stats.zero_fraction),
+        "histogram": array_payload(stats.histogram.astype(np.float32)),
+    }
+
+
+def graph_payload(graph: ModelGraph) -> dict[str, Any]:
+    """The graph's nodes (with statistics as binary histograms) and edges for the browser."""
+    nodes = [
+        {
+            "id": n.id,
+            "label": n.label,
+            "kind": n.kind,
+            "type": n.type,
+            "parent": n.parent,
+            "children": list(n.children),
+            "output_shape": None if n.output_shape is None else list(n.output_shape),
+            "param_count": n.param_count,
+            "params": [
+                {"name": p.name, "shape": list(p.shape), "dtype": p.dtype} for p in n.params
+            ],
+            "ops": list(n.ops),
+            "activation": _stats_payload(n.activation),
+            "weights": _stats_payload(n.weights),
+        }
+        for n in graph.nodes
+    ]
+    edges = [
+        {"source": e.source, "target": e.destination, "shape": list(e.shape), "dtype": e.dtype}
+        for e in graph.edges
+    ]
+    return {"nodes": nodes, "edges": edges, "param_count": graph.param_count, "kind": graph.kind}
 
 
 def _row_payload(row) -> dict[str, Any]:
