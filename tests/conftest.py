@@ -14,6 +14,22 @@ from jax.ad_checkpoint import checkpoint_name
 import jaxviz as jv
 
 CLASSES = 5
+
+
+def module_group(item: pytest.Item) -> str:
+    """The xdist group of a test: its module's path (relative to the rootdir)."""
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
+def pytest_collection_modifyitems(config, items):
+    """With `--dist loadgroup` (pyproject's addopts) a test runs on its group's worker. Every test
+    without a group of its own joins its module's group, so a module stays on one worker and its
+    module-scoped fixtures (compiled programs) are built once, as `--dist loadfile` did; tests
+    marked with their own `xdist_group` (each notebook) spread over the workers."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(module_group(item)))
 SHAPE = (8, 8, 3)
 
 
