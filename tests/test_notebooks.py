@@ -39,6 +39,10 @@ def offline_kernel(tmp_path, monkeypatch):
         json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"})
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    # The kernel imports the jaxviz of this checkout, as pytest does (pythonpath = ["."]),
+    # whichever jaxviz is installed.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT),
+                                                                    os.environ.get("PYTHONPATH")])))
     return KERNEL
 
 
