@@ -16,20 +16,35 @@ import jaxviz as jv
 CLASSES = 5
 
 
-def module_group(item: pytest.Item) -> str:
-    """The xdist group of a test: its module's path (relative to the rootdir)."""
-    return item.nodeid.split("::", 1)[0]
+# Tests that each take minutes and share nothing: every one is scheduled on its own, so they
+# spread over the xdist workers instead of queueing on their module's worker.
+RUN_APART = ("tests/test_notebooks.py::test_notebook_runs_offline_in_time[",)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
-def pytest_collection_modifyitems(config, items):
-    """With `--dist loadgroup` (pyproject's addopts) a test runs on its group's worker. Every test
-    without a group of its own joins its module's group, so a module stays on one worker and its
-    module-scoped fixtures (compiled programs) are built once, as `--dist loadfile` did; tests
-    marked with their own `xdist_group` (each notebook) spread over the workers."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(module_group(item)))
+def scheduling_unit(nodeid: str) -> str:
+    """What xdist keeps on one worker: a test's module (its module-scoped fixtures, e.g. compiled
+    programs, are then built once, as `--dist loadfile` does), or the test alone if it runs
+    apart."""
+    return nodeid if nodeid.startswith(RUN_APART) else nodeid.split("::", 1)[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (pyproject's addopts), except the tests in `RUN_APART`, each its own unit.
+
+    (`--dist loadgroup` with an `xdist_group` per notebook would say the same, but pytest-xdist
+    3.8 marks a group by rewriting `item._nodeid`, which pytest 9.2's nodes no longer read.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebooksApart(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_unit(nodeid)
+
+    return NotebooksApart(config, log)
+
+
 SHAPE = (8, 8, 3)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -59,12 +60,8 @@ def code_cell(source: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "path",
-    # One xdist group per notebook, so the notebooks spread over the workers (tests/conftest.py).
-    [pytest.param(p, marks=pytest.mark.xdist_group(f"notebook-{p.stem}")) for p in NOTEBOOKS],
-    ids=[p.name for p in NOTEBOOKS],
-)
+# Each notebook is scheduled on its own xdist worker slot (tests/conftest.py: RUN_APART).
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_offline_in_time(path, offline_kernel):
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -100,3 +97,69 @@ def test_a_notebook_cannot_reach_the_network(offline_kernel, tmp_path):
 def test_notebooks_are_found():
     assert any(p.name == "00_course.ipynb" for p in NOTEBOOKS)
     assert any(p.name == "01_quickstart.ipynb" for p in NOTEBOOKS)
+
+
+# The shape of a lesson (/work/shared/LESSONS.md; conventions in jaxviz/course.py's docstring).
+LESSONS = [p for p in NOTEBOOKS if p.name[:2].isdigit() and p.name[:2] != "00"]
+OBJECTIVES = re.compile(r"^(#+\s*|\*\*)objectives\b", re.IGNORECASE | re.MULTILINE)
+TIME = re.compile(r"\*\*time:?\*\*", re.IGNORECASE)
+PREDICT = re.compile(r"\*\*predict\b", re.IGNORECASE)
+EXERCISE = re.compile(r"^###\s+exercise\s+\d+\.\d+", re.IGNORECASE | re.MULTILINE)
+GRADER = re.compile(r"\bcourse\.check_(value|choice|that|function)\(")
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def exercises(notebook) -> list[tuple[str, object, object]]:
+    """Each exercise: its heading, the code cell the student answers in, its solution cell."""
+    found, cells = [], notebook.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "markdown" or not (match := EXERCISE.search(cell.source)):
+            continue
+        following = [c for c in cells[i + 1:i + 4] if c.cell_type == "code"]
+        answer = next((c for c in following if "solution" not in tags(c)), None)
+        solution = next((c for c in following if "solution" in tags(c)), None)
+        found.append((match.group(0), answer, solution))
+    return found
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
+def test_lesson_has_the_shape_of_a_lesson(path):
+    notebook = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert OBJECTIVES.search(text), f"{path.name}: no objectives (a '**Objectives.**' line)"
+    assert TIME.search(text), f"{path.name}: no '**Time:**' for the lesson"
+    predictions = len(PREDICT.findall(text))
+    assert predictions >= 3, f"{path.name}: {predictions} predict-then-run questions, need 3"
+    found = exercises(notebook)
+    assert len(found) >= 2, f"{path.name}: {len(found)} exercises ('### Exercise N.M'), need 2"
+    for heading, answer, solution in found:
+        assert answer is not None and GRADER.search(answer.source), (
+            f"{path.name}, {heading}: the cell after it must check the answer with course.check_*"
+        )
+        assert "..." in answer.source, f"{path.name}, {heading}: the answer starts as `...`"
+        assert solution is not None and GRADER.search(solution.source), (
+            f"{path.name}, {heading}: no solution cell (tagged 'solution') run through its grader"
+        )
+        assert solution.metadata.get("jupyter", {}).get("source_hidden"), (
+            f"{path.name}, {heading}: the solution cell must be collapsed (source_hidden)"
+        )
+    claims = [c for c in notebook.cells if "claim" in tags(c)]
+    assert claims and all("course.claim(" in c.source for c in claims), (
+        f"{path.name}: checkable sentences need cells tagged 'claim' calling course.claim"
+    )
+
+
+def test_notebooks_are_scheduled_one_by_one_and_modules_stay_together(request):
+    """tests/conftest.py's scheduler: each notebook is its own unit (they spread over the
+    workers), every other test stays with its module (module-scoped fixtures built once)."""
+    from conftest import scheduling_unit
+
+    notebooks = [f"tests/test_notebooks.py::test_notebook_runs_offline_in_time[{p.name}]"
+                 for p in NOTEBOOKS]
+    assert len({scheduling_unit(n) for n in notebooks}) == len(NOTEBOOKS)
+    assert scheduling_unit(request.node.nodeid) == "tests/test_notebooks.py"
+    assert scheduling_unit("tests/test_plot.py::test_grid[a-b]") == "tests/test_plot.py"
+    assert scheduling_unit("tests/browser/test_x.py::Test::test_y") == "tests/browser/test_x.py"
