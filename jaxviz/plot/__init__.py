@@ -23,6 +23,7 @@ from ._flow import model_view as model_view
 from ._image import attribution as attribution
 from ._image import grid as grid
 from ._image import image as image
+from ._image import per_class as per_class
 
 # Layer explorer: activation grids, channel details, top examples, projections.
 from ._layers import activation_grid as activation_grid

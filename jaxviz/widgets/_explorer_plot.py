@@ -56,9 +56,12 @@ def explorer_figure(explorer):
     if explorer._kind == "image":
         left, middle, right = figure.subplots(1, 3, width_ratios=[1, 1.25, 1.1])
         plot.image(x, title=f"input {index}", ax=left)
+        # "overlay": opacity follows the attribution, so weak pixels let the input through and
+        # strong ones stay saturated on a projector (a uniform blend washes the colours out);
+        # its strongest pixels get the widget's opacity raised by half.
         plot.attribution(
-            x, maps, sign=explorer.sign, clip_percentile=explorer.clip, cmap=cmap,
-            alpha=explorer.alpha, title=title, ax=middle,
+            x, maps, style="overlay", sign=explorer.sign, clip_percentile=explorer.clip,
+            cmap=cmap, alpha=min(1.0, 1.5 * explorer.alpha), title=title, ax=middle,
         )  # fmt: skip
     elif explorer._kind == "vector":
         middle, right = figure.subplots(1, 2, width_ratios=[2, 1])
