@@ -84,6 +84,9 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import ModelView as ModelView
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
+    from .widgets._trust import DeletionScrubber as DeletionScrubber
+    from .widgets._trust import RandomizationView as RandomizationView
+    from .widgets._trust import Scorecard as Scorecard
 
 # matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
@@ -96,6 +99,9 @@ _LAZY = {
     "ModelView": (".widgets._flow", "ModelView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
+    "DeletionScrubber": (".widgets._trust", "DeletionScrubber"),
+    "RandomizationView": (".widgets._trust", "RandomizationView"),
+    "Scorecard": (".widgets._trust", "Scorecard"),
 }
 
 
@@ -190,6 +196,9 @@ __all__ = [
     "LayerExplorer",
     "ModelView",
     "Projector",
+    "DeletionScrubber",
+    "RandomizationView",
+    "Scorecard",
 ]
 
 
