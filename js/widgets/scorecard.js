@@ -34,6 +34,16 @@ function render({ model, el }) {
     ]),
   );
 
+  // The tooltip beside the pointer, flipped left or up where it would leave the widget (a
+  // notebook's output area clips what overflows).
+  function showInside(text, e) {
+    tooltip.show(text, e.clientX, e.clientY);
+    const box = root.getBoundingClientRect();
+    const tip = tooltip.el;
+    if (e.clientX - box.left + 12 + tip.offsetWidth > box.width) tip.style.left = `${Math.max(0, e.clientX - box.left - 12 - tip.offsetWidth)}px`;
+    if (e.clientY - box.top + 12 + tip.offsetHeight > box.height) tip.style.top = `${Math.max(0, e.clientY - box.top - 12 - tip.offsetHeight)}px`;
+  }
+
   function draw() {
     const sortBy = model.get("sort_by");
     const column = metrics.findIndex((m) => m.name === sortBy);
@@ -58,8 +68,11 @@ function render({ model, el }) {
       h("tr", { dataset: { method: table.methods[i] } }, [
         h("th", { className: "jv-method", text: table.methods[i], attrs: { scope: "row" } }),
         ...table.cells[i].map((cell, j) => {
-          const td = h("td", { className: `jv-${verdictClass(cell.verdict)}`, text: formatNumber(cell.score), dataset: { role: "cell", metric: metrics[j].name, verdict: cell.verdict } });
-          td.addEventListener("mousemove", (e) => tooltip.show(`${table.methods[i]} · ${metrics[j].name}\n${cellText(cell)}`, e.clientX, e.clientY));
+          const td = h("td", { className: `jv-${verdictClass(cell.verdict)}`, dataset: { role: "cell", metric: metrics[j].name, verdict: cell.verdict } }, [
+            h("span", { className: "jv-score", text: formatNumber(cell.score) }),
+            h("span", { className: "jv-ci", text: `[${formatNumber(cell.ci[0])}, ${formatNumber(cell.ci[1])}]` }),
+          ]);
+          td.addEventListener("mousemove", (e) => showInside(`${table.methods[i]} · ${metrics[j].name}\n${cellText(cell)}`, e));
           td.addEventListener("mouseleave", () => tooltip.hide());
           return td;
         }),

@@ -47,10 +47,11 @@ function render({ model, el }) {
     },
   });
   const areas = h("div", { className: "jv-trust-note", dataset: { role: "areas" } });
+  const legend = h("div", { className: "jv-scrub-legend", dataset: { role: "legend" } });
   root.append(
     h("div", { className: "jv-trust-title" }, [h("span", { text: "Deletion / insertion" }), h("span", { className: "jv-trust-sub", text: "drag along the curve" })]),
     h("div", { className: "jv-scrub-row" }, [count > 1 ? select.el : null, slider.el]),
-    h("div", { className: "jv-scrub-row" }, [chart.el, ...views.map((v) => v.el)]),
+    h("div", { className: "jv-scrub-row" }, [h("div", {}, [chart.el, legend]), ...views.map((v) => v.el)]),
     areas,
   );
 
@@ -96,9 +97,13 @@ function render({ model, el }) {
       series,
       marks,
       cursor: fractions[p],
+      legend: false,
       x: { label: "share removed / inserted", min: 0, max: 1 },
       y: { label: "class probability", min: 0, max: 1 },
     });
+    legend.replaceChildren(
+      ...series.map((s) => h("span", {}, [h("i", { className: s.dash ? "jv-dashed" : "", style: { "border-top-color": s.color } }), document.createTextNode(s.label)])),
+    );
     for (const v of views) {
       const frame = take(frames[v.kind], i * points + p);
       const [hh, ww] = frame.shape;
