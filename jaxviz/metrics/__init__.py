@@ -31,6 +31,6 @@ from ._result import RandomizationResult as RandomizationResult
 from ._robustness import avg_sensitivity as avg_sensitivity
 from ._robustness import local_lipschitz as local_lipschitz
 from ._robustness import max_sensitivity as max_sensitivity
-from ._scorecard import METRICS as METRICS
+from ._scorecard import SCORECARD_METRICS as SCORECARD_METRICS
 from ._scorecard import Scorecard as Scorecard
 from ._scorecard import scorecard as scorecard

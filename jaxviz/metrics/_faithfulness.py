@@ -42,7 +42,7 @@ def deletion(
     order: str = "most",
     region: int = 1,
     steps: int = 32,
-    replacement=0.0,
+    replacement: float | str | np.ndarray = 0.0,
     blur_sigma: float = 4.0,
     output: str = "probability",
     random_orders: int = 4,
@@ -109,7 +109,7 @@ def insertion(
     order: str = "most",
     region: int = 1,
     steps: int = 32,
-    replacement=None,
+    replacement: float | str | np.ndarray | None = None,
     blur_sigma: float = 4.0,
     output: str = "probability",
     random_orders: int = 4,
@@ -597,7 +597,7 @@ def perturbed_inputs(
     insert: bool = False,
     order: str = "most",
     region: int = 1,
-    replacement=0.0,
+    replacement: float | str | np.ndarray | None = 0.0,
     blur_sigma: float = 4.0,
 ) -> np.ndarray:
     """The inputs a deletion (or insertion) curve evaluates the model on: for each share in

@@ -54,6 +54,8 @@ METRICS: dict[str, _Metric] = {
     "non_sensitivity": _Metric(non_sensitivity, options={"region": 4}),
 }
 
+SCORECARD_METRICS = tuple(METRICS)
+"""The metrics `scorecard` offers, by name."""
 DEFAULT_METRICS = ("deletion", "insertion", "sparseness")
 DEFAULT_MASK_METRICS = ("relevance_mass", "pointing_game")
 
@@ -154,8 +156,8 @@ def scorecard(
       methods: a mapping of names to methods called as `method(model, x, classes)` (e.g.
         `{"gradient": jv.saliency, "Grad-CAM": functools.partial(jv.gradcam, layer="conv4")}`),
         or a sequence of such methods, named by their function's name.
-      metrics: names from `jaxviz.metrics.METRICS`; default deletion, insertion and sparseness,
-        plus relevance mass and the pointing game when `masks` are given.
+      metrics: names from `jaxviz.metrics.SCORECARD_METRICS`; default deletion, insertion and
+        sparseness, plus relevance mass and the pointing game when `masks` are given.
       masks: ground-truth masks for the localisation metrics (see `relevance_mass`).
       options: per metric, keyword arguments that override the scorecard's settings, e.g.
         `{"deletion": {"replacement": "blur"}}`.

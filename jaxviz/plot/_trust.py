@@ -66,7 +66,7 @@ def scorecard(card, *, sort_by: str | None = None, digits: int = 3):
 def scrubber(
     fractions: np.ndarray,
     curves: dict[str, np.ndarray],
-    baselines: dict[str, np.ndarray],
+    baselines: dict[str, np.ndarray | None],
     areas: dict[str, float],
     frames: dict[str, np.ndarray],
     position: int,
@@ -92,8 +92,9 @@ def scrubber(
         colour = colours.get(kind, "#495057")
         label = f"{kind} (AUC {areas[kind]:.3f})"
         ax.plot(fractions, curves[kind], color=colour, lw=2, label=label)
-        if baselines.get(kind) is not None and len(baselines[kind]):
-            ax.plot(fractions, baselines[kind], color=colour, lw=1, ls="--", label="random order")
+        random = baselines.get(kind)
+        if random is not None and len(random):
+            ax.plot(fractions, random, color=colour, lw=1, ls="--", label="random order")
     ax.axvline(fractions[position], color="#868e96", ls=":")
     ax.set_xlabel("share of the input removed / inserted")
     ax.set_ylabel("class probability")
@@ -144,6 +145,10 @@ def randomization(result, *, example: int = 0, x=None, cmap: str | None = None):
             ax.imshow(shown / max(float(shown.max()), 1e-12), cmap=colormap("absolute", cmap))
         bare(ax)
         ax.set_title(name, fontsize=8)
+    figure.suptitle(
+        "each map's magnitude, scaled to its maximum; below, its similarity to the trained map",
+        fontsize=9,
+    )
     ax = figure.add_subplot(grid[1, :])
     positions = np.arange(1, steps + 1)
     for label, series, colour in (

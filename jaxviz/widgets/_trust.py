@@ -122,8 +122,8 @@ class DeletionScrubber(_ClientSide):
         model,
         x,
         target=None,
-        attribution=None,
         *,
+        attribution,
         steps: int = 32,
         region: int = 1,
         replacement="blur",
@@ -132,11 +132,6 @@ class DeletionScrubber(_ClientSide):
         key=None,
         **kwargs: Any,
     ) -> None:
-        if attribution is None:
-            raise TypeError(
-                "attribution: expected an array shaped like x or a method, e.g. jv.saliency; "
-                "got None."
-            )
         x, classes = _inputs.followed_classes(model, x, target, metric="DeletionScrubber")
         if not _inputs.is_image(x):
             raise ValueError(
@@ -268,8 +263,6 @@ class RandomizationView(_ClientSide):
 
 
 # -- the Explorer's trust panel -----------------------------------------------------------------
-
-TRUST_METRICS = ("deletion", "insertion", "sparseness")
 
 
 def trust_scores(model, x1, target: int, attribution, *, key=None) -> dict[str, Any]:

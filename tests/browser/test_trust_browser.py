@@ -22,7 +22,7 @@ table = jv.Scorecard(card)
 table
 """,
     """
-scrubber = jv.DeletionScrubber(model, x, y, jv.integrated_gradients, steps=16,
+scrubber = jv.DeletionScrubber(model, x, y, attribution=jv.integrated_gradients, steps=16,
                                class_names=data.class_names, key=jax.random.key(0))
 scrubber
 """,
@@ -73,8 +73,11 @@ def kernel_sees(page, expression: str, expected: str, timeout_s: float = 20.0) -
 
 def test_trust_views(open_notebook):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     page = open_notebook("lab", nb, name="trust-views.ipynb")
     page.page.set_viewport_size({"width": 1300, "height": 1800})
     page.run_all(timeout_ms=400_000)
