@@ -91,6 +91,9 @@ if typing.TYPE_CHECKING:
     from .widgets._sequence import AttentionView as AttentionView
     from .widgets._sequence import RNNView as RNNView
     from .widgets._sequence import TokenView as TokenView
+    from .widgets._trust import DeletionScrubber as DeletionScrubber
+    from .widgets._trust import RandomizationView as RandomizationView
+    from .widgets._trust import Scorecard as Scorecard
 
 # matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
@@ -106,6 +109,9 @@ _LAZY = {
     "AttentionView": (".widgets._sequence", "AttentionView"),
     "RNNView": (".widgets._sequence", "RNNView"),
     "TokenView": (".widgets._sequence", "TokenView"),
+    "DeletionScrubber": (".widgets._trust", "DeletionScrubber"),
+    "RandomizationView": (".widgets._trust", "RandomizationView"),
+    "Scorecard": (".widgets._trust", "Scorecard"),
 }
 
 
@@ -206,6 +212,9 @@ __all__ = [
     "AttentionView",
     "RNNView",
     "TokenView",
+    "DeletionScrubber",
+    "RandomizationView",
+    "Scorecard",
 ]
 
 

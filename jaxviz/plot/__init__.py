@@ -33,3 +33,8 @@ from ._layers import image_rows as image_rows
 from ._layers import layer_projections as layer_projections
 from ._layers import projection as projection
 from ._layers import top_examples as top_examples
+
+# Trust: the metrics scorecard, the deletion/insertion scrubber, the randomization cascade.
+from ._trust import randomization as randomization
+from ._trust import scorecard as scorecard
+from ._trust import scrubber as scrubber

@@ -33,6 +33,7 @@ from ..explain._coalition import grid_segments, kernel_shap, lime
 from ..explain._lrp import COMPOSITES, lrp
 from ._base import JaxvizWidget, ResultCache, static_asset
 from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog, image_payload
+from ._trust import TrustPanel
 
 KINDS = ("image", "vector", "sequence")
 MAX_INPUTS = 256
@@ -239,7 +240,7 @@ def _spatial_layers(model, x1: np.ndarray) -> list[str]:
     ]
 
 
-class Explorer(JaxvizWidget):
+class Explorer(TrustPanel, JaxvizWidget):
     """Explanations of a model's predictions with sliders over inputs, classes, methods, layers.
 
     Args:

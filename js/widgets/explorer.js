@@ -12,6 +12,7 @@ import { createHeatmap, imageCanvas } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
 import { attributionScale, normalize, signedPart } from "../lib/scale.js";
 import { announceRendered, createRequester } from "../lib/sync.js";
+import { createTrustPanel } from "../lib/trust_panel.js";
 
 const TOP_K = 5;
 const TOP_FEATURES = 10;
@@ -327,6 +328,7 @@ function render({ model, el }) {
     h("div", { className: "jv-row" }, [compareToggle.el, scaleToggle.el]),
   ]);
 
+  if (kind === "image") panels.querySelector(".jv-panel-attribution").after(createTrustPanel({ model }).el); // the trust panel
   root.append(header, h("div", { className: "jv-strip-row" }, [strip, inputSlider.el]), errorBox.el, panels, compareRow, controls);
 
   // -- drawing ---------------------------------------------------------------------------------
