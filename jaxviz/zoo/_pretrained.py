@@ -125,7 +125,7 @@ def names(kind: str = "models") -> dict[str, str]:
 
     >>> import jaxviz as jv
     >>> sorted(jv.zoo.names())[:3]
-    ['cancer-mlp', 'digits-cnn', 'lookup-transformer']
+    ['cancer-mlp', 'digits-cnn', 'digits-vae']
     """
     listings = {
         "models": {name: spec.description for name, spec in MODELS.items()},
