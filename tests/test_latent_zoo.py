@@ -93,3 +93,14 @@ def test_retraining_reproduces_the_shipped_autoencoder_bit_for_bit(name):
         pytest.skip(f"weights were trained on {record['machine']!r}, not this machine")
     blob = _pretrained.weights_bytes(train.train(name))
     assert hashlib.sha256(blob).hexdigest() == record["sha256"]
+
+
+def test_the_encoder_goes_to_the_projector_with_its_layers():
+    ae, data = jv.zoo.load("digits-vae-8")
+    encoder = ae.encoder
+    assert encoder.layers == ("encoder", "encoder.fc1", "encoder.fc2", "encoder.log_variance",
+                              "encoder.mean")
+    x = data.x_test[:100]
+    np.testing.assert_allclose(encoder(x), ae.encode(x), rtol=1e-5, atol=1e-6)
+    projector = jv.Projector(encoder, x, data.y_test[:100])
+    assert projector.layer_names[-1] == "logits" and "encoder.mean" in projector.layer_names

@@ -26,6 +26,7 @@ import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from .. import _compile
 from .._checks import check_key
@@ -81,6 +82,7 @@ class Autoencoder:
         decode_fn, decode_params = _as_side(decode, params, "decode")
         self._encode = encode_fn
         self._decode = decode_fn
+        self._encoder_module = encode if _is_nnx(encode) else None
         self.params = {
             "encode": encode_params,
             "decode": decode_params,
@@ -166,10 +168,13 @@ class Autoencoder:
 
     @property
     def encoder(self):
-        """The encoder (its mean for a VAE; its vectors flattened per example for a VQ
-        autoencoder) as a `jv.Model`, so classifier tools and `jv.Projector` take it: its
-        "logits" are the latents."""
+        """The encoder as a `jv.Model` whose "logits" are the flat latents (a VAE's mean; a VQ
+        autoencoder's vectors before quantization), so `jv.Projector`, `jv.activations` and
+        the other layer tools take it. An nnx encoder keeps its layers (`encoder.<name>`)."""
         from .._model import wrap
+
+        if self._encoder_module is not None:
+            return wrap(_FlatLatents(self._encoder_module, self.variational))
 
         def latents(x):
             z = self._encode(self.params["encode"], x)
@@ -315,6 +320,18 @@ class Autoencoder:
         return _engine._cpu_batch_size(each)
 
 
+class _FlatLatents(nnx.Module):
+    """An nnx encoder whose output is the flat latent (the mean of a VAE's pair)."""
+
+    def __init__(self, encoder: nnx.Module, variational: bool):
+        self.encoder = encoder
+        self.variational = variational
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        z = self.encoder(x)
+        return (z[0] if self.variational else z).reshape(x.shape[0], -1)
+
+
 def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
     """One side of the pair as `fn(params, value)` and the params it takes."""
     if _is_nnx(side):
@@ -323,8 +340,6 @@ def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
                 f"params: {argument} is an nnx.Module, which holds its own weights; pass params "
                 "only with functions of (params, value)."
             )
-        from flax import nnx
-
         copy = nnx.merge(*nnx.split(side))
         copy.eval()
         graphdef, weights, rest = nnx.split(copy, nnx.Param, ...)
@@ -344,8 +359,6 @@ def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
 
 
 def _is_nnx(value: Any) -> bool:
-    from flax import nnx
-
     return isinstance(value, nnx.Module)
 
 

@@ -59,6 +59,20 @@ class CodeAtlas(NamedTuple):
     examples: np.ndarray
     shares: np.ndarray
 
+    def plot(self, *, columns: int = 8, **kwargs):
+        """Each code's decoded image, `columns` codes a row, labelled by code number."""
+        from ..plot._latent import plot_image_grid
+
+        images = np.asarray(self.images)
+        rows = -(-len(images) // columns)
+        padded = np.concatenate(
+            [images, np.zeros((rows * columns - len(images), *images.shape[1:]), images.dtype)]
+        )
+        labels = [f"codes {start}-{min(start + columns, len(images)) - 1}"
+                  for start in range(0, rows * columns, columns)]
+        return plot_image_grid(padded.reshape(rows, columns, *images.shape[1:]),
+                               row_labels=labels, **kwargs)
+
 
 def nearest_codes(vectors: jax.Array, codebook: jax.Array) -> jax.Array:
     """The index of the nearest code (squared Euclidean) for each vector (..., code_size) ->
