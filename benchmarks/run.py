@@ -35,6 +35,14 @@ TOPIC_ORDER = (
     "coalition",
     "metrics",
     "sequence",
+    "throughput",
+    "accuracy",
+    "cold_start",
+    "scale",
+    "profile",
+    "coalition",
+    "metrics",
+    "latent",
     "gpu",
 )
 
