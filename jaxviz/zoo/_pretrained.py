@@ -11,6 +11,7 @@ import jax
 from flax import nnx, serialization
 
 from .._model import Model, wrap
+from ..latent._gan import GAN
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
 from ._models import (
     CancerMLP,
@@ -57,6 +58,12 @@ MODELS: dict[str, ModelSpec] = {
         "classes)",
         "lookup",
         LookupTransformer,
+    ),
+    "ring-gan": ModelSpec(
+        "2-D GAN on the 8-Gaussian ring: MLP generator (2-D noise -> point) and discriminator; "
+        "calling it generates",
+        "ring",
+        GAN,
     ),
 }
 

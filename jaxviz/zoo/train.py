@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..latent._gan import ring_gan_quality, train_ring_gan
 from ._data import _check_name, dataset
 from ._pretrained import MANIFEST, MODELS, WEIGHTS_DIR, weights_bytes, weights_path
 
@@ -50,6 +52,11 @@ RECIPES: dict[str, Recipe] = {
     ),
     "sentiment-lstm": Recipe(epochs=20, batch_size=64, learning_rate=5e-3),
     "lookup-transformer": Recipe(epochs=40, batch_size=64, learning_rate=3e-3, weight_decay=1e-2),
+}
+
+# Generative models: name -> (train from the fixed seed, the quality figures the manifest records)
+GENERATIVE: dict[str, tuple[Callable[[], nnx.Module], Callable[[Any], dict]]] = {
+    "ring-gan": (train_ring_gan, ring_gan_quality),
 }
 
 
@@ -125,14 +132,20 @@ def machine_fingerprint() -> str:
 def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
     """Train, write the weights, record the run in the manifest, and return that record."""
     start = time.perf_counter()
-    module = train(name)
+    if name in GENERATIVE:
+        train_generative, quality = GENERATIVE[name]
+        module = train_generative()
+        figures = quality(module)
+    else:
+        module = train(name)
+        data = dataset(MODELS[name].dataset)
+        figures = {"test_accuracy": accuracy(module, data.x_test, data.y_test)}
     seconds = time.perf_counter() - start
-    data = dataset(MODELS[name].dataset)
     blob = weights_bytes(module)
     weights_dir.mkdir(parents=True, exist_ok=True)
     weights_path(name, weights_dir).write_bytes(blob)
     record = {
-        "test_accuracy": accuracy(module, data.x_test, data.y_test),
+        **figures,
         "train_seconds": round(seconds, 1),
         "sha256": hashlib.sha256(blob).hexdigest(),
         "bytes": len(blob),
@@ -147,7 +160,7 @@ def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train jaxviz zoo models from scratch.")
-    parser.add_argument("names", nargs="+", choices=sorted(RECIPES), metavar="NAME")
+    parser.add_argument("names", nargs="+", choices=sorted(RECIPES | GENERATIVE), metavar="NAME")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
     args = parser.parse_args()
     for name in args.names:
