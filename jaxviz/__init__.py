@@ -82,6 +82,7 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import FunctionExplorer as FunctionExplorer
     from .widgets._flow import GradientFlowView as GradientFlowView
     from .widgets._flow import ModelView as ModelView
+    from .widgets._gan_lab import GANLab as GANLab
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
 
@@ -96,6 +97,7 @@ _LAZY = {
     "ModelView": (".widgets._flow", "ModelView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
+    "GANLab": (".widgets._gan_lab", "GANLab"),
 }
 
 
@@ -190,6 +192,7 @@ __all__ = [
     "LayerExplorer",
     "ModelView",
     "Projector",
+    "GANLab",
 ]
 
 

@@ -12,6 +12,7 @@ Visual Experimentation" (IEEE VIS 2018).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -52,11 +53,17 @@ def sample_mixture(
     Returns:
       ``(points, modes)``: float32 (n, 2) and the int32 index of each point's Gaussian.
     """
+    points, modes = _sample_mixture(key, jnp.asarray(centers, jnp.float32), n, std)
+    return np.asarray(points, np.float32), np.asarray(modes, np.int32)
+
+
+@functools.partial(jax.jit, static_argnames="n")
+def _sample_mixture(key: jax.Array, centers: jax.Array, n: int, std: float):
+    # one compiled program rather than a dozen eager ones (each compiles on first use)
     mode_key, noise_key = jax.random.split(key)
     modes = jax.random.randint(mode_key, (n,), 0, len(centers))
     noise = std * jax.random.normal(noise_key, (n, 2))
-    points = jnp.asarray(centers)[modes] + noise
-    return np.asarray(points, np.float32), np.asarray(modes, np.int32)
+    return centers[modes] + noise, modes
 
 
 def ring_data(n: int = 2000, *, key: jax.Array | None = None) -> np.ndarray:
@@ -110,6 +117,13 @@ class GAN(nnx.Module):
         return self.generator(z)
 
 
+@nnx.jit
+def default_gan(key: jax.Array) -> GAN:
+    """The default generator and discriminator initialized from ``key`` (built in one compiled
+    program: eager initialization compiles one small program per array)."""
+    return GAN(rngs=nnx.Rngs(key))
+
+
 # -- training ------------------------------------------------------------------------------------
 
 
@@ -157,6 +171,7 @@ class GANTrainer:
         self.batch_size = batch_size
         self.optimizer = _optimizer()
         self._run = jax.jit(self._scan, static_argnames="steps")
+        self._generate = jax.jit(self.generate)
         self._view = jax.jit(self._view_arrays)
 
     def init(self, key: jax.Array) -> GANState:
@@ -223,6 +238,10 @@ class GANTrainer:
         gradient at each generated point (m, 2), the way its loss pushes that point."""
         out = self._view(state, jnp.asarray(z, jnp.float32), jnp.asarray(grid, jnp.float32))
         return tuple(np.asarray(a) for a in out)
+
+    def sample(self, state: GANState, z: Any) -> np.ndarray:
+        """Generated points for noise ``z`` (m, 2) with the state's generator (jitted)."""
+        return np.asarray(self._generate(state.generator, jnp.asarray(z, jnp.float32)))
 
     def modules(self, state: GANState) -> tuple[nnx.Module, nnx.Module]:
         """The generator and discriminator as NNX modules with the state's parameters."""
@@ -373,7 +392,7 @@ def train_ring_gan() -> GAN:
     dataset's train split, ``RING_GAN_STEPS`` steps at ``RING_GAN_LEARNING_RATE``."""
     key = jax.random.key(RING_GAN_SEED)
     data = ring_dataset_arrays()["x_train"]
-    gan, _ = train_gan(GAN(rngs=nnx.Rngs(key)), data, steps=RING_GAN_STEPS, key=key)
+    gan, _ = train_gan(default_gan(key), data, steps=RING_GAN_STEPS, key=key)
     return gan
 
 
