@@ -3,6 +3,7 @@
 import typing
 
 from . import flow as flow
+from . import latent as latent
 from . import metrics as metrics
 from . import sequence as sequence
 from . import zoo as zoo
@@ -61,6 +62,26 @@ from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 from .flow import load_run as load_run
+from .latent import Arithmetic as Arithmetic
+from .latent import Autoencoder as Autoencoder
+from .latent import CodeAtlas as CodeAtlas
+from .latent import CodebookUsage as CodebookUsage
+from .latent import Interpolation as Interpolation
+from .latent import LatentEmbedding as LatentEmbedding
+from .latent import LatentPlane as LatentPlane
+from .latent import Neighbours as Neighbours
+from .latent import Traversal as Traversal
+from .latent import attribute_vector as attribute_vector
+from .latent import code_atlas as code_atlas
+from .latent import codebook_projection as codebook_projection
+from .latent import codebook_usage as codebook_usage
+from .latent import encode_dataset as encode_dataset
+from .latent import interpolate as interpolate
+from .latent import latent_arithmetic as latent_arithmetic
+from .latent import latent_plane as latent_plane
+from .latent import latent_traversal as latent_traversal
+from .latent import nearest_neighbours as nearest_neighbours
+from .latent import vq_codes as vq_codes
 from .sequence import RNNStates as RNNStates
 from .sequence import attention as attention
 from .sequence import attention_flow as attention_flow
@@ -183,6 +204,28 @@ __all__ = [
     "FlowStats",
     "GradientFlow",
     "Recorder",
+    # latent spaces: autoencoders, VAEs, vector-quantized codes
+    "latent",
+    "Autoencoder",
+    "attribute_vector",
+    "code_atlas",
+    "codebook_projection",
+    "codebook_usage",
+    "encode_dataset",
+    "interpolate",
+    "latent_arithmetic",
+    "latent_plane",
+    "latent_traversal",
+    "nearest_neighbours",
+    "vq_codes",
+    "Arithmetic",
+    "CodeAtlas",
+    "CodebookUsage",
+    "Interpolation",
+    "LatentEmbedding",
+    "LatentPlane",
+    "Neighbours",
+    "Traversal",
     # static plots and widgets (loaded on first use)
     "plot",
     "Explorer",
