@@ -104,6 +104,7 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import GradientFlowView as GradientFlowView
     from .widgets._flow import ModelView as ModelView
     from .widgets._gan_lab import GANLab as GANLab
+    from .widgets._latent_explorer import LatentExplorer as LatentExplorer
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
 
@@ -119,6 +120,7 @@ _LAZY = {
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
     "GANLab": (".widgets._gan_lab", "GANLab"),
+    "LatentExplorer": (".widgets._latent_explorer", "LatentExplorer"),
 }
 
 
@@ -236,6 +238,7 @@ __all__ = [
     "ModelView",
     "Projector",
     "GANLab",
+    "LatentExplorer",
 ]
 
 
