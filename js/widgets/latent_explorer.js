@@ -36,6 +36,8 @@ export function drawImage(canvas, stack, index, [lo, hi], size) {
   const scale = Math.max(1, Math.floor(size / Math.max(width, height)));
   canvas.width = width * scale;
   canvas.height = height * scale;
+  canvas.style.width = `${width * scale}px`;
+  canvas.style.height = `${height * scale}px`;
   const out = canvas.getContext("2d");
   out.imageSmoothingEnabled = false;
   out.drawImage(small, 0, 0, width * scale, height * scale);
@@ -101,6 +103,22 @@ function render({ model, el }) {
     stripRow,
   );
 
+  // the decoded grid as one mosaic image, drawn faintly under the points
+  const mosaic = document.createElement("canvas");
+  {
+    const [height, width] = plane.shape.slice(2, 4);
+    mosaic.width = steps * width;
+    mosaic.height = steps * height;
+    const ctx = mosaic.getContext("2d");
+    const tile = document.createElement("canvas");
+    for (let i = 0; i < steps; i++) {
+      for (let j = 0; j < steps; j++) {
+        drawImage(tile, plane, i * steps + j, range, 1);
+        ctx.drawImage(tile, j * width, i * height);
+      }
+    }
+  }
+
   const toPixel = (x, y) => [((x + span) / (2 * span)) * SIZE, ((span - y) / (2 * span)) * SIZE];
   const fromPixel = (px, py) => [(px / SIZE) * 2 * span - span, span - (py / SIZE) * 2 * span];
   const latentAt = (x, y) => Array.from(center, (c, k) => c + x * axes[k] + y * axes[dims + k]);
@@ -118,6 +136,12 @@ function render({ model, el }) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, SIZE, SIZE);
+    // grid point (i, j) sits at pixel (j, i) * SIZE / (steps - 1): its tile is centred there
+    const tile = SIZE / (steps - 1);
+    ctx.globalAlpha = 0.4;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(mosaic, -tile / 2, -tile / 2, SIZE + tile, SIZE + tile);
+    ctx.globalAlpha = 1;
     if (hoverCell) {
       // the grid point whose decoding the preview shows
       const cell = SIZE / (steps - 1);
