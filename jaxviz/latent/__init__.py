@@ -13,7 +13,7 @@ The API (every name also at the top level as `jv.<name>`, except the pure helper
     model.output_shape, .params ({"encode", "decode", "codebook"}: every program's argument)
     model.encode(x, *, key=None) -> (n, *latent_shape): a VAE's mean, with key a sample
     model.decode(z) -> (n, *output_shape)          (z: (n, *latent_shape) or one latent)
-    model.reconstruct(x) -> decode(encode(x)), through the codebook for a VQ autoencoder
+    model.reconstruct(x), model(x) -> decode(encode(x)), through the codebook for a VQ one
     model.encoder -> a jv.Model whose "logits" are the flat latents (for jv.Projector, ...)
     model.check_inputs(x) -> x validated as a host array (errors name the argument)
 

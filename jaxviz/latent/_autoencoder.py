@@ -152,6 +152,10 @@ class Autoencoder:
             batch_size=self._batch(z, batch_size),
         )
 
+    def __call__(self, x) -> jax.Array:
+        """The reconstructions of a batch `x` (`reconstruct`): the autoencoder's forward pass."""
+        return self.reconstruct(x)
+
     def reconstruct(self, x, *, batch_size: int | None = None) -> jax.Array:
         """decode(encode(x)) (through the codebook for a VQ autoencoder), in one program."""
         x = self.check_inputs(x)

@@ -72,7 +72,7 @@ class LatentPlane(NamedTuple):
     def plot(self, **kwargs):
         from ..plot._latent import plot_image_grid
 
-        return plot_image_grid(self.images, spacing=0, **kwargs)
+        return plot_image_grid(self.images, spacing=0.125, **kwargs)
 
 
 class Interpolation(NamedTuple):

@@ -126,7 +126,15 @@ def quantize(model: Autoencoder, codes: Any) -> np.ndarray:
 
 def codebook_usage(model: Autoencoder, x: Any, *, batch_size: int | None = None) -> CodebookUsage:
     """Code usage over a dataset: counts, perplexity and dead codes (van den Oord et al. 2017;
-    perplexity as reported by Sonnet's VectorQuantizer)."""
+    perplexity as reported by Sonnet's VectorQuantizer).
+
+    >>> model, data = jv.zoo.load("digits-vqvae")
+    >>> usage = jv.codebook_usage(model, data.x_test)
+    >>> usage.counts.shape, usage.codes.shape          # 32 codes; a 4x4 code map per digit
+    ((32,), (360, 4, 4))
+    >>> bool(usage.perplexity > 20)
+    True
+    """
     codes = np.asarray(vq_codes(model, x, batch_size=batch_size))
     counts = np.bincount(codes.reshape(-1), minlength=len(model.codebook)).astype(np.int32)
     return CodebookUsage(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure, SubFigure
 
-from ._common import JaxvizFigure, bare, figure_and_axes
+from ._common import bare, figure_and_axes
 from ._layers import class_colors
 
 
@@ -29,26 +29,38 @@ def _displayable(image: np.ndarray) -> tuple[np.ndarray, str | None]:
 
 def plot_image_grid(
     images, *, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
-    spacing: float = 0.05, size: float = 0.7, title: str | None = None,
+    spacing: float = 0.1, size: float = 0.6, title: str | None = None,
 ) -> Figure | SubFigure:
-    """A (rows, cols, *image) array of images as one grid figure."""
+    """A (rows, cols, *image) array of images drawn as one mosaic, `spacing` (a share of an
+    image's side) apart, labelled along its rows and columns."""
     images = np.asarray(images)
     rows, cols = images.shape[:2]
-    height = max(rows * size, 1.0) + 0.3 * bool(title)
-    figure = JaxvizFigure(figsize=(max(cols * size, 2.0), height))
-    axes = figure.subplots(rows, cols, squeeze=False,
-                           gridspec_kw={"wspace": spacing, "hspace": spacing})
+    tiles = [[_displayable(images[r, c]) for c in range(cols)] for r in range(rows)]
+    cmap = tiles[0][0][1]
+    height, width = tiles[0][0][0].shape[:2]
+    gap = int(round(spacing * max(height, width)))
+    channels = () if cmap else (3,)
+    mosaic = np.ones((rows * (height + gap) - gap, cols * (width + gap) - gap, *channels),
+                     np.float32)
+    if cmap:  # gray_r: white gaps are zeros
+        mosaic[:] = 0.0
     for r in range(rows):
         for c in range(cols):
-            shown, cmap = _displayable(images[r, c])
-            axes[r, c].imshow(shown, cmap=cmap, vmin=0.0, vmax=1.0)
-            bare(axes[r, c])
-            if c == 0 and row_labels is not None:
-                axes[r, c].set_ylabel(row_labels[r], fontsize=8)
-            if r == 0 and col_labels is not None:
-                axes[r, c].set_title(col_labels[c], fontsize=8)
+            top, left = r * (height + gap), c * (width + gap)
+            mosaic[top : top + height, left : left + width] = tiles[r][c][0]
+    figure, ax = figure_and_axes(None, (max(cols * size, 2.0), max(rows * size, 1.0) + 0.4))
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    bare(ax)
+    if row_labels is not None:
+        ax.set_yticks([r * (height + gap) + height / 2 - 0.5 for r in range(rows)], row_labels,
+                      fontsize=8)
+    if col_labels is not None:
+        ax.set_xticks([c * (width + gap) + width / 2 - 0.5 for c in range(cols)], col_labels,
+                      fontsize=8)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
     if title:
-        figure.suptitle(title)
+        ax.set_title(title)
     return figure
 
 
