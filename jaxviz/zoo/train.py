@@ -16,8 +16,8 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
