@@ -104,6 +104,7 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import GradientFlowView as GradientFlowView
     from .widgets._flow import ModelView as ModelView
     from .widgets._gan_lab import GANLab as GANLab
+    from .widgets._codebook_view import CodebookView as CodebookView
     from .widgets._latent_explorer import LatentExplorer as LatentExplorer
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
@@ -121,6 +122,7 @@ _LAZY = {
     "Projector": (".widgets._layers", "Projector"),
     "GANLab": (".widgets._gan_lab", "GANLab"),
     "LatentExplorer": (".widgets._latent_explorer", "LatentExplorer"),
+    "CodebookView": (".widgets._codebook_view", "CodebookView"),
 }
 
 
@@ -239,6 +241,7 @@ __all__ = [
     "Projector",
     "GANLab",
     "LatentExplorer",
+    "CodebookView",
 ]
 
 

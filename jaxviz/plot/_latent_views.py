@@ -47,3 +47,40 @@ def latent_explorer_figure(points, labels, plane, span, preview, strip, value_ra
         ax.set_title("A" if k == 0 else "B" if k == len(strip) - 1 else "", fontsize=9)
     bottom.suptitle("interpolation A -> B", fontsize=10)
     return figure
+
+
+def codebook_figure(usage, atlas, x, code, index, value_range):
+    """Usage per code (dead codes marked), input ``index`` with its code map, and ``code``'s
+    decoded image beside the inputs that use it most."""
+    figure = JaxvizFigure(figsize=(11, 6.2), layout="constrained")
+    top, bottom = figure.subfigures(2, 1, height_ratios=(1, 1.2))
+    bars = top.subplots()
+    counts = np.asarray(usage.counts)
+    colors = ["#c92a2a" if c in set(usage.dead.tolist()) else "#1971c2" for c in range(len(counts))]
+    colors[code] = "#e8590c"
+    bars.bar(np.arange(len(counts)), counts, color=colors)
+    for c in usage.dead:
+        bars.annotate("dead", (c, 0), ha="center", va="bottom", color="#c92a2a", fontsize=7)
+    bars.set(xlabel="code", ylabel="positions using it",
+             title=f"codebook usage: perplexity {usage.perplexity:.1f} of {len(counts)} codes, "
+                   f"{len(usage.dead)} dead (selected: code {code}, orange)")
+    shown = [x[index], None, atlas.images[code]]
+    examples = [e for e in atlas.examples[code] if e >= 0]
+    axes = bottom.subplots(1, 3 + max(len(examples), 1))
+    gray = "gray" if np.asarray(x).shape[-1] == 1 else None
+    axes[0].imshow(_image(np.asarray(shown[0]), value_range), cmap=gray)
+    axes[0].set_title(f"input {index}", fontsize=9)
+    code_map = np.asarray(usage.codes[index]).reshape(np.asarray(usage.codes[index]).shape[0], -1)
+    axes[1].imshow(code_map % 20, cmap="tab20", vmin=0, vmax=19)
+    for (r, c), value in np.ndenumerate(code_map):
+        axes[1].text(c, r, str(value), ha="center", va="center", fontsize=8,
+                     fontweight="bold" if value == code else "normal")
+    axes[1].set_title("its code map", fontsize=9)
+    axes[2].imshow(_image(np.asarray(shown[2], np.float32), value_range), cmap=gray)
+    axes[2].set_title(f"code {code}, decoded", fontsize=9)
+    for ax, e in zip(axes[3:], examples, strict=False):
+        ax.imshow(_image(np.asarray(x[e]), value_range), cmap=gray)
+        ax.set_title(f"uses it: #{e}", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    return figure
