@@ -101,3 +101,51 @@ def test_static_twin_and_page(explorer, tmp_path):
     assert explorer.to_png()[:4] == b"\x89PNG"
     page = explorer.to_html(tmp_path / "latent.html").read_text()
     assert "jaxviz-latent-explorer" in page
+
+
+# -- CodebookView ------------------------------------------------------------------------------
+
+CODEBOOK = np.asarray(RNG.normal(size=(6, 4)), np.float32)  # codes 4 and 5 are never used
+
+
+@pytest.fixture(scope="module")
+def vq_setup():
+    ids = RNG.integers(0, 4, size=(40, 2, 2))
+    ids[0] = 1  # input 0 uses code 1 at every position: code 1's most typical input
+    x = (CODEBOOK[ids] + 0.01 * RNG.normal(size=(40, 2, 2, 4))).reshape(40, 4, 4, 1)
+    ae = jv.Autoencoder(lambda v: v.reshape(v.shape[0], 2, 2, 4),
+                        lambda z: z.reshape(z.shape[0], 4, 4, 1), codebook=CODEBOOK,
+                        example=x[:1].astype(np.float32))
+    return ae, x.astype(np.float32), ids
+
+
+def test_codebook_view_sends_usage_code_maps_and_code_images(vq_setup):
+    ae, x, ids = vq_setup
+    view = jv.CodebookView(ae, x, k=3, max_inputs=10)
+    np.testing.assert_array_equal(payload_array(view.counts), np.bincount(ids.ravel(),
+                                                                          minlength=6))
+    assert view.dead == [4, 5]
+    np.testing.assert_array_equal(payload_array(view.code_maps), ids[:10])
+    images = payload_array(view.code_images)[..., 0]  # (codes, 4, 4): the code at every position
+    for c in range(6):
+        np.testing.assert_allclose(images[c], np.tile(CODEBOOK[c], 4).reshape(4, 4), atol=1e-6)
+    inputs = payload_array(view.inputs)
+    examples = payload_array(view.examples).astype(int)
+    np.testing.assert_array_equal(inputs[examples[1, 0]], x[0])  # code 1's first typical input
+    assert (examples[4] == -1).all()  # a dead code has none
+    recon = payload_array(view.reconstructions)[..., 0]
+    np.testing.assert_allclose(recon[0], np.tile(CODEBOOK[1], 4).reshape(4, 4), atol=1e-6)
+    assert view.perplexity == pytest.approx(float(jv.latent.perplexity(np.bincount(
+        ids.ravel(), minlength=6))))
+
+
+def test_codebook_view_static_twin_page_and_errors(vq_setup, explorer, tmp_path):
+    ae, x, _ = vq_setup
+    view = jv.CodebookView(ae, x, k=3)
+    view.code, view.input = 1, 0
+    assert view.to_png()[:4] == b"\x89PNG"
+    assert "jaxviz-codebook-view" in view.to_html(tmp_path / "codes.html").read_text()
+    with pytest.raises(TypeError, match="vqvae: expected a vector-quantized jaxviz.Autoencoder"):
+        jv.CodebookView(explorer.autoencoder, x)
+    with pytest.raises(ValueError, match="use jv.CodebookView"):
+        jv.LatentExplorer(ae, x)
