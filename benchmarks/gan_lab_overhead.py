@@ -44,12 +44,22 @@ def main() -> None:
         rate, count = steps_per_second(lab, args.steps, args.interval)
         on.append(rate)
         frames.append(count)
+    # The cost of one frame, timed alone (robust on a busy machine, where run-to-run noise in
+    # steps/s swamps a few percent): at most 1/interval frames per second are drawn.
+    frame_ms = []
+    for _ in range(20):
+        start = time.perf_counter()
+        lab.draw()
+        frame_ms.append(1e3 * (time.perf_counter() - start))
+    frame = statistics.median(frame_ms)
     off_median, on_median = statistics.median(off), statistics.median(on)
     print(f"jax {jax.__version__} on {jax.default_backend()}, {args.steps} steps x "
           f"{args.repeats} repeats, frame interval {args.interval} s")
     print(f"drawing off: {off_median:8.1f} steps/s  (runs: {', '.join(f'{r:.0f}' for r in off)})")
     print(f"drawing on:  {on_median:8.1f} steps/s  (runs: {', '.join(f'{r:.0f}' for r in on)}), "
           f"{statistics.median(frames):.0f} frames per run")
+    print(f"one frame: {frame:.2f} ms (median of 20); at most {1 / args.interval:.0f} frames/s: "
+          f"<= {100 * frame / 1e3 / args.interval:.1f}% of training time")
     print(f"ratio on/off: {on_median / off_median:.3f}  "
           f"(training time lost to drawing: {100 * (1 - on_median / off_median):.1f}%)")
 

@@ -14,8 +14,12 @@ def _image(images: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     return scaled[..., 0] if scaled.shape[-1] == 1 else scaled
 
 
-def mosaic(grid: np.ndarray) -> np.ndarray:
-    """(rows, cols, H, W, C) -> one (rows*H, cols*W, C) image."""
+def mosaic(grid: np.ndarray, gap: int = 1) -> np.ndarray:
+    """(rows, cols, H, W, C) -> one (rows*(H+gap), cols*(W+gap), C) image, tiles separated by
+    ``gap`` NaN pixels (drawn as the background: digits fill their height, so touching tiles
+    would read as stripes)."""
+    grid = np.pad(grid.astype(np.float32), ((0, 0), (0, 0), (0, gap), (0, gap), (0, 0)),
+                  constant_values=np.nan)
     rows, cols, height, width, channels = grid.shape
     return grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, cols * width, channels)
 
@@ -23,19 +27,23 @@ def mosaic(grid: np.ndarray) -> np.ndarray:
 def latent_explorer_figure(points, labels, plane, span, preview, strip, value_range, pair):
     """The decoded plane with the encoded points over it, the current latent's decoding, and the
     interpolation strip between the two picked examples (ringed on the plane)."""
-    figure = JaxvizFigure(figsize=(11, 5.4), layout="constrained")
-    top, bottom = figure.subfigures(2, 1, height_ratios=(4, 1.1))
+    figure = JaxvizFigure(figsize=(11, 7.5), layout="constrained")
+    top, bottom = figure.subfigures(2, 1, height_ratios=(5, 1.1))
     view, current = top.subplots(1, 2, width_ratios=(3, 1))
     gray = "gray" if plane.shape[-1] == 1 else None
-    view.imshow(_image(mosaic(plane), value_range), extent=(-span, span, -span, span),
-                cmap=gray, alpha=0.55)
+    # grid point (i, j) decodes (xs[j], ys[i]) with xs, ys spanning [-span, span]: its tile is
+    # centred there
+    half = span / (len(plane) - 1)
+    view.imshow(_image(mosaic(plane), value_range), cmap=gray, interpolation="nearest",
+                extent=(-span - half, span + half, -span - half, span + half))
     colors = None if labels is None else np.asarray(labels)
-    view.scatter(*np.asarray(points).T, s=6, c=colors, cmap="tab10" if colors is not None else None,
-                 vmin=0, vmax=9)
+    view.scatter(*np.asarray(points).T, s=14, c=colors, vmin=0, vmax=9, edgecolors="white",
+                 cmap="tab10" if colors is not None else None, linewidths=0.5)
     for i, name in zip(pair, ("A", "B"), strict=True):
-        view.scatter(*points[i], s=90, facecolors="none", edgecolors="black", linewidths=1.5)
-        view.annotate(name, points[i], xytext=(5, 5), textcoords="offset points")
-    view.set(xlim=(-span, span), ylim=(-span, span), aspect="equal",
+        view.scatter(*points[i], s=110, facecolors="none", edgecolors="#e8590c", linewidths=2)
+        view.annotate(name, points[i], xytext=(6, 6), textcoords="offset points", color="#e8590c",
+                      fontweight="bold")
+    view.set(xlim=(-span - half, span + half), ylim=(-span - half, span + half), aspect="equal",
              title="encoded data over the decoded latent plane")
     current.imshow(_image(preview, value_range), cmap=gray)
     current.set_title("current latent, decoded")

@@ -107,14 +107,15 @@ function render({ model, el }) {
   const mosaic = document.createElement("canvas");
   {
     const [height, width] = plane.shape.slice(2, 4);
-    mosaic.width = steps * width;
-    mosaic.height = steps * height;
+    // one pixel between tiles: digits fill their height, so touching tiles would read as stripes
+    mosaic.width = steps * (width + 1);
+    mosaic.height = steps * (height + 1);
     const ctx = mosaic.getContext("2d");
     const tile = document.createElement("canvas");
     for (let i = 0; i < steps; i++) {
       for (let j = 0; j < steps; j++) {
         drawImage(tile, plane, i * steps + j, range, 1);
-        ctx.drawImage(tile, j * width, i * height);
+        ctx.drawImage(tile, j * (width + 1), i * (height + 1));
       }
     }
   }
