@@ -172,7 +172,7 @@ class GANTrainer:
         self.optimizer = _optimizer()
         self._run = jax.jit(self._scan, static_argnames="steps")
         self._generate = jax.jit(self.generate)
-        self._view = jax.jit(self._view_arrays)
+        self._view = jax.jit(self._view_arrays, static_argnames="arrows")
 
     def init(self, key: jax.Array) -> GANState:
         g, d = self._generator_params, self._discriminator_params
@@ -223,20 +223,24 @@ class GANTrainer:
                                   jnp.float32(learning_rate), steps=steps)
         return state, np.asarray(losses)
 
-    def _view_arrays(self, state: GANState, z: jax.Array, grid: jax.Array):
+    def _view_arrays(self, state: GANState, z: jax.Array, grid: jax.Array, *, arrows: int):
         fake = self.generate(state.generator, z)
         surface = jax.nn.sigmoid(self.logits(state.discriminator, grid))
         # The direction each generated point is pushed by the generator's loss: minus the
         # gradient of -log D(x) at x (per point; the mean's 1/batch is left out).
         push = -jax.vmap(jax.grad(lambda x: generator_loss(
-            self.logits(state.discriminator, x[None]))))(fake)
+            self.logits(state.discriminator, x[None]))))(fake[:arrows])
         return fake, surface, push
 
-    def view(self, state: GANState, z: Any, grid: Any) -> tuple[np.ndarray, ...]:
+    def view(self, state: GANState, z: Any, grid: Any,
+             arrows: int | None = None) -> tuple[np.ndarray, ...]:
         """What GAN Lab draws: generated points for noise ``z`` (m, 2), the discriminator's
         probability of "real" at each ``grid`` point (g, 2) -> (g,), and the generator's
-        gradient at each generated point (m, 2), the way its loss pushes that point."""
-        out = self._view(state, jnp.asarray(z, jnp.float32), jnp.asarray(grid, jnp.float32))
+        gradient at the first ``arrows`` generated points (default all), the way its loss
+        pushes each point."""
+        arrows = len(z) if arrows is None else min(arrows, len(z))
+        out = self._view(state, jnp.asarray(z, jnp.float32), jnp.asarray(grid, jnp.float32),
+                         arrows=arrows)
         return tuple(np.asarray(a) for a in out)
 
     def sample(self, state: GANState, z: Any) -> np.ndarray:

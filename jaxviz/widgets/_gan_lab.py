@@ -3,10 +3,10 @@ VIS 2018): real and generated points, the discriminator's probability of "real" 
 the generator's gradient at its points as arrows, and both losses over the steps.
 
 Training runs on a background thread in chunks of jitted steps (``_gan.RING_GAN_CHUNK``), so the
-notebook stays usable while it plays; it pushes a frame to the browser at most every
-``interval_s`` seconds, and a frame is one small jitted program (points, surface and arrows
-together) plus a few kilobytes of buffers, so drawing costs training a few percent
-(benchmarks/gan_lab_overhead.py measures it).
+notebook stays usable while it plays. A frame is one small jitted program (points, surface and
+arrows together) plus a few kilobytes of buffers; frames are pushed at most every ``interval_s``
+seconds, and spaced further apart when a frame is slow, so that drawing takes at most
+``DRAW_BUDGET`` (3%) of the training time (benchmarks/gan_lab_overhead.py measures it).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ from ._payload import array_payload, colormap_lut
 
 SURFACE_COLORMAP = "PRGn"  # purple: "fake", green: "real", as in GAN Lab
 MAX_LOSS_POINTS = 400
+# Most of the training time drawing may take while playing: frames are spaced at least
+# `interval_s` apart, and further apart when a frame is slow (a busy machine), so that one
+# frame's time over the spacing stays under this share.
+DRAW_BUDGET = 0.03
+ARROWS = 120  # generated points that get a gradient arrow
 
 
 def _loss_curve(losses: np.ndarray, limit: int = MAX_LOSS_POINTS) -> np.ndarray:
@@ -147,6 +152,7 @@ class GANLab(JaxvizWidget):
         self._thread: threading.Thread | None = None
         self._closed = False
         self.frames = 0
+        self._frame_s = 0.0  # how long the last frame took
 
     # -- what a person reads from Python --------------------------------------------------------
 
@@ -185,7 +191,7 @@ class GANLab(JaxvizWidget):
         chunks, rest = divmod(int(steps), RING_GAN_CHUNK)
         for size in [RING_GAN_CHUNK] * chunks + [1] * rest:
             self._advance(size)
-            if time.monotonic() - last >= self.interval_s:
+            if time.monotonic() - last >= self._spacing():
                 self.draw()
                 last = time.monotonic()
         self.draw()
@@ -223,13 +229,18 @@ class GANLab(JaxvizWidget):
         try:
             while self.playing and not self._closed:
                 self._advance(RING_GAN_CHUNK)
-                if time.monotonic() - last >= self.interval_s:
+                if time.monotonic() - last >= self._spacing():
                     self.draw()
                     last = time.monotonic()
         finally:
             self._thread = None
             if not self._closed:
                 self.draw()
+
+    def _spacing(self) -> float:
+        """Seconds from one frame to the next while training: ``interval_s``, or more when a
+        frame is slow, so that drawing takes at most ``DRAW_BUDGET`` of the time."""
+        return max(self.interval_s, self._frame_s / DRAW_BUDGET)
 
     def _on_command(self, widget: Any, content: Any, buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "step":
@@ -240,16 +251,18 @@ class GANLab(JaxvizWidget):
     def view(self) -> dict[str, np.ndarray]:
         """The current frame's arrays: ``fake`` (m, 2), ``surface`` (resolution, resolution)
         the discriminator's probability of "real" at the cell centres of ``surface_grid``
-        (first row at the top), ``push`` (m, 2) the generator's gradient at each fake point."""
+        (first row at the top), ``push`` (ARROWS, 2) the generator's gradient at the first
+        ``ARROWS`` fake points."""
         with self._lock:
             state = self._train_state
         with compile_cache():
-            fake, surface, push = self._trainer.view(state, self._noise, self._grid)
+            fake, surface, push = self._trainer.view(state, self._noise, self._grid, ARROWS)
         return {"fake": fake, "surface": surface.reshape(self.resolution, self.resolution),
                 "push": push, "step": int(state.step)}
 
     def draw(self) -> None:
         """Push the current frame to the browser."""
+        start = time.perf_counter()
         arrays = self.view()
         # on the frame's own points: no second program while training plays
         coverage = None if self.modes is None else mode_coverage(arrays["fake"], self.modes)
@@ -264,6 +277,7 @@ class GANLab(JaxvizWidget):
                 "modes": len(coverage.counts)},
         }
         self.frames += 1
+        self._frame_s = time.perf_counter() - start
 
     def close(self) -> None:
         self._closed = True
