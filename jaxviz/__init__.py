@@ -102,11 +102,14 @@ from .sequence import token_occlusion as token_occlusion
 
 if typing.TYPE_CHECKING:
     from . import plot as plot
+    from .widgets._codebook_view import CodebookView as CodebookView
     from .widgets._explorer import Explorer as Explorer
     from .widgets._flow import FlowMonitor as FlowMonitor
     from .widgets._flow import FunctionExplorer as FunctionExplorer
     from .widgets._flow import GradientFlowView as GradientFlowView
     from .widgets._flow import ModelView as ModelView
+    from .widgets._gan_lab import GANLab as GANLab
+    from .widgets._latent_explorer import LatentExplorer as LatentExplorer
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
     from .widgets._sequence import AttentionView as AttentionView
@@ -133,6 +136,9 @@ _LAZY = {
     "DeletionScrubber": (".widgets._trust", "DeletionScrubber"),
     "RandomizationView": (".widgets._trust", "RandomizationView"),
     "Scorecard": (".widgets._trust", "Scorecard"),
+    "GANLab": (".widgets._gan_lab", "GANLab"),
+    "LatentExplorer": (".widgets._latent_explorer", "LatentExplorer"),
+    "CodebookView": (".widgets._codebook_view", "CodebookView"),
 }
 
 
@@ -258,6 +264,9 @@ __all__ = [
     "DeletionScrubber",
     "RandomizationView",
     "Scorecard",
+    "GANLab",
+    "LatentExplorer",
+    "CodebookView",
 ]
 
 

@@ -45,6 +45,17 @@ The API (every name also at the top level as `jv.<name>`, except the pure helper
     code_atlas(model, x, *, k=5)
         -> CodeAtlas(.images (codes, *output_shape), .examples (codes, k) or -1, .shares)
 
+A 2-D GAN (jaxviz/latent/_gan.py; in `jv.latent` only; the widget is `jv.GANLab`):
+
+    ring_centers(modes=8, radius=2.0), grid_centers(side=5, spacing=1.0) -> (k, 2) mode centres
+    sample_mixture(key, centers, n, *, std=0.05) -> (points (n, 2), mode index (n,))
+    ring_data(n=2000, *, key=None) -> the 8-Gaussian ring's points
+    GAN(generator=None, discriminator=None, *, rngs=None): default ReLU MLPs; gan(z) generates
+    GANTrainer(generator, discriminator, *, batch_size=256): .init(key) -> GANState,
+        .run(state, data, steps, learning_rate) -> (state, losses (steps, 2)), .view(...)
+    mode_coverage(samples, centers, *, radius=0.15, min_count=None)
+        -> ModeCoverage(.covered, .quality, .counts, .radius, .min_count)
+
 Every result with a picture has `.plot()` (matplotlib, loaded lazily). Latent dimensions are
 flat indices into `z.reshape(n, -1)`. Grids are decoded in one batched program per shape from
 the autoencoder's own program cache, so a new centre, span or direction never recompiles.
@@ -53,6 +64,15 @@ The zoo's `jv.zoo.load("digits-vae")` (2-D latent), `"digits-vae-8"` (8-D) and
 """
 
 from ._autoencoder import Autoencoder as Autoencoder
+from ._gan import GAN as GAN
+from ._gan import GANState as GANState
+from ._gan import GANTrainer as GANTrainer
+from ._gan import ModeCoverage as ModeCoverage
+from ._gan import grid_centers as grid_centers
+from ._gan import mode_coverage as mode_coverage
+from ._gan import ring_centers as ring_centers
+from ._gan import ring_data as ring_data
+from ._gan import sample_mixture as sample_mixture
 from ._tools import Arithmetic as Arithmetic
 from ._tools import Interpolation as Interpolation
 from ._tools import LatentEmbedding as LatentEmbedding

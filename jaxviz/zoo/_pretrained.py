@@ -13,6 +13,7 @@ from flax import nnx, serialization
 
 from .._model import Model, wrap
 from ..latent import Autoencoder
+from ..latent._gan import GAN
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
 from ._latent_models import DigitsVAE, DigitsVAE8, DigitsVQVAE, as_autoencoder
 from ._models import (
@@ -76,6 +77,12 @@ MODELS: dict[str, ModelSpec] = {
         "digits",
         DigitsVQVAE,
         as_autoencoder,
+    ),
+    "ring-gan": ModelSpec(
+        "2-D GAN on the 8-Gaussian ring: MLP generator (2-D noise -> point) and discriminator; "
+        "calling it generates",
+        "ring",
+        GAN,
     ),
 }
 

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..latent._gan import ring_gan_quality, train_ring_gan
 from ._data import _check_name, dataset
 from ._latent_models import (
     codebook_perplexity,
@@ -65,6 +67,11 @@ RECIPES: dict[str, Recipe] = {
     "digits-vqvae": Recipe(epochs=20, batch_size=32, learning_rate=2e-3, objective="vqvae"),
 }
 
+
+# Generative models: name -> (train from the fixed seed, the quality figures the manifest records)
+GENERATIVE: dict[str, tuple[Callable[[], nnx.Module], Callable[[Any], dict]]] = {
+    "ring-gan": (train_ring_gan, ring_gan_quality),
+}
 
 # The autoencoders' objectives, `loss(module, x, key)`, and what runs between their epochs.
 OBJECTIVES = {"vae": vae_loss, "vqvae": vqvae_loss}
@@ -173,14 +180,16 @@ def quality(name: str, module: nnx.Module, data) -> dict:
 def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
     """Train, write the weights, record the run in the manifest, and return that record."""
     start = time.perf_counter()
-    module = train(name)
+    generative = GENERATIVE.get(name)
+    module = generative[0]() if generative else train(name)
     seconds = time.perf_counter() - start
     data = dataset(MODELS[name].dataset)
+    figures = generative[1](module) if generative else quality(name, module, data)
     blob = weights_bytes(module)
     weights_dir.mkdir(parents=True, exist_ok=True)
     weights_path(name, weights_dir).write_bytes(blob)
     record = {
-        **quality(name, module, data),
+        **figures,
         "train_seconds": round(seconds, 1),
         "sha256": hashlib.sha256(blob).hexdigest(),
         "bytes": len(blob),
@@ -195,7 +204,7 @@ def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train jaxviz zoo models from scratch.")
-    parser.add_argument("names", nargs="+", choices=sorted(RECIPES), metavar="NAME")
+    parser.add_argument("names", nargs="+", choices=sorted(RECIPES | GENERATIVE), metavar="NAME")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
     args = parser.parse_args()
     for name in args.names:
