@@ -61,6 +61,11 @@ from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 from .flow import load_run as load_run
+from .train import ConfusionMatrix as ConfusionMatrix
+from .train import LossLandscape as LossLandscape
+from .train import confusion_matrix as confusion_matrix
+from .train import loss_landscape as loss_landscape
+from .train import loss_line as loss_line
 from .sequence import RNNStates as RNNStates
 from .sequence import attention as attention
 from .sequence import attention_flow as attention_flow
@@ -84,6 +89,8 @@ if typing.TYPE_CHECKING:
     from .widgets._flow import ModelView as ModelView
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
+    from .widgets._training import ConfusionView as ConfusionView
+    from .widgets._training import LandscapeView as LandscapeView
 
 # matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
@@ -94,6 +101,8 @@ _LAZY = {
     "FunctionExplorer": (".widgets._flow", "FunctionExplorer"),
     "GradientFlowView": (".widgets._flow", "GradientFlowView"),
     "ModelView": (".widgets._flow", "ModelView"),
+    "ConfusionView": (".widgets._training", "ConfusionView"),
+    "LandscapeView": (".widgets._training", "LandscapeView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
 }
@@ -181,12 +190,20 @@ __all__ = [
     "FlowStats",
     "GradientFlow",
     "Recorder",
+    # after training: evaluation and the loss landscape
+    "confusion_matrix",
+    "loss_landscape",
+    "loss_line",
+    "ConfusionMatrix",
+    "LossLandscape",
     # static plots and widgets (loaded on first use)
     "plot",
+    "ConfusionView",
     "Explorer",
     "FlowMonitor",
     "FunctionExplorer",
     "GradientFlowView",
+    "LandscapeView",
     "LayerExplorer",
     "ModelView",
     "Projector",
