@@ -13,7 +13,6 @@ from jaxviz.flow import Recorder, collect_runs, flow_stats, percentile_bands, ru
 from jaxviz.flow._runs import export_tensorboard
 from jaxviz.train import filter_normalize
 
-
 # -- smoothing and bands ------------------------------------------------------------------------
 
 
@@ -225,10 +224,8 @@ def test_landscape_rejects_directions_of_the_wrong_structure(landscape_setup):
         lambda path, p: jnp.zeros(5) if "head']['bias" in jax.tree_util.keystr(path) else p,
         m.params,
     )
-    with pytest.raises(
-        ValueError,
-        match=r"directions\[0\]\['head'\]\['bias'\].*: expected shape \(2,\) like the params, got \(5,\)",
-    ):
+    shape_error = r"directions\[0\]\[.head.\]\[.bias.\]: expected shape \(2,\) like the params"
+    with pytest.raises(ValueError, match=shape_error + r", got \(5,\)"):
         jv.loss_landscape(m, xent, x, y, directions=(bad_shape,))
     with pytest.raises(ValueError, match="directions: expected 1 or 2"):
         jv.loss_landscape(m, xent, x, y, directions=3)
