@@ -238,3 +238,43 @@ def loss_landscape(landscape, *, ax: Axes | None = None) -> Figure | SubFigure:
         f"loss landscape ({landscape.kind}), centre loss {landscape.centre_loss:.3g}", fontsize=10
     )
     return figure
+
+
+def confusion_view(matrix, x, examples, index, view) -> Figure:
+    """The ConfusionView's twin: the matrix, the selected cell's first examples, and the chosen
+    example with its attribution for the predicted class."""
+    images = np.asarray(x)
+    is_image = images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3))
+    figure = JaxvizFigure(figsize=(11, 4.6), layout="constrained")
+    left, right = figure.subfigures(1, 2, width_ratios=[1, 1.25])
+    confusion_matrix(matrix, ax=left.add_subplot())
+    shown = list(examples[:8])
+    columns = max(4, len(shown) // 2 + len(shown) % 2)
+    grid = right.add_gridspec(3, columns)
+    if len(examples):
+        t, p = matrix.labels[examples[0]], matrix.predictions[examples[0]]
+        right.suptitle(
+            f"{len(examples)} examples of {matrix.class_names[t]} predicted as "
+            f"{matrix.class_names[p]}",
+            fontsize=10,
+        )
+    for k, i in enumerate(shown):
+        ax = right.add_subplot(grid[k // columns, k % columns])
+        if is_image:
+            ax.imshow(np.squeeze(images[i]), cmap="gray", interpolation="nearest")
+        ax.set_title(f"#{i}", fontsize=8)
+        ax.set_axis_off()
+    if index is not None and is_image:
+        predicted = int(matrix.predictions[index])
+        attribution = np.asarray(view.attribution(index))
+        limit = float(np.abs(attribution).max()) or 1.0
+        ax = right.add_subplot(grid[2, : columns // 2])
+        ax.imshow(np.squeeze(images[index]), cmap="gray", interpolation="nearest")
+        ax.set_title(f"#{index}: true {matrix.class_names[matrix.labels[index]]}", fontsize=8)
+        ax.set_axis_off()
+        ax = right.add_subplot(grid[2, columns // 2 :])
+        shown_map = ax.imshow(attribution, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"{view.method} for {matrix.class_names[predicted]}", fontsize=8)
+        ax.set_axis_off()
+        right.colorbar(shown_map, ax=ax, label="attribution (logit units)", shrink=0.8)
+    return figure
