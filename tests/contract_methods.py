@@ -191,6 +191,18 @@ METHODS: dict[str, Case] = {
         per_example=False,
         batched=False,
     ),
+    "loss_landscape": Case(
+        lambda m, x, t, **kw: jv.loss_landscape(
+            m, _labels_loss, x, jnp.asarray(t), directions=2, steps=3, key=KEY
+        ).loss,
+        per_example=False,
+        batched=False,
+    ),
+    "confusion_matrix": Case(
+        lambda m, x, t, **kw: jv.confusion_matrix(m, x, np.asarray(t)).counts,
+        per_example=False,
+        batched=False,
+    ),
 }
 
 # Methods that take `batch_size` (the others run their whole input at once, or chunk it
@@ -207,6 +219,8 @@ CHUNKED = {
         "top_activating",
         "receptive_field",
         "feature_visualization",
+        "loss_landscape",
+        "confusion_matrix",
     }
 }
 

@@ -199,8 +199,13 @@ def test_landscape_centre_and_points_equal_the_loss_computed_directly(landscape_
     assert one.loss[0] == pytest.approx(_direct(m, moved, x, y), rel=1e-5)
     again = jv.loss_landscape(m, xent, x, y, directions=1, steps=7, key=jax.random.key(1))
     np.testing.assert_array_equal(again.loss, one.loss)  # same key, same numbers
+    for _ in range(2):  # a fresh lambda each time: keyed by its code, compiled once
+        fresh = jv.loss_landscape(
+            m, lambda z, t: xent(z, t), x, y, directions=1, steps=7, key=jax.random.key(1)
+        )
+        np.testing.assert_allclose(fresh.loss, one.loss, rtol=1e-6)
     keys = [k for k in m.programs if k[0][0] == "loss_landscape"]
-    assert len(keys) == 2  # one program per slice shape, reused by the second 1-D call
+    assert len(keys) == 3  # 2-D, 1-D with xent, 1-D with the lambda (reused by its second call)
 
 
 def test_landscape_along_two_checkpoints(landscape_setup):
@@ -224,7 +229,7 @@ def test_landscape_rejects_directions_of_the_wrong_structure(landscape_setup):
         lambda path, p: jnp.zeros(5) if "head']['bias" in jax.tree_util.keystr(path) else p,
         m.params,
     )
-    shape_error = r"directions\[0\]\[.head.\]\[.bias.\]: expected shape \(2,\) like the params"
+    shape_error = r"directions\[0\]\[.head.\]\[.bias.\](\.value)?: expected shape \(2,\) like the params"
     with pytest.raises(ValueError, match=shape_error + r", got \(5,\)"):
         jv.loss_landscape(m, xent, x, y, directions=(bad_shape,))
     with pytest.raises(ValueError, match="directions: expected 1 or 2"):

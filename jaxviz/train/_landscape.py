@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._callables import lift
 from .._checks import check_key
 from .._programs import call
 
@@ -138,8 +139,10 @@ def _grid(span: float, steps: int, argument: str = "steps") -> np.ndarray:
     return np.linspace(-span, span, steps, dtype=np.float32)
 
 
-def _build(loss: Loss, model, count: int, batch_size: int):
-    def kernel(params, centre, directions, points, x, y):
+def _build(rebuild, model, batch_size: int):
+    def kernel(params, loss_arrays, centre, directions, points, x, y):
+        loss = rebuild(loss_arrays)
+
         def at(point):
             moved = jax.tree.map(
                 lambda c, *ds: c + sum(point[i] * d for i, d in enumerate(ds)).astype(c.dtype),
@@ -150,18 +153,20 @@ def _build(loss: Loss, model, count: int, batch_size: int):
 
         return jax.lax.map(at, points, batch_size=batch_size)
 
-    del count  # part of the program key (the directions' structure), not of the kernel
     return kernel
 
 
 def _evaluate(model, loss, centre, directions, points, x, y, batch_size):
     """The loss at ``centre + sum_i points[:, i] * directions[i]`` for every row of ``points``:
-    one program (the grid chunked by ``lax.map``), cached per loss function."""
-    program = ("loss_landscape", loss, len(directions), batch_size)
+    one program (the grid chunked by ``lax.map``), keyed by the loss function's code (``lift``),
+    so a fresh lambda of the same code reuses it and reads its current arrays."""
+    lifted = lift(loss)
+    program = ("loss_landscape", lifted.key, len(directions), batch_size)
     values = call(
         model,
         program,
-        lambda: _build(loss, model, len(directions), batch_size),
+        lambda: _build(lifted.rebuild, model, batch_size),
+        lifted.arrays,
         centre,
         tuple(directions),
         jnp.asarray(points, jnp.float32),
@@ -189,8 +194,8 @@ def loss_landscape(
 
     Args:
       model: a wrapped model (``jv.wrap``); the centre is ``model.params``.
-      loss: ``loss(logits, y) -> scalar`` (e.g. mean cross-entropy), a function that stays the
-        same object between calls (it keys the compiled program).
+      loss: ``loss(logits, y) -> scalar`` (e.g. mean cross-entropy); a fresh lambda of the same
+        code reuses the compiled program.
       x: the inputs the loss is measured on.
       y: the targets, passed to ``loss`` as they are.
       directions: 1 or 2 random filter-normalized directions, or a tuple of 1 or 2 pytrees
