@@ -229,7 +229,9 @@ def test_landscape_rejects_directions_of_the_wrong_structure(landscape_setup):
         lambda path, p: jnp.zeros(5) if "head']['bias" in jax.tree_util.keystr(path) else p,
         m.params,
     )
-    shape_error = r"directions\[0\]\[.head.\]\[.bias.\](\.value)?: expected shape \(2,\) like the params"
+    shape_error = (
+        r"directions\[0\]\[.head.\]\[.bias.\](\.value)?: expected shape \(2,\) like the params"
+    )
     with pytest.raises(ValueError, match=shape_error + r", got \(5,\)"):
         jv.loss_landscape(m, xent, x, y, directions=(bad_shape,))
     with pytest.raises(ValueError, match="directions: expected 1 or 2"):

@@ -118,8 +118,9 @@ def test_confusion_view_cells_open_the_right_examples(digits):
     explorer = view.explorer(t, p)
     assert explorer._x.shape[0] == cm.counts[t, p]
     figure = view.plot()
-    assert any("predicted as" in (sf._suptitle.get_text() if sf._suptitle else "")
-               for sf in figure.subfigs)
+    assert any(
+        "predicted as" in (sf._suptitle.get_text() if sf._suptitle else "") for sf in figure.subfigs
+    )
     with pytest.raises(ValueError, match="method: expected one of"):
         jv.ConfusionView(m, x, y, method="gradcam")
 

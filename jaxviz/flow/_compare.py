@@ -123,6 +123,16 @@ def _compress(counts: np.ndarray, edges: np.ndarray, basis_points: Sequence[int]
     return out
 
 
+def fold_magnitudes(counts: np.ndarray) -> np.ndarray:
+    """Signed log-magnitude histograms folded onto |value|: bin 0 is the centre (tiny) bin, bin
+    ``k`` (1 .. side) holds both signs' ``k``-th decade bin. Weights of both signs and a vanishing
+    gradient's shrinking size show on a log axis, where signed bands would span -1 .. 1."""
+    side = (counts.shape[-1] - 1) // 2
+    negative = counts[..., :side][..., ::-1]
+    positive = counts[..., side + 1 :]
+    return np.concatenate([counts[..., side : side + 1], negative + positive], axis=-1)
+
+
 class Run(NamedTuple):
     """One run of a comparison: its name, colour and recorder."""
 

@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from ..flow._compare import Run, collect_runs, percentile_bands, run_table, smooth
-from ..flow._stats import HIST_BINS, histogram_edges
+from ..flow._compare import Run, collect_runs, fold_magnitudes, percentile_bands, run_table, smooth
+from ..flow._stats import BINS_PER_DECADE, HIST_MAX_EXP, HIST_MIN_EXP
 from ._common import JaxvizFigure, figure_and_axes
 
 DISTRIBUTIONS = {
@@ -29,20 +29,26 @@ def metric_names(runs: Sequence[Run]) -> list[str]:
     return sorted(names, key=lambda n: (n != "loss", n))
 
 
-def _signed_log_ticks(ax: Axes) -> None:
-    """Label a bin-coordinate axis with the values at a few bin edges (as the monitor does)."""
-    edges = histogram_edges()
-    picks = [0, HIST_BINS // 4, HIST_BINS // 2, HIST_BINS // 2 + 1, 3 * HIST_BINS // 4, HIST_BINS]
-    ax.set_yticks(picks, [f"{edges[i]:.0e}" if edges[i] else "0" for i in picks], fontsize=7)
+def _magnitude_ticks(ax: Axes) -> None:
+    """Label a folded |value| bin axis (bin 0: |v| below 10**HIST_MIN_EXP, then a decade per
+    BINS_PER_DECADE bins) at every other power of ten."""
+    exponents = range(HIST_MIN_EXP + 2, HIST_MAX_EXP + 1, 2)
+    ax.set_yticks(
+        [0.5, *(1 + (e - HIST_MIN_EXP) * BINS_PER_DECADE for e in exponents)],
+        ["0", *(f"1e{e}" for e in exponents)],
+        fontsize=7,
+    )
 
 
 def distribution_bands(recorder, kind: str, index: int):
-    """``(steps, bands)``: the recorder's ``kind`` histograms of one layer (or activation) as
-    TensorBoard's nine percentile values over time, in bin coordinates (0 .. HIST_BINS)."""
+    """``(steps, bands)``: the recorder's ``kind`` histograms of one layer (or activation),
+    folded onto |value|, as TensorBoard's nine percentile values over time, in bin coordinates
+    (see ``fold_magnitudes``)."""
     counts = recorder.field(DISTRIBUTIONS[kind])
     if counts is None:
         return np.zeros(0, np.int64), np.zeros((0, 9))
-    bands = percentile_bands(counts[:, index], np.arange(HIST_BINS + 1, dtype=np.float64))
+    folded = fold_magnitudes(counts[:, index])
+    bands = percentile_bands(folded, np.arange(folded.shape[-1] + 1.0))
     ok = np.isfinite(bands[:, 0])
     return recorder.steps[ok], bands[ok]
 
@@ -115,9 +121,9 @@ def run_comparison(
             index = j if kind != "activations" else min(j, len(names_of_kind) - 1)
             steps, bands = distribution_bands(rec, kind, index)
             draw_bands(ax, steps, bands, focused.color)
-            _signed_log_ticks(ax)
+            _magnitude_ticks(ax)
             ax.set_xlabel("step")
-            ax.set_ylabel("value (signed log bins)")
+            ax.set_ylabel("|value| (log)")
             ax.set_title(f"{focused.name}: {kind} of {names_of_kind[index]}", fontsize=9)
     table_ax = figure.add_subplot(grid[2, :])
     _draw_table(table_ax, run_table(runs), hidden)

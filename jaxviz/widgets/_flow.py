@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..flow._compare import RUN_COLORS, Run, collect_runs, percentile_bands, run_table
+from ..flow._compare import (
+    RUN_COLORS,
+    Run,
+    collect_runs,
+    fold_magnitudes,
+    percentile_bands,
+    run_table,
+)
 from ..flow._diagnose import diagnose, group_diagnoses
 from ..flow._functions import function_table
 from ..flow._gradient_flow import GradientFlow
@@ -108,8 +115,15 @@ def _distributions(recorder: Recorder, rows: np.ndarray) -> dict[str, Any]:
         if counts is None:
             continue
         names = recorder.layers if kind != "activations" else recorder.meta.activation_names
-        bands = percentile_bands(counts[rows], bin_edges).transpose(1, 0, 2)  # (names, steps, 9)
-        out[kind] = {"names": list(names), "data": array_payload(bands.astype(np.float32))}
+        chosen = counts[rows]
+        bands = percentile_bands(chosen, bin_edges).transpose(1, 0, 2)  # (names, steps, 9)
+        folded = fold_magnitudes(chosen)
+        magnitude = percentile_bands(folded, np.arange(folded.shape[-1] + 1.0)).transpose(1, 0, 2)
+        out[kind] = {
+            "names": list(names),
+            "data": array_payload(bands.astype(np.float32)),
+            "magnitude": array_payload(magnitude.astype(np.float32)),
+        }
     return out
 
 
@@ -139,8 +153,8 @@ def runs_payload(runs: list[Run]) -> list[dict[str, Any]]:
             {
                 **row,
                 "final": {k: (v if np.isfinite(v) else None) for k, v in row["final"].items()},
+                "step_count": row["steps"],
                 "steps": array_payload(rec.steps),
-                "last_step": row["steps"] - 1,
                 "metrics": {name: array_payload(v) for name, v in rec.metrics.items()},
                 "validation": {
                     name: {"steps": array_payload(s), "values": array_payload(v)}

@@ -26,6 +26,13 @@ function metricNames(runs) {
   return [...names].sort((a, b) => (a !== "loss") - (b !== "loss") || a.localeCompare(b));
 }
 
+/** Ticks of the folded |value| bins: bin 0 holds |v| < 10^min_exp, then bins_per_decade a decade. */
+function magnitudeTicks({ min_exp, max_exp, bins_per_decade }) {
+  const ticks = [{ value: 0.5, label: "0" }];
+  for (let e = min_exp + 2; e <= max_exp; e += 2) ticks.push({ value: 1 + (e - min_exp) * bins_per_decade, label: e === 0 ? "1" : `1e${e}` });
+  return { bins: 1 + (max_exp - min_exp) * bins_per_decade, ticks };
+}
+
 function finalText(v) {
   return v === null || v === undefined ? "-" : formatNumber(v);
 }
@@ -58,6 +65,7 @@ function render({ model, el }) {
 
   let hidden = new Set(model.get("hidden"));
   let distKind = "weights";
+  let distValues = "magnitude";
   const metricPanels = h("div", { className: "jv-flow-row", dataset: { role: "metrics" } });
   const smoothing = createSlider({
     name: "smoothing", label: "smoothing", min: 0, max: 0.99, step: 0.01, value: model.get("smoothing"),
@@ -86,6 +94,15 @@ function render({ model, el }) {
     value: distKind,
     onChange: (v) => {
       distKind = v;
+      drawDistribution();
+    },
+  });
+  const valuesToggle = createToggle({
+    name: "distribution-values", label: "values",
+    options: [{ value: "magnitude", label: "|value| (log)" }, { value: "signed", label: "signed (log)" }],
+    value: distValues,
+    onChange: (v) => {
+      distValues = v;
       drawDistribution();
     },
   });
@@ -159,7 +176,7 @@ function render({ model, el }) {
     ]),
     h("div", { className: "jv-flow-panel" }, [
       h("div", { className: "jv-flow-caption", text: "distributions over time (TensorBoard's bands: min, ±1.5σ, ±1σ, ±0.5σ percentiles, median)" }),
-      distToggle.el,
+      h("div", { className: "jv-flow-row" }, [distToggle.el, valuesToggle.el]),
       distChart.el,
     ]),
     h("div", { className: "jv-flow-caption", text: "diagnoses" }),
@@ -211,7 +228,7 @@ function render({ model, el }) {
         h("td", {}, [box]),
         h("td", {}, [swatch, name]),
         ...hp.map((k) => h("td", { text: r.hparams[k] === undefined ? "-" : String(r.hparams[k]) })),
-        h("td", { text: String(r.steps) }),
+        h("td", { text: String(r.step_count) }),
         ...fin.map((k) => h("td", { text: finalText(r.final[k]) })),
       ]);
       return tr;
@@ -231,10 +248,11 @@ function render({ model, el }) {
     const names = entry.names;
     // activations are named by the user; fall back to the first when the layer has none
     const j = Math.max(0, names.indexOf(layer));
-    const bands = take(fromPayload(entry.data), j); // (steps, 9)
+    const magnitude = distValues === "magnitude";
+    const bands = take(fromPayload(magnitude ? entry.magnitude : entry.data), j); // (steps, 9)
     const col = (k) => Float64Array.from(hs, (_, i) => bands.data[i * 9 + k]);
     const color = (model.get("runs").find((r) => r.name === model.get("focus")) ?? {}).color ?? "#1971c2";
-    const axisSpec = signedLogTicks(model.get("hist_axis"));
+    const axisSpec = magnitude ? magnitudeTicks(model.get("hist_axis")) : signedLogTicks(model.get("hist_axis"));
     distChart.draw({
       title: `${distKind} of ${names[j]} (run ${model.get("focus")})`,
       series: [
@@ -242,7 +260,7 @@ function render({ model, el }) {
         { x: hs, y: col(4), color, width: 1.6, label: "median" },
       ],
       x: { label: "step" },
-      y: { min: 0, max: axisSpec.bins, label: "value (signed log)", ticks: axisSpec.ticks },
+      y: { min: 0, max: axisSpec.bins, label: magnitude ? "|value| (log)" : "value (signed log)", ticks: axisSpec.ticks },
       cursor: hs[slider.get()],
     });
   }
