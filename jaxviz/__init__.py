@@ -2,6 +2,7 @@
 
 import typing
 
+from . import course as course
 from . import flow as flow
 from . import metrics as metrics
 from . import sequence as sequence

@@ -500,33 +500,3 @@ def test_a_model_without_attention_says_so():
     assert (
         np.asarray(sq.token_occlusion(model, TOKENS)).shape == TOKENS.shape
     )  # token methods still work
-
-
-# -- the method contract --------------------------------------------------------------------------
-
-CONTRACT = {
-    "attention": lambda m, t, target, **kw: sq.attention(m, t, **kw),
-    "head_importance": lambda m, t, target, **kw: sq.head_importance(m, t, target, **kw),
-    "gradient_weighted_attention": lambda m, t, target, **kw: sq.gradient_weighted_attention(
-        m, t, target, **kw
-    ),
-    "token_attribution": lambda m, t, target, **kw: sq.token_attribution(
-        m, t, target, steps=8, **kw
-    ),
-    "token_occlusion": lambda m, t, target, **kw: sq.token_occlusion(m, t, target, **kw),
-}
-
-
-@pytest.mark.parametrize("name", sorted(CONTRACT))
-def test_sequence_methods_keep_the_engine_contract(nnx_model, name):
-    from compiles import compiles
-
-    call = CONTRACT[name]
-    whole = np.asarray(call(nnx_model, TOKENS, np.array([0, 1, 2])))
-    chunked = np.asarray(call(nnx_model, TOKENS, np.array([0, 1, 2]), batch_size=2))  # padded tail
-    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
-    one = np.asarray(call(nnx_model, TOKENS[1:2], np.array([1])))
-    np.testing.assert_allclose(one[0], whole[1], rtol=1e-5, atol=1e-6)  # examples are independent
-    before = compiles.count
-    call(nnx_model, TOKENS, np.array([2, 0, 1]))  # new targets are data: nothing compiles
-    assert compiles.count == before
