@@ -161,7 +161,8 @@ def _draw_table(ax: Axes, rows: list[dict], hidden: Sequence[str]) -> None:
         return
     hparams = list(dict.fromkeys(k for r in rows for k in r["hparams"]))
     finals = list(dict.fromkeys(k for r in rows for k in r["final"]))
-    header = ["run", *hparams, "steps", *(f"final {k}" for k in finals)]
+    short = [k.replace("validation/", "val. ") for k in finals]
+    header = ["run", *hparams, "steps", *(f"final {k}" for k in short)]
     cells = [
         [
             r["name"] + (" (hidden)" if r["name"] in hidden else ""),
@@ -176,6 +177,10 @@ def _draw_table(ax: Axes, rows: list[dict], hidden: Sequence[str]) -> None:
     table.set_fontsize(8)
     for i, r in enumerate(rows, start=1):
         table[i, 0].get_text().set_color(r["color"])
+
+
+def _percent(value) -> str:
+    return "-" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def confusion_matrix(matrix, *, ax: Axes | None = None, normalize: bool = False):
@@ -202,12 +207,12 @@ def confusion_matrix(matrix, *, ax: Axes | None = None, normalize: bool = False)
     precision, recall = matrix.precision, matrix.recall
     ax.set_xticks(
         range(n),
-        [f"{c}\nP {_format(float(v))}" for c, v in zip(matrix.class_names, precision)],
-        fontsize=7,
+        [f"{c}\nP {_percent(v)}" for c, v in zip(matrix.class_names, precision)],
+        fontsize=6,
     )
     ax.set_yticks(
         range(n),
-        [f"{c}  R {_format(float(v))}" for c, v in zip(matrix.class_names, recall)],
+        [f"{c}  R {_percent(v)}" for c, v in zip(matrix.class_names, recall)],
         fontsize=7,
     )
     ax.set_xlabel("predicted class (P: precision)")
@@ -260,8 +265,8 @@ def confusion_view(matrix, x, examples, index, view) -> Figure:
     if len(examples):
         t, p = matrix.labels[examples[0]], matrix.predictions[examples[0]]
         right.suptitle(
-            f"{len(examples)} examples of {matrix.class_names[t]} predicted as "
-            f"{matrix.class_names[p]}",
+            f"examples of {matrix.class_names[t]} predicted as {matrix.class_names[p]}: "
+            f"{len(examples)}",
             fontsize=10,
         )
     for k, i in enumerate(shown):
