@@ -99,6 +99,11 @@ from .sequence import rnn_states as rnn_states
 from .sequence import state_gradient_norms as state_gradient_norms
 from .sequence import token_attribution as token_attribution
 from .sequence import token_occlusion as token_occlusion
+from .train import ConfusionMatrix as ConfusionMatrix
+from .train import LossLandscape as LossLandscape
+from .train import confusion_matrix as confusion_matrix
+from .train import loss_landscape as loss_landscape
+from .train import loss_line as loss_line
 
 if typing.TYPE_CHECKING:
     from . import plot as plot
@@ -115,6 +120,8 @@ if typing.TYPE_CHECKING:
     from .widgets._sequence import AttentionView as AttentionView
     from .widgets._sequence import RNNView as RNNView
     from .widgets._sequence import TokenView as TokenView
+    from .widgets._training import ConfusionView as ConfusionView
+    from .widgets._training import LandscapeView as LandscapeView
     from .widgets._trust import DeletionScrubber as DeletionScrubber
     from .widgets._trust import RandomizationView as RandomizationView
     from .widgets._trust import Scorecard as Scorecard
@@ -128,6 +135,8 @@ _LAZY = {
     "FunctionExplorer": (".widgets._flow", "FunctionExplorer"),
     "GradientFlowView": (".widgets._flow", "GradientFlowView"),
     "ModelView": (".widgets._flow", "ModelView"),
+    "ConfusionView": (".widgets._training", "ConfusionView"),
+    "LandscapeView": (".widgets._training", "LandscapeView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
     "AttentionView": (".widgets._sequence", "AttentionView"),
@@ -249,12 +258,20 @@ __all__ = [
     "LatentPlane",
     "Neighbours",
     "Traversal",
+    # after training: evaluation and the loss landscape
+    "confusion_matrix",
+    "loss_landscape",
+    "loss_line",
+    "ConfusionMatrix",
+    "LossLandscape",
     # static plots and widgets (loaded on first use)
     "plot",
+    "ConfusionView",
     "Explorer",
     "FlowMonitor",
     "FunctionExplorer",
     "GradientFlowView",
+    "LandscapeView",
     "LayerExplorer",
     "ModelView",
     "Projector",

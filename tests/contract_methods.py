@@ -237,6 +237,17 @@ METHODS: dict[str, Case] = {
     ),
     "metric_non_sensitivity": Case(
         lambda m, x, t, **kw: _metric(jv.metrics.non_sensitivity(m, x, t, x, region=4, **kw))
+    "loss_landscape": Case(
+        lambda m, x, t, **kw: jv.loss_landscape(
+            m, _labels_loss, x, jnp.asarray(t), directions=2, steps=3, key=KEY
+        ).loss,
+        per_example=False,
+        batched=False,
+    ),
+    "confusion_matrix": Case(
+        lambda m, x, t, **kw: jv.confusion_matrix(m, x, np.asarray(t)).counts,
+        per_example=False,
+        batched=False,
     ),
 }
 
@@ -254,6 +265,8 @@ CHUNKED = {
         "top_activating",
         "receptive_field",
         "feature_visualization",
+        "loss_landscape",
+        "confusion_matrix",
     }
 }
 

@@ -19,6 +19,11 @@ from ._flow import function as function
 from ._flow import gradient_flow as gradient_flow
 from ._flow import model_view as model_view
 
+# Training: runs compared, confusion matrix, loss landscape.
+from ._training import confusion_matrix as confusion_matrix
+from ._training import loss_landscape as loss_landscape
+from ._training import run_comparison as run_comparison
+
 # Image attributions: one map, or a grid of methods.
 from ._image import attribution as attribution
 from ._image import grid as grid
