@@ -35,13 +35,6 @@ TOPIC_ORDER = (
     "coalition",
     "metrics",
     "sequence",
-    "throughput",
-    "accuracy",
-    "cold_start",
-    "scale",
-    "profile",
-    "coalition",
-    "metrics",
     "latent",
     "gpu",
 )

@@ -237,6 +237,7 @@ METHODS: dict[str, Case] = {
     ),
     "metric_non_sensitivity": Case(
         lambda m, x, t, **kw: _metric(jv.metrics.non_sensitivity(m, x, t, x, region=4, **kw))
+    ),
     "loss_landscape": Case(
         lambda m, x, t, **kw: jv.loss_landscape(
             m, _labels_loss, x, jnp.asarray(t), directions=2, steps=3, key=KEY

@@ -19,11 +19,6 @@ from ._flow import function as function
 from ._flow import gradient_flow as gradient_flow
 from ._flow import model_view as model_view
 
-# Training: runs compared, confusion matrix, loss landscape.
-from ._training import confusion_matrix as confusion_matrix
-from ._training import loss_landscape as loss_landscape
-from ._training import run_comparison as run_comparison
-
 # Image attributions: one map, or a grid of methods.
 from ._image import attribution as attribution
 from ._image import grid as grid
@@ -38,6 +33,11 @@ from ._layers import image_rows as image_rows
 from ._layers import layer_projections as layer_projections
 from ._layers import projection as projection
 from ._layers import top_examples as top_examples
+
+# Training: runs compared, confusion matrix, loss landscape.
+from ._training import confusion_matrix as confusion_matrix
+from ._training import loss_landscape as loss_landscape
+from ._training import run_comparison as run_comparison
 
 # Trust: the metrics scorecard, the deletion/insertion scrubber, the randomization cascade.
 from ._trust import randomization as randomization
