@@ -1,5 +1,10 @@
 """Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
 
+from ._compare import Run as Run
+from ._compare import collect_runs as collect_runs
+from ._compare import percentile_bands as percentile_bands
+from ._compare import run_table as run_table
+from ._compare import smooth as smooth
 from ._diagnose import Diagnosis as Diagnosis
 from ._diagnose import DiagnosisGroup as DiagnosisGroup
 from ._diagnose import depth_flags as depth_flags
