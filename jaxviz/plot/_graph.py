@@ -109,11 +109,9 @@ def _draw_edge(ax: Axes, points, label: str) -> None:
                 zorder=2,
             )
         )
-    # the label beside the longest segment (a skip's long run, clear of the nodes)
-    (x0, y0), (x1, y1) = max(
-        zip(points, points[1:], strict=False),
-        key=lambda ab: (ab[0][0] - ab[1][0]) ** 2 + (ab[0][1] - ab[1][1]) ** 2,
-    )
+    # the label beside a long edge's run through its bend points (a skip's, clear of the nodes),
+    # else beside its segment
+    (x0, y0), (x1, y1) = (points[1], points[-2]) if len(points) >= 4 else points[:2]
     ax.text(
         (x0 + x1) / 2 + 0.05,
         (y0 + y1) / 2,
@@ -169,7 +167,9 @@ def _draw_groups(ax: Axes, graph: ModelGraph, positions, collapsed) -> None:
             fontsize=6.5,
             va="top",
             color="#8a6d2f",
-            zorder=1.5,
+            # over the edges that cross into the box, on a backing of the box's colour
+            bbox={"facecolor": "#fbf7ef", "edgecolor": "none", "pad": 0.8, "alpha": 0.9},
+            zorder=2.5,
         )
 
 
