@@ -251,3 +251,90 @@ def make_twins(
 def random_inputs(n: int, input_shape: tuple[int, int, int], *, seed: int = 1) -> jax.Array:
     """n standard-normal NHWC images."""
     return jax.random.normal(jax.random.key(seed), (n, *input_shape), jnp.float32)
+
+
+def torch_transformer(module: Any) -> Any:
+    """A PyTorch copy of a zoo ``TinyTransformer`` (jaxviz/zoo/_models.py) with its weights.
+
+    The arithmetic follows flax's: pre-norm blocks with ``LayerNorm(eps=1e-6)``, attention as
+    ``nnx.MultiHeadAttention`` computes it (per-head query/key/value projections with biases,
+    queries scaled by 1/sqrt(head size), masked scores set to the float32 minimum, softmax, an
+    output projection over heads), a ReLU MLP, the head on the readout position. Its
+    ``token_embed`` is the layer Captum's ``LayerIntegratedGradients`` attributes to; after a
+    call, each block's ``attention.weights`` holds its (batch, heads, query, key) weights.
+    """
+    import torch
+
+    def tensor(value) -> torch.Tensor:
+        return torch.from_numpy(np.array(value[...], np.float32))
+
+    def linear(layer) -> torch.nn.Linear:
+        kernel, bias = tensor(layer.kernel), tensor(layer.bias)
+        copy = torch.nn.Linear(*kernel.shape)
+        copy.weight.data, copy.bias.data = kernel.T.contiguous(), bias
+        return copy
+
+    def norm(layer) -> torch.nn.LayerNorm:
+        copy = torch.nn.LayerNorm(layer.scale.shape[0], eps=layer.epsilon)
+        copy.weight.data, copy.bias.data = tensor(layer.scale), tensor(layer.bias)
+        return copy
+
+    def embedding(layer) -> torch.nn.Embedding:
+        return torch.nn.Embedding.from_pretrained(tensor(layer.embedding), freeze=False)
+
+    class Attention(torch.nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.projections = torch.nn.ParameterList(
+                torch.nn.Parameter(tensor(getattr(layer, name).kernel))  # (dim, heads, size)
+                for name in ("query", "key", "value")
+            )
+            self.biases = torch.nn.ParameterList(
+                torch.nn.Parameter(tensor(getattr(layer, name).bias))  # (heads, size)
+                for name in ("query", "key", "value")
+            )
+            self.out = torch.nn.Parameter(tensor(layer.out.kernel))  # (heads, size, dim)
+            self.out_bias = torch.nn.Parameter(tensor(layer.out.bias))
+
+        def forward(self, x, mask):
+            q, k, v = (
+                torch.einsum("bld,dhe->blhe", x, w) + b
+                for w, b in zip(self.projections, self.biases)
+            )
+            q = q / np.sqrt(q.shape[-1])
+            scores = torch.einsum("bqhe,bkhe->bhqk", q, k)
+            scores = torch.where(mask, scores, torch.finfo(torch.float32).min)
+            self.weights = scores.softmax(-1)  # kept for attention read-outs (no copy)
+            heads = torch.einsum("bhqk,bkhe->bqhe", self.weights, v)
+            return torch.einsum("bqhe,hed->bqd", heads, self.out) + self.out_bias
+
+    class Block(torch.nn.Module):
+        def __init__(self, block):
+            super().__init__()
+            self.norm1, self.norm2 = norm(block.norm1), norm(block.norm2)
+            self.attention = Attention(block.attention)
+            self.mlp_in, self.mlp_out = linear(block.mlp_in), linear(block.mlp_out)
+
+        def forward(self, x, mask):
+            x = x + self.attention(self.norm1(x), mask)
+            return x + self.mlp_out(torch.relu(self.mlp_in(self.norm2(x))))
+
+    class Transformer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token_embed = embedding(module.token_embed)
+            self.position_embed = embedding(module.position_embed)
+            self.blocks = torch.nn.ModuleList(Block(block) for block in module.blocks)
+            self.norm, self.head = norm(module.norm), linear(module.head)
+
+        def forward(self, tokens):
+            length = tokens.shape[1]
+            x = self.token_embed(tokens) + self.position_embed(torch.arange(length))
+            mask = (tokens != module.pad_id)[:, None, None, :]
+            if module.causal:
+                mask = mask & torch.ones(length, length, dtype=torch.bool).tril()
+            for block in self.blocks:
+                x = block(x, mask)
+            return self.head(self.norm(x[:, module.readout]))
+
+    return Transformer().eval()

@@ -27,7 +27,16 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 from benchmarks._machine import machine_section  # noqa: E402
 
 TOPIC_ORDER = (
-    "throughput", "accuracy", "cold_start", "scale", "profile", "coalition", "metrics", "gpu"
+    "throughput",
+    "accuracy",
+    "cold_start",
+    "scale",
+    "profile",
+    "coalition",
+    "metrics",
+    "sequence",
+    "latent",
+    "gpu",
 )
 
 

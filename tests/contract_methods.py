@@ -11,6 +11,9 @@ where the method takes one. `per_example` says whether results are a function of
 alone (so a batch equals its examples one at a time); `keyed` methods draw noise per example
 position, so only their chunking is compared; `batched` is False for computations over the whole
 set (an objective summed over the batch, a dataset's top examples, a probe set).
+
+Methods on token ids (jaxviz.sequence) register in `TOKEN_METHODS` and run the same contract on
+a small NNX transformer at two sequence lengths (`TOKENS`, a `Domain` like `IMAGES`).
 """
 
 from __future__ import annotations
@@ -191,6 +194,62 @@ METHODS: dict[str, Case] = {
         per_example=False,
         batched=False,
     ),
+    # Metrics that run through the engine: per-example values and curves (their bootstrap CIs
+    # summarize the batch, so they are left out). The attribution is the input itself (a
+    # fixed map), and random orders are off so each example's values stand alone.
+    "metric_deletion": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.deletion(m, x, t, x, steps=4, random_orders=0, **kw)
+        )
+    ),
+    "metric_deletion_random_orders": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.deletion(m, x, t, x, steps=4, random_orders=2, key=KEY, **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_insertion_blur_regions": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.insertion(m, x, t, x[..., 0], steps=3, region=2, random_orders=0, **kw)
+        )
+    ),
+    "metric_road": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.road(m, x, t, x, percentages=(0.25, 0.5), noise=0.0, random_orders=0,
+                            output="logit", **kw)
+        )
+    ),
+    "metric_faithfulness_correlation": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.faithfulness_correlation(m, x, t, x, subset_size=4, samples=6, key=KEY,
+                                                **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_infidelity": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.infidelity(m, x, t, x, samples=6, normalize=True, key=KEY, **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_completeness_gap": Case(
+        lambda m, x, t, **kw: _metric(jv.metrics.completeness_gap(m, x, t, x, **kw))
+    ),
+    "metric_non_sensitivity": Case(
+        lambda m, x, t, **kw: _metric(jv.metrics.non_sensitivity(m, x, t, x, region=4, **kw))
+    ),
+    "loss_landscape": Case(
+        lambda m, x, t, **kw: jv.loss_landscape(
+            m, _labels_loss, x, jnp.asarray(t), directions=2, steps=3, key=KEY
+        ).loss,
+        per_example=False,
+        batched=False,
+    ),
+    "confusion_matrix": Case(
+        lambda m, x, t, **kw: jv.confusion_matrix(m, x, np.asarray(t)).counts,
+        per_example=False,
+        batched=False,
+    ),
 }
 
 # Methods that take `batch_size` (the others run their whole input at once, or chunk it
@@ -207,13 +266,100 @@ CHUNKED = {
         "top_activating",
         "receptive_field",
         "feature_visualization",
+        "loss_landscape",
+        "confusion_matrix",
     }
 }
+
+
+VOCAB, MAX_LENGTH, WIDTH = 13, 16, 8
+
+
+class TokenClassifier(nnx.Module):
+    """Token + learned position embeddings, two 2-head self-attention layers with a padding
+    mask (id 0), a dense head on the first token: any length up to MAX_LENGTH."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.embed = nnx.Embed(VOCAB, WIDTH, rngs=rngs)
+        self.position = nnx.Param(0.3 * jax.random.normal(jax.random.key(1), (MAX_LENGTH, WIDTH)))
+        self.layers = nnx.List(
+            [nnx.MultiHeadAttention(2, WIDTH, decode=False, rngs=rngs) for _ in range(2)]
+        )
+        self.head = nnx.Linear(WIDTH, CLASSES, rngs=rngs)
+
+    def __call__(self, tokens):
+        x = self.embed(tokens) + self.position[...][: tokens.shape[1]]
+        mask = (tokens != 0)[:, None, None, :]
+        for layer in self.layers:
+            x = x + layer(x, mask=mask)
+        return self.head(x[:, 0])
+
+
+def token_model() -> jv.Model:
+    return jv.wrap(TokenClassifier(nnx.Rngs(0)))
+
+
+def token_inputs(length: int, batch: int, seed: int = 0) -> np.ndarray:
+    """Token ids in 1..VOCAB-1, each row padded with zeros after a random length >= 2."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, VOCAB, (batch, length)).astype(np.int32)
+    ends = rng.integers(2, length + 1, batch)
+    tokens[np.arange(length)[None, :] >= ends[:, None]] = 0
+    return tokens
+
+
+TOKEN_METHODS: dict[str, Case] = {
+    "attention": Case(lambda m, x, t, **kw: jv.attention(m, x, **kw)),
+    "head_importance": Case(lambda m, x, t, **kw: jv.head_importance(m, x, t, **kw)),
+    "gradient_weighted_attention": Case(
+        lambda m, x, t, **kw: jv.gradient_weighted_attention(m, x, t, **kw)
+    ),
+    "token_integrated_gradients": Case(
+        lambda m, x, t, **kw: jv.token_attribution(m, x, t, steps=8, **kw)
+    ),
+    "token_integrated_gradients_all_l2": Case(
+        lambda m, x, t, **kw: jv.token_attribution(m, x, "all", steps=4, reduce="l2", **kw)
+    ),
+    "token_saliency": Case(
+        lambda m, x, t, **kw: jv.token_attribution(m, x, t, method="saliency", **kw)
+    ),
+    "token_smoothgrad": Case(
+        lambda m, x, t, **kw: jv.token_attribution(
+            m, x, t, method="smoothgrad", samples=4, key=KEY, **kw
+        ),
+        keyed=True,
+    ),
+    "token_occlusion": Case(lambda m, x, t, **kw: jv.token_occlusion(m, x, t, **kw)),
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One kind of input the contract runs on: its model, inputs, sizes and methods."""
+
+    model: Callable[[], jv.Model]
+    inputs: Callable[..., np.ndarray]
+    sizes: tuple[int, int]
+    methods: dict[str, Case]
+    chunked: set[str]
+
+
+IMAGES = Domain(model, inputs, RESOLUTIONS, METHODS, CHUNKED)
+TOKENS = Domain(token_model, token_inputs, (6, 9), TOKEN_METHODS, set(TOKEN_METHODS))
+DOMAINS = {"images": IMAGES, "tokens": TOKENS}
 
 
 def _cells(x) -> np.ndarray:
     """A grid of 4x4-pixel cells over x's images (4 groups at 8x8, 9 at 12x12)."""
     return jv.grid_segments(x.shape[1:3], 4)
+
+
+def _metric(result) -> dict[str, np.ndarray]:
+    """A metric's per-example arrays: its values, and its curves where it has them."""
+    out = {"values": np.asarray(result.values, np.float32)}
+    if hasattr(result, "curves"):
+        out["curves"] = np.asarray(result.curves, np.float32)
+    return out
 
 
 def _flow(flow) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """The method contract: every registered method (tests/contract_methods.py), on one fully
-convolutional model, at two input resolutions and two batch sizes, chunked and unchunked, on 1
-and 4 devices: shapes, values against per-example calls, and no compilation after the first call
-of each input signature. Also the program cache's bound and functions passed as options."""
+convolutional model at two input resolutions (token methods: a small transformer at two lengths)
+and two batch sizes, chunked and unchunked, on 1 and 4 devices: shapes, values against
+per-example calls, and no compilation after the first call of each input signature. Also the
+program cache's bound and functions passed as options."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 import optax
 import pytest
 from compiles import compiles
-from contract_methods import BATCHES, CHUNKED, METHODS, RESOLUTIONS, inputs, leaves, model, targets
+from contract_methods import BATCHES, DOMAINS, inputs, leaves, targets
 
 import jaxviz as jv
 from jaxviz import _callables
@@ -43,12 +44,21 @@ LIKE_INPUT = {
     "kernel_shap",
     "shapley_values",
     "shapley_values_permutation",
+    "token_integrated_gradients",
+    "token_saliency",
+    "token_smoothgrad",
+    "token_occlusion",
 }
 
 
 @pytest.fixture(scope="module")
-def m():
-    return model()
+def models():
+    return {name: domain.model() for name, domain in DOMAINS.items()}
+
+
+@pytest.fixture(scope="module")
+def m(models):
+    return models["images"]
 
 
 def assert_same(got, want, what):
@@ -67,15 +77,19 @@ def check_no_compile(call, what):
     )
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
-def test_method_contract(name, m):
-    case = METHODS[name]
+CASES = [(domain, name) for domain, d in DOMAINS.items() for name in sorted(d.methods)]
+
+
+@pytest.mark.parametrize(("domain", "name"), CASES)
+def test_method_contract(domain, name, models):
+    d, m = DOMAINS[domain], models[domain]
+    case = d.methods[name]
     firsts = {}
-    for resolution in RESOLUTIONS:
+    for size in d.sizes:
         for batch in BATCHES:
-            x, t = inputs(resolution, batch), targets(batch)
-            where = f"{name} at {resolution}x{resolution}, batch {batch}"
-            whole = firsts[resolution, batch] = case.call(m, x, t)
+            x, t = d.inputs(size, batch), targets(batch)
+            where = f"{name} at size {size}, batch {batch}"
+            whole = firsts[size, batch] = case.call(m, x, t)
             if case.batched:
                 assert all(leaf.shape[0] == batch for leaf in leaves(whole)), where
             if name in LIKE_INPUT:
@@ -87,19 +101,19 @@ def test_method_contract(name, m):
                     whole,
                     where + ", per example",
                 )
-            if name in CHUNKED:
+            if name in d.chunked:
                 assert_same(case.call(m, x, t, batch_size=2), whole, where + ", chunks of 2")
             # New values and targets, the same signature: nothing compiles.
-            other_x, other_t = inputs(resolution, batch, seed=1), targets(batch, shift=1)
+            other_x, other_t = d.inputs(size, batch, seed=1), targets(batch, shift=1)
             check_no_compile(lambda: case.call(m, other_x, other_t), where)
-            if name in CHUNKED:
+            if name in d.chunked:
                 check_no_compile(
                     lambda: case.call(m, other_x, other_t, batch_size=2), where + ", chunks of 2"
                 )
-    # The first resolution's programs still work, unchanged, after the second's were compiled.
-    x, t = inputs(RESOLUTIONS[0], BATCHES[0]), targets(BATCHES[0])
+    # The first size's programs still work, unchanged, after the second's were compiled.
+    x, t = d.inputs(d.sizes[0], BATCHES[0]), targets(BATCHES[0])
     check_no_compile(
-        lambda: assert_same(case.call(m, x, t), firsts[RESOLUTIONS[0], BATCHES[0]], name), name
+        lambda: assert_same(case.call(m, x, t), firsts[d.sizes[0], BATCHES[0]], name), name
     )
 
 
@@ -108,23 +122,24 @@ SHARDED = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
-    from contract_methods import CHUNKED, METHODS, inputs, leaves, model, targets
+    from contract_methods import DOMAINS, leaves, targets
     assert jax.device_count() == 4, jax.devices()
-    m = model()
-    x, t = inputs(12, 5), targets(5)
     out = {{}}
-    for name, case in METHODS.items():
-        for i, leaf in enumerate(leaves(case.call(m, x, t))):
-            out[f"{{name}}/{{i}}"] = leaf
-        if name in CHUNKED:
-            for i, leaf in enumerate(leaves(case.call(m, x, t, batch_size=2))):
-                out[f"{{name}}/chunked/{{i}}"] = leaf
+    for domain, d in DOMAINS.items():
+        m = d.model()
+        x, t = d.inputs(d.sizes[1], 5), targets(5)
+        for name, case in d.methods.items():
+            for i, leaf in enumerate(leaves(case.call(m, x, t))):
+                out[f"{{domain}}/{{name}}/{{i}}"] = leaf
+            if name in d.chunked:
+                for i, leaf in enumerate(leaves(case.call(m, x, t, batch_size=2))):
+                    out[f"{{domain}}/{{name}}/chunked/{{i}}"] = leaf
     np.savez({path!r}, **out)
     """
 )
 
 
-def test_every_method_on_four_devices_equals_one_device(m, tmp_path):
+def test_every_method_on_four_devices_equals_one_device(models, tmp_path):
     path = tmp_path / "sharded.npz"
     script = SHARDED.format(tests=os.path.dirname(__file__), path=str(path))
     env = dict(
@@ -132,15 +147,16 @@ def test_every_method_on_four_devices_equals_one_device(m, tmp_path):
     )
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=900)
     sharded = np.load(path)
-    x, t = inputs(12, 5), targets(5)
-    for name, case in METHODS.items():
-        expected = leaves(case.call(m, x, t))
-        for i, want in enumerate(expected):
-            assert_same(sharded[f"{name}/{i}"], want, f"{name} on 4 devices")
-            if name in CHUNKED:
-                assert_same(
-                    sharded[f"{name}/chunked/{i}"], want, f"{name} on 4 devices, chunks of 2"
-                )
+    for domain, d in DOMAINS.items():
+        x, t = d.inputs(d.sizes[1], 5), targets(5)
+        for name, case in d.methods.items():
+            for i, want in enumerate(leaves(case.call(models[domain], x, t))):
+                key = f"{domain}/{name}"
+                assert_same(sharded[f"{key}/{i}"], want, f"{name} on 4 devices")
+                if name in d.chunked:
+                    assert_same(
+                        sharded[f"{key}/chunked/{i}"], want, f"{name} on 4 devices, chunks of 2"
+                    )
 
 
 def test_the_program_cache_stays_bounded_over_a_thousand_shapes():

@@ -71,19 +71,19 @@ def attention_rollout(weights, *, residual: float = 0.5, heads: str = "mean") ->
       float32 (batch, tokens, tokens): row q is how position q's top-layer representation
       mixes the input tokens; every row sums to 1.
     """
-    graph = layer_graph(weights, residual=residual, heads=heads)
-    return _rollout(graph)
+    weights = _check_weights(weights)
+    residual = _check_residual(residual)
+    check_choice("heads", heads, HEAD_FUSIONS)
+    return _rollout(jnp.asarray(weights, jnp.float32), residual, heads)
 
 
-@jax.jit
-def _rollout(graph):
+@functools.partial(jax.jit, static_argnames=("residual", "heads"))
+def _rollout(weights, residual, heads):
     def step(total, layer):
         return layer @ total, None
 
-    eye = jnp.broadcast_to(
-        jnp.eye(graph.shape[-1], dtype=graph.dtype), graph.shape[:1] + graph.shape[2:]
-    )
-    total, _ = jax.lax.scan(step, eye, jnp.moveaxis(graph, 1, 0))
+    graph = jnp.moveaxis(_layer_graph(weights, residual, heads), 1, 0)  # layers first
+    total, _ = jax.lax.scan(step, graph[0], graph[1:])  # one product fewer than from I
     return total
 
 

@@ -12,15 +12,24 @@ h_t is the carry itself, or its second part for the LSTM's `(c, h)` carry.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
+from .._callables import lift
 from .._checks import check_choice
+from .._compile_cache import compile_cache
+from .._programs import LRU, PROGRAMS_PER_MODEL, signature
 
 NORMS = ("spectral", "frobenius")
+
+# Cells are not wrapped models, so their programs live here: keyed by the cell's structure (an
+# nnx graphdef, or a function's code and non-array values) and the arguments' signature.
+_PROGRAMS: LRU[Callable[..., Any]] = LRU(PROGRAMS_PER_MODEL)
 
 
 class RNNStates(NamedTuple):
@@ -81,14 +90,35 @@ def _check_cell_inputs(cell, inputs, carry) -> tuple[Any, np.ndarray, Any]:
     return cell, inputs, carry
 
 
-def _pure(cell):
-    """`cell` as a pure function of (state, carry, x), so it runs inside `lax.scan` and `jit`."""
+class _PureCell(NamedTuple):
+    """A cell as a pure function `step(state, carry, x)` of its arrays `state`, with the key
+    its programs are cached under and, for an nnx cell, its graphdef (to recompute gates)."""
+
+    key: Hashable
+    graphdef: Any
+    state: Any
+    step: Callable[..., Any]
+
+
+def _pure(cell) -> _PureCell:
     from flax import nnx
 
     if isinstance(cell, nnx.Module):
         graphdef, state = nnx.split(cell)
-        return graphdef, state, lambda state, carry, x: nnx.merge(graphdef, state)(carry, x)
-    return None, (), lambda state, carry, x: cell(carry, x)
+        step = lambda state, carry, x: nnx.merge(graphdef, state)(carry, x)  # noqa: E731
+        return _PureCell(("nnx", graphdef), graphdef, state, step)
+    lifted = lift(cell)  # the arrays it closes over become arguments, not constants
+    step = lambda state, carry, x: lifted.rebuild(state)(carry, x)  # noqa: E731
+    return _PureCell(("function", lifted.key), None, lifted.arrays, step)
+
+
+def _run(program: tuple, pure: _PureCell, build: Callable[[], Callable[..., Any]], *args) -> Any:
+    """`build()(pure.state, *args)`, compiled once per cell, options and argument signature."""
+    arguments = (pure.state, *args)
+    key = (program, pure.key, signature(arguments), _compile.settings_key())
+    compiled = _PROGRAMS.get(key, lambda: _compile.jit(build()))
+    with compile_cache():
+        return compiled(*arguments)
 
 
 def _gates(module, carry, x) -> dict[str, jax.Array] | None:
@@ -147,27 +177,27 @@ def rnn_states(cell, inputs, *, carry=None) -> RNNStates:
     [1.0, 1.5, 1.75]
     """
     cell, inputs, carry = _check_cell_inputs(cell, inputs, carry)
-    graphdef, state, step = _pure(cell)
-    return _states(graphdef, step, state, carry, jnp.asarray(inputs))
+    pure = _pure(cell)
+    build = lambda: _states_program(pure.graphdef, pure.step)  # noqa: E731
+    hidden, memory, gates = _run(("rnn_states",), pure, build, carry, jnp.asarray(inputs))
+    return RNNStates(hidden, memory, gates)
 
 
-def _states(graphdef, step, state, carry, inputs) -> RNNStates:
+def _states_program(graphdef, step) -> Callable[..., Any]:
     from flax import nnx
 
-    def body(carry, x):
-        gates = _gates(nnx.merge(graphdef, state), carry, x) if graphdef is not None else None
-        carry, _ = step(state, carry, x)
-        memory = carry[0] if _is_lstm_carry(carry) else None
-        return carry, (_hidden(carry), memory, gates)
-
-    @jax.jit
     def run(state, carry, inputs):
+        def body(carry, x):
+            gates = _gates(nnx.merge(graphdef, state), carry, x) if graphdef is not None else None
+            carry, _ = step(state, carry, x)
+            memory = carry[0] if _is_lstm_carry(carry) else None
+            return carry, (_hidden(carry), memory, gates)
+
         _, (hidden, memory, gates) = jax.lax.scan(body, carry, jnp.swapaxes(inputs, 0, 1))
         over_time = lambda a: jnp.swapaxes(a, 0, 1).astype(jnp.float32)  # noqa: E731
         return jax.tree.map(over_time, (hidden, memory, gates))
 
-    hidden, memory, gates = run(state, carry, inputs)
-    return RNNStates(hidden, memory, gates)
+    return run
 
 
 def state_gradient_norms(cell, inputs, *, carry=None, norm: str = "spectral") -> jax.Array:
@@ -187,13 +217,15 @@ def state_gradient_norms(cell, inputs, *, carry=None, norm: str = "spectral") ->
     """
     check_choice("norm", norm, NORMS)
     cell, inputs, carry = _check_cell_inputs(cell, inputs, carry)
-    graphdef, state, step = _pure(cell)
+    pure = _pure(cell)
+    build = lambda: _gradient_norms_program(pure.step, norm)  # noqa: E731
+    inputs = jnp.asarray(inputs, jnp.float32)
+    return _run(("state_gradient_norms", norm), pure, build, carry, inputs)
 
-    @jax.jit
+
+def _gradient_norms_program(step, norm: str) -> Callable[..., Any]:
     def run(state, carry, inputs):
-        def one_example(
-            carry, inputs
-        ):  # a batch of one, so the Jacobian has no batch x batch block
+        def one_example(carry, inputs):  # a batch of one: the Jacobian has no batch x batch block
             xs = jnp.swapaxes(inputs[None], 0, 1)
             carry = jax.tree.map(lambda leaf: leaf[None], carry)
 
@@ -214,4 +246,4 @@ def state_gradient_norms(cell, inputs, *, carry=None, norm: str = "spectral") ->
             return jnp.sqrt((jac**2).sum(axis=(-2, -1)))
         return jnp.linalg.norm(jac, ord=2, axis=(-2, -1))
 
-    return run(state, carry, jnp.asarray(inputs, jnp.float32))
+    return run

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import plot
 from ..plot._common import JaxvizFigure
+from ._explorer import METHODS
 from ._payload import payload_array
 
 _TOP_K = 5
@@ -64,9 +65,12 @@ def explorer_figure(explorer):
         )  # fmt: skip
     elif explorer._kind == "vector":
         middle, right = figure.subplots(1, 2, width_ratios=[2, 1])
-        plot.feature_bars(
-            maps, x, feature_names=explorer._inputs["feature_names"], title=title, ax=middle
-        )
+        names = explorer._inputs["feature_names"]
+        if METHODS[method].additive:  # Shapley values: from the base to the output
+            base = explorer._logits[index, shown] - maps.sum()
+            plot.waterfall(maps, base, features=x, feature_names=names, title=title, ax=middle)
+        else:
+            plot.feature_bars(maps, x, feature_names=names, title=title, ax=middle)
     else:
         middle, right = figure.subplots(1, 2, width_ratios=[2.5, 1])
         plot.sequence(

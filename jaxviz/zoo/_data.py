@@ -10,6 +10,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from ..latent._gan import ring_dataset_arrays
 from ._sequences import (
     LOOKUP_VALUES,
     LOOKUP_VOCABULARY,
@@ -153,6 +154,11 @@ DATASETS: dict[str, tuple[str, Callable[[], dict]]] = {
         "procedural sentences of fillers around one or two sentiment phrases ('not very good'), "
         "2 classes, with each sentence's evidence tokens (sentiment words and their negators)",
         functools.partial(_sequences, "sentiment-toy", SENTIMENT_VOCABULARY, SENTIMENT_CLASSES),
+    ),
+    "ring": (
+        "2-D points from 8 Gaussians on a circle of radius 2 (std 0.05), labelled by mode, for "
+        "GANs (jaxviz.latent._gan)",
+        ring_dataset_arrays,
     ),
     "lookup": (
         "procedural key-value retrieval 'a 3 b 7 c 1 d 5 ? b' -> 7, 10 classes, with the position "

@@ -6,12 +6,16 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 from flax import nnx, serialization
 
 from .._model import Model, wrap
+from ..latent import Autoencoder
+from ..latent._gan import GAN
 from ._data import DATASETS, PHOTOS, Dataset, _check_name, dataset
+from ._latent_models import DigitsVAE, DigitsVAE8, DigitsVQVAE, as_autoencoder
 from ._models import (
     CancerMLP,
     DigitsCNN,
@@ -30,6 +34,8 @@ class ModelSpec:
     description: str
     dataset: str
     module: Callable[..., nnx.Module]  # the architecture: module(rngs=nnx.Rngs(seed))
+    # what `load` hands out: a classifier's `jv.wrap`, an autoencoder's `jv.Autoencoder`
+    wrapper: Callable[[nnx.Module], Any] = wrap
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -57,6 +63,26 @@ MODELS: dict[str, ModelSpec] = {
         "classes)",
         "lookup",
         LookupTransformer,
+    ),
+    "digits-vae": ModelSpec(
+        "VAE on 8x8 digits with a 2-D latent (MLP encoder and decoder)", "digits", DigitsVAE,
+        as_autoencoder,
+    ),
+    "digits-vae-8": ModelSpec(
+        "VAE on 8x8 digits with an 8-D latent (MLP encoder and decoder)", "digits", DigitsVAE8,
+        as_autoencoder,
+    ),
+    "digits-vqvae": ModelSpec(
+        "VQ-VAE on 8x8 digits: a 4x4 code map from 32 codes of size 8 (conv encoder, decoder)",
+        "digits",
+        DigitsVQVAE,
+        as_autoencoder,
+    ),
+    "ring-gan": ModelSpec(
+        "2-D GAN on the 8-Gaussian ring: MLP generator (2-D noise -> point) and discriminator; "
+        "calling it generates",
+        "ring",
+        GAN,
     ),
 }
 
@@ -106,7 +132,7 @@ def names(kind: str = "models") -> dict[str, str]:
 
     >>> import jaxviz as jv
     >>> sorted(jv.zoo.names())[:3]
-    ['cancer-mlp', 'digits-cnn', 'lookup-transformer']
+    ['cancer-mlp', 'digits-cnn', 'digits-vae']
     """
     listings = {
         "models": {name: spec.description for name, spec in MODELS.items()},
@@ -118,17 +144,19 @@ def names(kind: str = "models") -> dict[str, str]:
     return listings[kind]
 
 
-def load(name: str) -> tuple[Model, Dataset]:
+def load(name: str) -> tuple[Model | Autoencoder, Dataset]:
     """Load a pretrained model and its dataset, offline, in one line.
 
     Args:
       name: one of :func:`names` (``"digits-cnn"``, ``"shapes-cnn"``, ``"cancer-mlp"``, and the
         token models ``"sentiment-transformer"``, ``"sentiment-lstm"``, ``"lookup-transformer"``,
-        which take int32 token ids (batch, length)).
+        which take int32 token ids (batch, length)), and the autoencoders ``"digits-vae"``
+        (2-D latent), ``"digits-vae-8"`` and ``"digits-vqvae"``.
 
     Returns:
       ``(model, data)``: the model wrapped with :func:`jaxviz.wrap` (its layers are named as in
-      ``jaxviz/zoo/_models.py``, e.g. ``conv1``) and the :class:`Dataset` it was trained on.
+      ``jaxviz/zoo/_models.py``, e.g. ``conv1``), or for an autoencoder a
+      :class:`jaxviz.Autoencoder`, and the :class:`Dataset` it was trained on.
 
     >>> import jaxviz as jv
     >>> model, data = jv.zoo.load("digits-cnn")
@@ -136,4 +164,5 @@ def load(name: str) -> tuple[Model, Dataset]:
     (2, 10)
     """
     module = restore_module(name)
-    return wrap(module), dataset(MODELS[name].dataset)
+    spec = MODELS[name]
+    return spec.wrapper(module), dataset(spec.dataset)

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,15 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..latent._gan import ring_gan_quality, train_ring_gan
 from ._data import _check_name, dataset
+from ._latent_models import (
+    codebook_perplexity,
+    reconstruction_error,
+    restart_dead_codes,
+    vae_loss,
+    vqvae_loss,
+)
 from ._pretrained import MANIFEST, MODELS, WEIGHTS_DIR, weights_bytes, weights_path
 
 
@@ -39,6 +48,9 @@ class Recipe:
     # weight of an L1 penalty on `module.features(x)` (then the logits are
     # `module.head(features)`, as in `module(x)`): keeps those activations sparse
     activation_l1: float = 0.0
+    # "classify" (cross-entropy on the labels), or an autoencoder's objective in
+    # `_latent_models.OBJECTIVES` ("vae", "vqvae"), which ignores the labels
+    objective: str = "classify"
 
 
 RECIPES: dict[str, Recipe] = {
@@ -50,7 +62,20 @@ RECIPES: dict[str, Recipe] = {
     ),
     "sentiment-lstm": Recipe(epochs=20, batch_size=64, learning_rate=5e-3),
     "lookup-transformer": Recipe(epochs=40, batch_size=64, learning_rate=3e-3, weight_decay=1e-2),
+    "digits-vae": Recipe(epochs=100, batch_size=32, learning_rate=2e-3, objective="vae"),
+    "digits-vae-8": Recipe(epochs=100, batch_size=32, learning_rate=2e-3, objective="vae"),
+    "digits-vqvae": Recipe(epochs=20, batch_size=32, learning_rate=2e-3, objective="vqvae"),
 }
+
+
+# Generative models: name -> (train from the fixed seed, the quality figures the manifest records)
+GENERATIVE: dict[str, tuple[Callable[[], nnx.Module], Callable[[Any], dict]]] = {
+    "ring-gan": (train_ring_gan, ring_gan_quality),
+}
+
+# The autoencoders' objectives, `loss(module, x, key)`, and what runs between their epochs.
+OBJECTIVES = {"vae": vae_loss, "vqvae": vqvae_loss}
+AFTER_EPOCH = {"vqvae": restart_dead_codes}
 
 
 def _loss(module: Any, x: jax.Array, y: jax.Array, activation_l1: float) -> jax.Array:
@@ -64,29 +89,47 @@ def _loss(module: Any, x: jax.Array, y: jax.Array, activation_l1: float) -> jax.
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean() + penalty
 
 
+def _objective(module: Any, x: jax.Array, y: jax.Array, key: jax.Array, recipe: Recipe):
+    if recipe.objective == "classify":
+        return _loss(module, x, y, recipe.activation_l1)
+    return OBJECTIVES[recipe.objective](module, x, key)
+
+
 def _train_epochs(module: nnx.Module, x: np.ndarray, y: np.ndarray, recipe: Recipe, epochs: int):
     """AdamW over shuffled fixed-size batches, one compiled step per batch.
 
     A Python loop rather than ``lax.scan``: XLA:CPU runs convolutions inside a loop body about
-    ten times slower than at the top level of a program.
+    ten times slower than at the top level of a program. Objectives that sample (a VAE's
+    reparameterization) get a key folded from the recipe's seed and the step number.
     """
     optimizer = optax.adamw(recipe.learning_rate, weight_decay=recipe.weight_decay)
     graphdef, params = nnx.split(module)
     opt_state = optimizer.init(params)
+    key, restarts = jax.random.split(jax.random.key(recipe.seed))
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def step(params, opt_state, xb, yb):
-        loss = lambda p: _loss(nnx.merge(graphdef, p), xb, yb, recipe.activation_l1)  # noqa: E731
+    def step(params, opt_state, xb, yb, count):
+        def loss(p):
+            return _objective(nnx.merge(graphdef, p), xb, yb, jax.random.fold_in(key, count),
+                              recipe)
+
         grads = jax.grad(loss)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 
     order = np.random.default_rng(recipe.seed)
     batches = len(x) // recipe.batch_size  # the tail is dropped: one shape, one compilation
-    for _ in range(epochs):
+    count = 0
+    for epoch in range(epochs):
         idx = order.permutation(len(x))[: batches * recipe.batch_size]
         for batch in idx.reshape(batches, recipe.batch_size):
-            params, opt_state = step(params, opt_state, x[batch], y[batch])
+            params, opt_state = step(params, opt_state, x[batch], y[batch], count)
+            count += 1
+        if recipe.objective in AFTER_EPOCH:
+            module = AFTER_EPOCH[recipe.objective](
+                nnx.merge(graphdef, params), x, jax.random.fold_in(restarts, epoch)
+            )
+            params = nnx.state(module)
     return nnx.merge(graphdef, params)
 
 
@@ -122,17 +165,31 @@ def machine_fingerprint() -> str:
     return f"{platform.machine()} {cpu} flags {flags} x{os.cpu_count()}; jax {jax.__version__}"
 
 
+def quality(name: str, module: nnx.Module, data) -> dict:
+    """The figures the manifest records: test accuracy for a classifier; an autoencoder's test
+    reconstruction error (and a VQ-VAE's codebook perplexity)."""
+    objective = RECIPES[name].objective
+    if objective == "classify":
+        return {"test_accuracy": accuracy(module, data.x_test, data.y_test)}
+    record = {"test_reconstruction_mse": reconstruction_error(module, data.x_test)}
+    if objective == "vqvae":
+        record["test_codebook_perplexity"] = codebook_perplexity(module, data.x_test)
+    return record
+
+
 def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
     """Train, write the weights, record the run in the manifest, and return that record."""
     start = time.perf_counter()
-    module = train(name)
+    generative = GENERATIVE.get(name)
+    module = generative[0]() if generative else train(name)
     seconds = time.perf_counter() - start
     data = dataset(MODELS[name].dataset)
+    figures = generative[1](module) if generative else quality(name, module, data)
     blob = weights_bytes(module)
     weights_dir.mkdir(parents=True, exist_ok=True)
     weights_path(name, weights_dir).write_bytes(blob)
     record = {
-        "test_accuracy": accuracy(module, data.x_test, data.y_test),
+        **figures,
         "train_seconds": round(seconds, 1),
         "sha256": hashlib.sha256(blob).hexdigest(),
         "bytes": len(blob),
@@ -147,7 +204,7 @@ def train_and_save(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train jaxviz zoo models from scratch.")
-    parser.add_argument("names", nargs="+", choices=sorted(RECIPES), metavar="NAME")
+    parser.add_argument("names", nargs="+", choices=sorted(RECIPES | GENERATIVE), metavar="NAME")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
     args = parser.parse_args()
     for name in args.names:
