@@ -101,9 +101,12 @@ def test_notebooks_are_found():
 
 # The shape of a lesson (/work/shared/LESSONS.md; conventions in jaxviz/course.py's docstring).
 LESSONS = [p for p in NOTEBOOKS if p.name[:2].isdigit() and p.name[:2] != "00"]
-OBJECTIVES = re.compile(r"^(#+\s*|\*\*)objectives\b", re.IGNORECASE | re.MULTILINE)
+# "**Objectives.**" or "**You will be able to**" (the course uses both), then a numbered list.
+OBJECTIVES = re.compile(r"^(#+\s*|\*\*)(objectives\b|you will be able to)",
+                        re.IGNORECASE | re.MULTILINE)
 TIME = re.compile(r"\*\*time:?\*\*", re.IGNORECASE)
-PREDICT = re.compile(r"\*\*predict\b", re.IGNORECASE)
+# "**Predict.**", "**Predict first:**", "### Predict, then run": a question before a figure.
+PREDICT = re.compile(r"(\*\*|^#+\s*)predict\b", re.IGNORECASE | re.MULTILINE)
 EXERCISE = re.compile(r"^###\s+exercise\s+\d+\.\d+", re.IGNORECASE | re.MULTILINE)
 GRADER = re.compile(r"\bcourse\.check_(value|choice|that|function)\(")
 
@@ -129,7 +132,9 @@ def exercises(notebook) -> list[tuple[str, object, object]]:
 def test_lesson_has_the_shape_of_a_lesson(path):
     notebook = nbformat.read(path, as_version=4)
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    assert OBJECTIVES.search(text), f"{path.name}: no objectives (a '**Objectives.**' line)"
+    assert OBJECTIVES.search(text), (
+        f"{path.name}: no objectives (a '**Objectives.**' or '**You will be able to**' line)"
+    )
     assert TIME.search(text), f"{path.name}: no '**Time:**' for the lesson"
     predictions = len(PREDICT.findall(text))
     assert predictions >= 3, f"{path.name}: {predictions} predict-then-run questions, need 3"

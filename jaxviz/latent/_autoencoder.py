@@ -91,14 +91,15 @@ class Autoencoder:
         self.programs = ProgramCache()
         self.variational = False
         self.input_shape: tuple[int, ...] | None = None
-        self.latent_shape = _latent_shape(latent_shape)
+        shape = _latent_shape(latent_shape)
         if example is not None:
-            self._check_encoder(example)
-        if self.latent_shape is None:
+            shape = self._check_encoder(example, shape)
+        if shape is None:
             raise TypeError(
                 "latent_shape: not given and no example to find it from; pass latent_shape=d "
                 "(or a tuple) or example=x (a batch of inputs)."
             )
+        self.latent_shape: tuple[int, ...] = shape
         self._check_decoder()
 
     # -- structure --------------------------------------------------------------------------------
@@ -112,6 +113,16 @@ class Autoencoder:
     def codebook(self) -> jax.Array | None:
         """(codes, code_size) code vectors of a VQ autoencoder, else None."""
         return self.params["codebook"]
+
+    def require_codebook(self, method: str) -> jax.Array:
+        """The codebook, or an error saying that `method` needs a VQ autoencoder."""
+        codebook = self.params["codebook"]
+        if codebook is None:
+            raise ValueError(
+                f"model: {method} needs a vector-quantized autoencoder; build it with "
+                "jv.Autoencoder(encode, decode, codebook=...)."
+            )
+        return codebook
 
     @property
     def quantized(self) -> bool:
@@ -244,10 +255,12 @@ class Autoencoder:
                 f"{', '.join(map(str, self.input_shape))}) like the example, got shape {x.shape}."
             )
         if self.input_shape is None:
-            self._check_encoder(x)
+            self._check_encoder(x, self.latent_shape)
         return x
 
-    def _check_encoder(self, x) -> None:
+    def _check_encoder(self, x, given: tuple[int, ...] | None) -> tuple[int, ...]:
+        """Check the encoder's output on `x` and record the input shape and whether it is a
+        VAE; returns the latent shape (which must be `given`, where given)."""
         x = _host_array(x, "example")
         spec = jax.ShapeDtypeStruct(x.shape, x.dtype)
         out = _eval_shape(self._encode, self.params["encode"], spec, "encode", x.shape)
@@ -274,9 +287,9 @@ class Autoencoder:
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise TypeError(f"encode: expected floating-point latents, got dtype {out.dtype}.")
         latent = tuple(out.shape[1:])
-        if self.latent_shape is not None and latent != self.latent_shape:
+        if given is not None and latent != given:
             raise ValueError(
-                f"latent_shape: given as {self.latent_shape}, but the encoder returns latents of "
+                f"latent_shape: given as {given}, but the encoder returns latents of "
                 f"shape {latent} per example; pass latent_shape={latent} or leave it out."
             )
         codebook = self.params["codebook"]
@@ -285,9 +298,9 @@ class Autoencoder:
                 f"codebook: its codes have size {codebook.shape[1]}, but the encoder's vectors "
                 f"have size {latent[-1]} (latent shape {latent}); they must match."
             )
-        self.latent_shape = latent
         self.variational = variational
         self.input_shape = tuple(x.shape[1:])
+        return latent
 
     def _check_decoder(self) -> None:
         spec = jax.ShapeDtypeStruct((1, *self.latent_shape), jnp.float32)

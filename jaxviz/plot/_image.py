@@ -496,8 +496,8 @@ def per_class(
     >>> x = data.x_test[:1]
     >>> ig = jv.integrated_gradients(m, x, target="all", steps=16)
     >>> fig = jv.plot.per_class(x[0], ig[0], probabilities=jax.nn.softmax(m(x))[0])
-    >>> fig.axes[0].get_title().splitlines()[0]
-    '0: p=1.00'
+    >>> fig.axes[7].get_title().splitlines()      # x is a 7
+    ['7: p=1.00', '(predicted)']
     """
     _check_style_and_sign(style, sign)
     _display.check_sign_for_reduction(sign, channel_reduction)

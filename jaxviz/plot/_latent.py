@@ -91,7 +91,7 @@ def plot_codebook_usage(counts, perplexity: float, *, ax=None):
     dead = counts == 0
     ax.bar(np.arange(len(counts)), counts, color=np.where(dead, "tab:red", "tab:blue"))
     for code in np.flatnonzero(dead):
-        ax.text(code, 0, "x", ha="center", va="bottom", color="tab:red", fontsize=8)
+        ax.text(float(code), 0, "x", ha="center", va="bottom", color="tab:red", fontsize=8)
     ax.set_xlabel("code")
     ax.set_ylabel("positions")
     ax.set_title(f"codebook usage: perplexity {perplexity:.1f} of {len(counts)}, "

@@ -97,6 +97,8 @@ def test_trust_views(open_notebook):
     mass.hover()
     tip = card.locator("[role=tooltip]")
     assert "95% CI [" in tip.inner_text() and "random attributions:" in tip.inner_text()
+    colours = tip.evaluate("t => [getComputedStyle(t).color, getComputedStyle(t).backgroundColor]")
+    assert colours[0] != colours[1]  # readable: the text is not the colour of its box
     page.screenshot("trust-scorecard-hover", card)
     card.locator("th[data-control=sort][data-metric=relevance_mass]").click()
     first = card.locator("tbody tr").first.get_attribute("data-method")
