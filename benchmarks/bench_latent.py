@@ -65,8 +65,9 @@ def run() -> str:
         "## Latent-plane decoding",
         "",
         "digits-vae (2-D latent, MLP decoder 2-64-128-64, 8x8 images) on "
-        f"{jax.devices()[0].platform}; images per second, median of {REPEATS} alternating "
-        "rounds (higher is better); in brackets the speed-up over the per-image loop.",
+        f"{jax.devices()[0].platform} (load average {os.getloadavg()[0]:.1f} at the start); "
+        f"images per second, median of {REPEATS} alternating rounds (higher is better); in "
+        "brackets the speed-up over the per-image loop.",
         "",
         "| grid | images | jv.latent_plane | model.decode | naive jit | per-image loop |",
         "|---|---|---|---|---|---|",

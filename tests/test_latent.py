@@ -330,3 +330,19 @@ def test_vq_tools_on_a_plain_autoencoder_and_bad_codes_are_named(linear):
 def test_sampling_a_plain_autoencoder_is_refused(linear):
     with pytest.raises(ValueError, match="key: only a VAE"):
         linear.encode(inputs(2), key=jax.random.key(0))
+
+
+def test_the_static_twins_draw_every_decoded_image_in_its_cell(linear):
+    traversal = jv.latent_traversal(linear, dims=[0, 2], offsets=[-1.0, 0.0, 1.0])
+    figure = traversal.plot()
+    (ax,) = figure.axes
+    mosaic = ax.images[0].get_array()
+    # Rows of 6-value outputs are drawn as 1x6 strips with a 1-pixel gap (spacing 0.1 of 6).
+    assert mosaic.shape == (2 * 1 + 1, 3 * 6 + 2)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["z[0]", "z[2]"]
+    strip = np.asarray(traversal.images[1, 2])
+    low, high = float(np.min(traversal.images)), float(np.max(traversal.images))
+    if low < -0.1 or high > 1.1:  # the plot maps a grid outside [0, 1] to it, one scale for all
+        strip = (strip - low) / (high - low)
+    np.testing.assert_allclose(mosaic[2, 14:20], np.clip(strip, 0, 1), atol=1e-6)
+    assert jv.encode_dataset(linear, inputs(10), np.arange(10) % 2).plot().axes

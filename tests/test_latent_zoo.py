@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -93,3 +97,50 @@ def test_retraining_reproduces_the_shipped_autoencoder_bit_for_bit(name):
         pytest.skip(f"weights were trained on {record['machine']!r}, not this machine")
     blob = _pretrained.weights_bytes(train.train(name))
     assert hashlib.sha256(blob).hexdigest() == record["sha256"]
+
+
+def test_the_encoder_goes_to_the_projector_with_its_layers():
+    ae, data = jv.zoo.load("digits-vae-8")
+    encoder = ae.encoder
+    assert encoder.layers == ("encoder", "encoder.fc1", "encoder.fc2", "encoder.log_variance",
+                              "encoder.mean")
+    x = data.x_test[:100]
+    np.testing.assert_allclose(encoder(x), ae.encode(x), rtol=1e-5, atol=1e-6)
+    projector = jv.Projector(encoder, x, data.y_test[:100])
+    assert projector.layer_names[-1] == "logits" and "encoder.mean" in projector.layer_names
+
+
+SHARDED = """
+import jax, numpy as np, jaxviz as jv
+assert jax.device_count() == 4, jax.devices()
+vae, data = jv.zoo.load("digits-vae-8")
+vq, _ = jv.zoo.load("digits-vqvae")
+x = data.x_test[:7]
+key = jax.random.key(5)
+np.savez({path!r},
+         sample=vae.encode(x, key=key), sample_chunked=vae.encode(x, key=key, batch_size=2),
+         plane=jv.latent_plane(vae, steps=3, dims=(2, 5)).images,
+         codes=jv.vq_codes(vq, x), codes_chunked=jv.vq_codes(vq, x, batch_size=3),
+         reconstruction=vq.reconstruct(x))
+"""
+
+
+def test_latent_tools_on_four_devices_equal_one_device(tmp_path):
+    path = tmp_path / "sharded.npz"
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    subprocess.run([sys.executable, "-c", SHARDED.format(path=str(path))], env=env, check=True,
+                   timeout=900)
+    got = np.load(path)
+    vae, data = jv.zoo.load("digits-vae-8")
+    vq, _ = jv.zoo.load("digits-vqvae")
+    x = data.x_test[:7]
+    sample = np.asarray(vae.encode(x, key=jax.random.key(5)))
+    np.testing.assert_allclose(got["sample"], sample, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["sample_chunked"], sample, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["plane"], jv.latent_plane(vae, steps=3, dims=(2, 5)).images,
+                               rtol=1e-5, atol=1e-6)
+    codes = np.asarray(jv.vq_codes(vq, x))
+    np.testing.assert_array_equal(got["codes"], codes)
+    np.testing.assert_array_equal(got["codes_chunked"], codes)
+    np.testing.assert_allclose(got["reconstruction"], vq.reconstruct(x), rtol=1e-5, atol=1e-6)

@@ -26,6 +26,7 @@ import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from .. import _compile
 from .._checks import check_key
@@ -81,6 +82,7 @@ class Autoencoder:
         decode_fn, decode_params = _as_side(decode, params, "decode")
         self._encode = encode_fn
         self._decode = decode_fn
+        self._encoder_module = encode if _is_nnx(encode) else None
         self.params = {
             "encode": encode_params,
             "decode": decode_params,
@@ -89,14 +91,15 @@ class Autoencoder:
         self.programs = ProgramCache()
         self.variational = False
         self.input_shape: tuple[int, ...] | None = None
-        self.latent_shape = _latent_shape(latent_shape)
+        shape = _latent_shape(latent_shape)
         if example is not None:
-            self._check_encoder(example)
-        if self.latent_shape is None:
+            shape = self._check_encoder(example, shape)
+        if shape is None:
             raise TypeError(
                 "latent_shape: not given and no example to find it from; pass latent_shape=d "
                 "(or a tuple) or example=x (a batch of inputs)."
             )
+        self.latent_shape: tuple[int, ...] = shape
         self._check_decoder()
 
     # -- structure --------------------------------------------------------------------------------
@@ -110,6 +113,16 @@ class Autoencoder:
     def codebook(self) -> jax.Array | None:
         """(codes, code_size) code vectors of a VQ autoencoder, else None."""
         return self.params["codebook"]
+
+    def require_codebook(self, method: str) -> jax.Array:
+        """The codebook, or an error saying that `method` needs a VQ autoencoder."""
+        codebook = self.params["codebook"]
+        if codebook is None:
+            raise ValueError(
+                f"model: {method} needs a vector-quantized autoencoder; build it with "
+                "jv.Autoencoder(encode, decode, codebook=...)."
+            )
+        return codebook
 
     @property
     def quantized(self) -> bool:
@@ -166,10 +179,13 @@ class Autoencoder:
 
     @property
     def encoder(self):
-        """The encoder (its mean for a VAE; its vectors flattened per example for a VQ
-        autoencoder) as a `jv.Model`, so classifier tools and `jv.Projector` take it: its
-        "logits" are the latents."""
+        """The encoder as a `jv.Model` whose "logits" are the flat latents (a VAE's mean; a VQ
+        autoencoder's vectors before quantization), so `jv.Projector`, `jv.activations` and
+        the other layer tools take it. An nnx encoder keeps its layers (`encoder.<name>`)."""
         from .._model import wrap
+
+        if self._encoder_module is not None:
+            return wrap(_FlatLatents(self._encoder_module, self.variational))
 
         def latents(x):
             z = self._encode(self.params["encode"], x)
@@ -239,10 +255,12 @@ class Autoencoder:
                 f"{', '.join(map(str, self.input_shape))}) like the example, got shape {x.shape}."
             )
         if self.input_shape is None:
-            self._check_encoder(x)
+            self._check_encoder(x, self.latent_shape)
         return x
 
-    def _check_encoder(self, x) -> None:
+    def _check_encoder(self, x, given: tuple[int, ...] | None) -> tuple[int, ...]:
+        """Check the encoder's output on `x` and record the input shape and whether it is a
+        VAE; returns the latent shape (which must be `given`, where given)."""
         x = _host_array(x, "example")
         spec = jax.ShapeDtypeStruct(x.shape, x.dtype)
         out = _eval_shape(self._encode, self.params["encode"], spec, "encode", x.shape)
@@ -269,9 +287,9 @@ class Autoencoder:
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise TypeError(f"encode: expected floating-point latents, got dtype {out.dtype}.")
         latent = tuple(out.shape[1:])
-        if self.latent_shape is not None and latent != self.latent_shape:
+        if given is not None and latent != given:
             raise ValueError(
-                f"latent_shape: given as {self.latent_shape}, but the encoder returns latents of "
+                f"latent_shape: given as {given}, but the encoder returns latents of "
                 f"shape {latent} per example; pass latent_shape={latent} or leave it out."
             )
         codebook = self.params["codebook"]
@@ -280,9 +298,9 @@ class Autoencoder:
                 f"codebook: its codes have size {codebook.shape[1]}, but the encoder's vectors "
                 f"have size {latent[-1]} (latent shape {latent}); they must match."
             )
-        self.latent_shape = latent
         self.variational = variational
         self.input_shape = tuple(x.shape[1:])
+        return latent
 
     def _check_decoder(self) -> None:
         spec = jax.ShapeDtypeStruct((1, *self.latent_shape), jnp.float32)
@@ -315,6 +333,18 @@ class Autoencoder:
         return _engine._cpu_batch_size(each)
 
 
+class _FlatLatents(nnx.Module):
+    """An nnx encoder whose output is the flat latent (the mean of a VAE's pair)."""
+
+    def __init__(self, encoder: nnx.Module, variational: bool):
+        self.encoder = encoder
+        self.variational = variational
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        z = self.encoder(x)
+        return (z[0] if self.variational else z).reshape(x.shape[0], -1)
+
+
 def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
     """One side of the pair as `fn(params, value)` and the params it takes."""
     if _is_nnx(side):
@@ -323,8 +353,6 @@ def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
                 f"params: {argument} is an nnx.Module, which holds its own weights; pass params "
                 "only with functions of (params, value)."
             )
-        from flax import nnx
-
         copy = nnx.merge(*nnx.split(side))
         copy.eval()
         graphdef, weights, rest = nnx.split(copy, nnx.Param, ...)
@@ -344,8 +372,6 @@ def _as_side(side: Any, params: Any, argument: str) -> tuple[Side, Any]:
 
 
 def _is_nnx(value: Any) -> bool:
-    from flax import nnx
-
     return isinstance(value, nnx.Module)
 
 

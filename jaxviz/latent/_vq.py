@@ -59,8 +59,22 @@ class CodeAtlas(NamedTuple):
     examples: np.ndarray
     shares: np.ndarray
 
+    def plot(self, *, columns: int = 8, **kwargs):
+        """Each code's decoded image, `columns` codes a row, labelled by code number."""
+        from ..plot._latent import plot_image_grid
 
-def nearest_codes(vectors: jax.Array, codebook: jax.Array) -> jax.Array:
+        images = np.asarray(self.images)
+        rows = -(-len(images) // columns)
+        padded = np.concatenate(
+            [images, np.zeros((rows * columns - len(images), *images.shape[1:]), images.dtype)]
+        )
+        labels = [f"codes {start}-{min(start + columns, len(images)) - 1}"
+                  for start in range(0, rows * columns, columns)]
+        return plot_image_grid(padded.reshape(rows, columns, *images.shape[1:]),
+                               row_labels=labels, **kwargs)
+
+
+def nearest_codes(vectors: jax.Array | np.ndarray, codebook: jax.Array | np.ndarray) -> jax.Array:
     """The index of the nearest code (squared Euclidean) for each vector (..., code_size) ->
     (...) int32; ties go to the lower index, as `argmin` does."""
     flat = vectors.reshape(-1, vectors.shape[-1])
@@ -88,7 +102,7 @@ def perplexity(counts: Any) -> float:
 
 def vq_codes(model: Autoencoder, x: Any, *, batch_size: int | None = None) -> jax.Array:
     """The code map of each input: (n, *positions) int32 indices into `model.codebook`."""
-    _check_quantized(model, "vq_codes")
+    _codebook(model, "vq_codes")
     x = model.check_inputs(x)
 
     def build():
@@ -106,10 +120,10 @@ def vq_codes(model: Autoencoder, x: Any, *, batch_size: int | None = None) -> ja
 def quantize(model: Autoencoder, codes: Any) -> np.ndarray:
     """The vectors the decoder sees for code maps (n, *positions): `codebook[codes]`, shaped
     (n, *latent_shape); decode them with `model.decode` (e.g. after editing a code map)."""
-    _check_quantized(model, "quantize")
+    codebook = np.asarray(_codebook(model, "quantize"))
     codes = _host_array(codes, "codes")
     positions = model.latent_shape[:-1]
-    size = len(model.codebook)
+    size = len(codebook)
     if codes.shape == positions:
         codes = codes[None]
     if not np.issubdtype(codes.dtype, np.integer) or codes.shape[1:] != positions:
@@ -121,7 +135,7 @@ def quantize(model: Autoencoder, codes: Any) -> np.ndarray:
         bad = codes.min() if codes.min() < 0 else codes.max()
         raise ValueError(f"codes: code {int(bad)} is out of range; the codebook has codes 0 to "
                          f"{size - 1}.")
-    return np.asarray(model.codebook)[codes]
+    return codebook[codes]
 
 
 def codebook_usage(model: Autoencoder, x: Any, *, batch_size: int | None = None) -> CodebookUsage:
@@ -136,7 +150,8 @@ def codebook_usage(model: Autoencoder, x: Any, *, batch_size: int | None = None)
     True
     """
     codes = np.asarray(vq_codes(model, x, batch_size=batch_size))
-    counts = np.bincount(codes.reshape(-1), minlength=len(model.codebook)).astype(np.int32)
+    size = len(_codebook(model, "codebook_usage"))
+    counts = np.bincount(codes.reshape(-1), minlength=size).astype(np.int32)
     return CodebookUsage(
         counts, counts / counts.sum(), perplexity(counts),
         np.flatnonzero(counts == 0).astype(np.int32), codes,
@@ -150,9 +165,8 @@ def codebook_projection(
     PCA (`jv.pca`) or t-SNE (`jv.tsne`, with `key`) projection."""
     from ..explain._projection import pca, tsne
 
-    _check_quantized(model, "codebook_projection")
+    codebook = np.asarray(_codebook(model, "codebook_projection"), np.float32)
     check_choice("projection", projection, ("pca", "tsne"))
-    codebook = np.asarray(model.codebook, np.float32)
     if codebook.shape[1] == 2:
         return codebook
     if projection == "tsne":
@@ -170,10 +184,9 @@ def code_atlas(model: Autoencoder, x: Any, *, k: int = 5,
       k: typical inputs per code.
       batch_size: examples per compiled chunk.
     """
-    _check_quantized(model, "code_atlas")
+    size = len(_codebook(model, "code_atlas"))
     k = check_positive_int("k", k)
     codes = np.asarray(vq_codes(model, x, batch_size=batch_size))
-    size = len(model.codebook)
     n = len(codes)
     flat = codes.reshape(n, -1)
     # shares[i, c]: the share of input i's positions that use code c.
@@ -194,11 +207,7 @@ def code_atlas(model: Autoencoder, x: Any, *, k: int = 5,
     return CodeAtlas(images, examples, top.astype(np.float32))
 
 
-def _check_quantized(model: Autoencoder, method: str) -> None:
+def _codebook(model: Autoencoder, method: str) -> jax.Array:
     if not isinstance(model, Autoencoder):
         raise TypeError(f"model: {method} needs a jv.Autoencoder, got {type(model).__name__}.")
-    if not model.quantized:
-        raise ValueError(
-            f"model: {method} needs a vector-quantized autoencoder; build it with "
-            "jv.Autoencoder(encode, decode, codebook=...)."
-        )
+    return model.require_codebook(method)

@@ -12,16 +12,17 @@ from ._common import bare, figure_and_axes
 from ._layers import class_colors
 
 
-def _displayable(image: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """An image for imshow: (h, w) or (h, w, 1) in gray, (h, w, 3) in color, clipped to [0, 1]
-    when it lies about there (decoders of [0, 1] images), else scaled to its own range."""
+def _displayable(image: np.ndarray, low: float, high: float) -> tuple[np.ndarray, str | None]:
+    """An image for imshow: (h, w) or (h, w, 1) in gray, (h, w, 3) in color, in [0, 1]. Values
+    are kept when the grid's range [low, high] lies about within [0, 1] (decoders of [0, 1]
+    images), else the grid's range is mapped to [0, 1], one scale for every cell so that
+    brightness compares across them."""
     image = np.asarray(image, np.float32)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim == 1:
         side = int(np.sqrt(image.size))
         image = image.reshape(side, -1) if side * side == image.size else image[None]
-    low, high = float(image.min()), float(image.max())
     if low < -0.1 or high > 1.1:
         image = (image - low) / max(high - low, 1e-12)
     return np.clip(image, 0.0, 1.0), ("gray_r" if image.ndim == 2 else None)
@@ -35,7 +36,8 @@ def plot_image_grid(
     image's side) apart, labelled along its rows and columns."""
     images = np.asarray(images)
     rows, cols = images.shape[:2]
-    tiles = [[_displayable(images[r, c]) for c in range(cols)] for r in range(rows)]
+    low, high = float(images.min()), float(images.max())
+    tiles = [[_displayable(images[r, c], low, high) for c in range(cols)] for r in range(rows)]
     cmap = tiles[0][0][1]
     height, width = tiles[0][0][0].shape[:2]
     gap = int(round(spacing * max(height, width)))
@@ -89,7 +91,7 @@ def plot_codebook_usage(counts, perplexity: float, *, ax=None):
     dead = counts == 0
     ax.bar(np.arange(len(counts)), counts, color=np.where(dead, "tab:red", "tab:blue"))
     for code in np.flatnonzero(dead):
-        ax.text(code, 0, "x", ha="center", va="bottom", color="tab:red", fontsize=8)
+        ax.text(float(code), 0, "x", ha="center", va="bottom", color="tab:red", fontsize=8)
     ax.set_xlabel("code")
     ax.set_ylabel("positions")
     ax.set_title(f"codebook usage: perplexity {perplexity:.1f} of {len(counts)}, "

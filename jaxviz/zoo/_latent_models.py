@@ -7,6 +7,8 @@ Each module has an ``encoder`` and a ``decoder`` submodule; ``as_autoencoder`` h
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -138,7 +140,7 @@ def vqvae_loss(module: DigitsVQVAE, x: jax.Array, key: jax.Array) -> jax.Array:
     return reconstruction + codebook_term + COMMITMENT * commitment
 
 
-def restart_dead_codes(module: DigitsVQVAE, x: np.ndarray, key: jax.Array) -> DigitsVQVAE:
+def restart_dead_codes(module: Any, x: np.ndarray, key: jax.Array) -> DigitsVQVAE:
     """Move each code no training vector uses onto a randomly drawn encoder vector (the usual
     remedy for codebook collapse, e.g. Dhariwal et al. 2020, "Jukebox"); called between
     epochs, from a fixed key, so training stays deterministic."""
@@ -154,20 +156,20 @@ def restart_dead_codes(module: DigitsVQVAE, x: np.ndarray, key: jax.Array) -> Di
     return module
 
 
-def as_autoencoder(module: nnx.Module) -> Autoencoder:
-    """The zoo module as a `jv.Autoencoder` (with the VQ-VAE's codebook)."""
+def as_autoencoder(module: Any) -> Autoencoder:
+    """A `DigitsVAE` or `DigitsVQVAE` as a `jv.Autoencoder` (with the VQ-VAE's codebook)."""
     codebook = module.codebook[...] if isinstance(module, DigitsVQVAE) else None
     example = np.zeros((1, *DIGIT_SHAPE), np.float32)
     return Autoencoder(module.encoder, module.decoder, codebook=codebook, example=example)
 
 
-def reconstruction_error(module: nnx.Module, x: np.ndarray) -> float:
+def reconstruction_error(module: Any, x: np.ndarray) -> float:
     """Mean squared error per pixel of the reconstructions (a VAE's mean decoded)."""
     ae = as_autoencoder(module)
     return float(np.mean((np.asarray(ae.reconstruct(x)) - x) ** 2))
 
 
-def codebook_perplexity(module: DigitsVQVAE, x: np.ndarray) -> float:
+def codebook_perplexity(module: Any, x: np.ndarray) -> float:
     from ..latent import codebook_usage
 
     return codebook_usage(as_autoencoder(module), x).perplexity
