@@ -25,6 +25,7 @@ from .explain import occlusion as occlusion
 from .explain import saliency as saliency
 from .explain import smoothgrad as smoothgrad
 from .explain._coalition import LimeResult as LimeResult
+from .explain._coalition import LimeSamples as LimeSamples
 from .explain._coalition import ShapleyResult as ShapleyResult
 from .explain._coalition import grid_segments as grid_segments
 from .explain._coalition import kernel_shap as kernel_shap
@@ -57,12 +58,14 @@ from .explain._projection import tsne as tsne
 from .flow import Diagnosis as Diagnosis
 from .flow import FlowStats as FlowStats
 from .flow import GradientFlow as GradientFlow
+from .flow import ModelGraph as ModelGraph
 from .flow import Recorder as Recorder
 from .flow import diagnose as diagnose
 from .flow import export_tensorboard as export_tensorboard
 from .flow import flow_stats as flow_stats
 from .flow import gradient_flow as gradient_flow
 from .flow import load_run as load_run
+from .flow import model_graph as model_graph
 from .latent import Arithmetic as Arithmetic
 from .latent import Autoencoder as Autoencoder
 from .latent import CodeAtlas as CodeAtlas
@@ -96,19 +99,32 @@ from .sequence import rnn_states as rnn_states
 from .sequence import state_gradient_norms as state_gradient_norms
 from .sequence import token_attribution as token_attribution
 from .sequence import token_occlusion as token_occlusion
+from .train import ConfusionMatrix as ConfusionMatrix
+from .train import LossLandscape as LossLandscape
+from .train import confusion_matrix as confusion_matrix
+from .train import loss_landscape as loss_landscape
+from .train import loss_line as loss_line
 
 if typing.TYPE_CHECKING:
     from . import plot as plot
+    from .widgets._codebook_view import CodebookView as CodebookView
     from .widgets._explorer import Explorer as Explorer
     from .widgets._flow import FlowMonitor as FlowMonitor
     from .widgets._flow import FunctionExplorer as FunctionExplorer
     from .widgets._flow import GradientFlowView as GradientFlowView
     from .widgets._flow import ModelView as ModelView
     from .widgets._gan_lab import GANLab as GANLab
-    from .widgets._codebook_view import CodebookView as CodebookView
     from .widgets._latent_explorer import LatentExplorer as LatentExplorer
     from .widgets._layers import LayerExplorer as LayerExplorer
     from .widgets._layers import Projector as Projector
+    from .widgets._sequence import AttentionView as AttentionView
+    from .widgets._sequence import RNNView as RNNView
+    from .widgets._sequence import TokenView as TokenView
+    from .widgets._training import ConfusionView as ConfusionView
+    from .widgets._training import LandscapeView as LandscapeView
+    from .widgets._trust import DeletionScrubber as DeletionScrubber
+    from .widgets._trust import RandomizationView as RandomizationView
+    from .widgets._trust import Scorecard as Scorecard
 
 # matplotlib (jv.plot) and anywidget/ipywidgets (the widgets) cost about a second to import:
 # they load on first use, so `import jaxviz` and a first explanation start fast.
@@ -119,8 +135,16 @@ _LAZY = {
     "FunctionExplorer": (".widgets._flow", "FunctionExplorer"),
     "GradientFlowView": (".widgets._flow", "GradientFlowView"),
     "ModelView": (".widgets._flow", "ModelView"),
+    "ConfusionView": (".widgets._training", "ConfusionView"),
+    "LandscapeView": (".widgets._training", "LandscapeView"),
     "LayerExplorer": (".widgets._layers", "LayerExplorer"),
     "Projector": (".widgets._layers", "Projector"),
+    "AttentionView": (".widgets._sequence", "AttentionView"),
+    "RNNView": (".widgets._sequence", "RNNView"),
+    "TokenView": (".widgets._sequence", "TokenView"),
+    "DeletionScrubber": (".widgets._trust", "DeletionScrubber"),
+    "RandomizationView": (".widgets._trust", "RandomizationView"),
+    "Scorecard": (".widgets._trust", "Scorecard"),
     "GANLab": (".widgets._gan_lab", "GANLab"),
     "LatentExplorer": (".widgets._latent_explorer", "LatentExplorer"),
     "CodebookView": (".widgets._codebook_view", "CodebookView"),
@@ -155,6 +179,7 @@ __all__ = [
     "superpixels",
     "token_spans",
     "LimeResult",
+    "LimeSamples",
     "ShapleyResult",
     # layer-wise relevance propagation
     "lrp",
@@ -205,9 +230,11 @@ __all__ = [
     "flow_stats",
     "gradient_flow",
     "load_run",
+    "model_graph",
     "Diagnosis",
     "FlowStats",
     "GradientFlow",
+    "ModelGraph",
     "Recorder",
     # latent spaces: autoencoders, VAEs, vector-quantized codes
     "latent",
@@ -231,15 +258,29 @@ __all__ = [
     "LatentPlane",
     "Neighbours",
     "Traversal",
+    # after training: evaluation and the loss landscape
+    "confusion_matrix",
+    "loss_landscape",
+    "loss_line",
+    "ConfusionMatrix",
+    "LossLandscape",
     # static plots and widgets (loaded on first use)
     "plot",
+    "ConfusionView",
     "Explorer",
     "FlowMonitor",
     "FunctionExplorer",
     "GradientFlowView",
+    "LandscapeView",
     "LayerExplorer",
     "ModelView",
     "Projector",
+    "AttentionView",
+    "RNNView",
+    "TokenView",
+    "DeletionScrubber",
+    "RandomizationView",
+    "Scorecard",
     "GANLab",
     "LatentExplorer",
     "CodebookView",

@@ -15,6 +15,8 @@ Flax attention modules also report their attention weights and per-head outputs 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -28,6 +30,26 @@ from ._programs import LRU, PROGRAMS_PER_MODEL, ProgramCache, call
 
 Hook = Callable[[str, jax.Array], jax.Array] | None
 Forward = Callable[[Any, jax.Array, Hook], jax.Array]
+
+# While on (only inside `module_scopes()`), every tapped module call runs inside
+# `jax.named_scope(MODULE_SCOPE + layer)`, so each equation of a trace says which module calls it
+# sits in (`flow/_graph.py` reads them back from `eqn.source_info.name_stack`).
+MODULE_SCOPE = "jaxviz-module:"
+_SCOPED = contextvars.ContextVar("jaxviz_module_scopes", default=False)
+
+
+@contextlib.contextmanager
+def module_scopes():
+    """Name every module call of the traces run inside this block after its layer."""
+    token = _SCOPED.set(True)
+    try:
+        yield
+    finally:
+        _SCOPED.reset(token)
+
+
+def _module_scope(layer: str):
+    return jax.named_scope(MODULE_SCOPE + layer) if _SCOPED.get() else contextlib.nullcontext()
 
 
 class Model:
@@ -311,8 +333,9 @@ def _attach_probe(module, name: str, hook) -> None:
     if cls not in _PROBES:
 
         def __call__(self, *args, **kwargs):
-            out = cls.__call__(self, *args, **kwargs)
             tap = self.__dict__.get("_jaxviz_tap")
+            with _module_scope(tap[0]) if tap is not None else contextlib.nullcontext():
+                out = cls.__call__(self, *args, **kwargs)
             return tap[1](tap[0], out) if tap is not None and isinstance(out, jax.Array) else out
 
         _PROBES[cls] = type(
@@ -340,7 +363,10 @@ def _wrap_linen(module, variables, call_kwargs) -> Model:
         def intercept(next_fun, args, kwargs, context):
             path = context.module.path
             if hook is not None and path and context.method_name == "__call__":
-                with _attention.tap_linen_attention(context.module, ".".join(path), hook):
+                with (
+                    _module_scope(".".join(path)),
+                    _attention.tap_linen_attention(context.module, ".".join(path), hook),
+                ):
                     out = next_fun(*args, **kwargs)
             else:
                 out = next_fun(*args, **kwargs)

@@ -14,6 +14,37 @@ from jax.ad_checkpoint import checkpoint_name
 import jaxviz as jv
 
 CLASSES = 5
+
+
+# Tests that each take minutes and share nothing: every one is scheduled on its own, so they
+# spread over the xdist workers instead of queueing on their module's worker.
+RUN_APART = ("tests/test_notebooks.py::test_notebook_runs_offline_in_time[",)
+
+
+def scheduling_unit(nodeid: str) -> str:
+    """What xdist keeps on one worker: a test's module (its module-scoped fixtures, e.g. compiled
+    programs, are then built once, as `--dist loadfile` does), or the test alone if it runs
+    apart."""
+    return nodeid if nodeid.startswith(RUN_APART) else nodeid.split("::", 1)[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` (pyproject's addopts), except the tests in `RUN_APART`, each its own unit.
+
+    (`--dist loadgroup` with an `xdist_group` per notebook would say the same, but pytest-xdist
+    3.8 marks a group by rewriting `item._nodeid`, which pytest 9.2's nodes no longer read.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebooksApart(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_unit(nodeid)
+
+    return NotebooksApart(config, log)
+
+
 SHAPE = (8, 8, 3)
 
 

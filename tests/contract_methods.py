@@ -194,6 +194,62 @@ METHODS: dict[str, Case] = {
         per_example=False,
         batched=False,
     ),
+    # Metrics that run through the engine: per-example values and curves (their bootstrap CIs
+    # summarize the batch, so they are left out). The attribution is the input itself (a
+    # fixed map), and random orders are off so each example's values stand alone.
+    "metric_deletion": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.deletion(m, x, t, x, steps=4, random_orders=0, **kw)
+        )
+    ),
+    "metric_deletion_random_orders": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.deletion(m, x, t, x, steps=4, random_orders=2, key=KEY, **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_insertion_blur_regions": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.insertion(m, x, t, x[..., 0], steps=3, region=2, random_orders=0, **kw)
+        )
+    ),
+    "metric_road": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.road(m, x, t, x, percentages=(0.25, 0.5), noise=0.0, random_orders=0,
+                            output="logit", **kw)
+        )
+    ),
+    "metric_faithfulness_correlation": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.faithfulness_correlation(m, x, t, x, subset_size=4, samples=6, key=KEY,
+                                                **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_infidelity": Case(
+        lambda m, x, t, **kw: _metric(
+            jv.metrics.infidelity(m, x, t, x, samples=6, normalize=True, key=KEY, **kw)
+        ),
+        keyed=True,
+    ),
+    "metric_completeness_gap": Case(
+        lambda m, x, t, **kw: _metric(jv.metrics.completeness_gap(m, x, t, x, **kw))
+    ),
+    "metric_non_sensitivity": Case(
+        lambda m, x, t, **kw: _metric(jv.metrics.non_sensitivity(m, x, t, x, region=4, **kw))
+    ),
+    "loss_landscape": Case(
+        lambda m, x, t, **kw: jv.loss_landscape(
+            m, _labels_loss, x, jnp.asarray(t), directions=2, steps=3, key=KEY
+        ).loss,
+        per_example=False,
+        batched=False,
+    ),
+    "confusion_matrix": Case(
+        lambda m, x, t, **kw: jv.confusion_matrix(m, x, np.asarray(t)).counts,
+        per_example=False,
+        batched=False,
+    ),
 }
 
 # Methods that take `batch_size` (the others run their whole input at once, or chunk it
@@ -210,6 +266,8 @@ CHUNKED = {
         "top_activating",
         "receptive_field",
         "feature_visualization",
+        "loss_landscape",
+        "confusion_matrix",
     }
 }
 
@@ -294,6 +352,14 @@ DOMAINS = {"images": IMAGES, "tokens": TOKENS}
 def _cells(x) -> np.ndarray:
     """A grid of 4x4-pixel cells over x's images (4 groups at 8x8, 9 at 12x12)."""
     return jv.grid_segments(x.shape[1:3], 4)
+
+
+def _metric(result) -> dict[str, np.ndarray]:
+    """A metric's per-example arrays: its values, and its curves where it has them."""
+    out = {"values": np.asarray(result.values, np.float32)}
+    if hasattr(result, "curves"):
+        out["curves"] = np.asarray(result.curves, np.float32)
+    return out
 
 
 def _flow(flow) -> dict[str, np.ndarray]:

@@ -161,7 +161,7 @@ def test_sequences_reduce_features_per_position():
     [
         ({"labels": [0, 1]}, r"labels: expected one label per input \(5\), got 2"),
         ({"class_names": ["a"]}, r"class_names: expected 3 names, got 1"),
-        ({"method": "lime"}, r"method: expected one of 'saliency'.*got 'lime'"),
+        ({"method": "anchors"}, r"method: expected one of 'saliency'.*got 'anchors'"),
         ({"kind": "video"}, r"kind: expected one of 'auto', 'image'.*got 'video'"),
     ],
 )
@@ -202,7 +202,7 @@ def test_to_html_stores_the_chosen_inputs_and_methods_with_names_as_text(explore
     [
         ("index", 5, r"index: expected a value in \[0, 4\], got 5"),
         ("target", 3, r"target: expected a value in \[-1, 2\], got 3"),
-        ("method", "lime", r"method: expected one of 'saliency'.*got 'lime'"),
+        ("method", "anchors", r"method: expected one of 'saliency'.*got 'anchors'"),
         ("layer", "head", r"layer: expected one of 'conv1', 'conv2', got 'head'"),
         ("sign", "both", r"sign: expected one of 'positive'.*got 'both'"),
         ("cmap", "nope", r"cmap: expected one of 'auto'.*got 'nope'"),

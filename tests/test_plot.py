@@ -167,9 +167,9 @@ def test_grid_errors_name_the_method_and_shape():
     ):
         jv.plot.grid(images, {"IG": np.zeros((2, 10, 4, 4, 3))})
     with pytest.raises(
-        ValueError, match=r"spatial size \(2, 2\) does not match the image's \(4, 4\)"
-    ):
-        jv.plot.grid(images, {"IG": np.zeros((2, 2, 2))})
+        ValueError, match=r"spatial size \(3, 3\) neither matches the image's \(4, 4\)"
+    ):  # a (2, 2) map would be drawn as 2x2 blocks (Grad-CAM's own grid); (3, 3) cannot be
+        jv.plot.grid(images, {"IG": np.zeros((2, 3, 3))})
     with pytest.raises(TypeError, match="attributions: expected a non-empty mapping"):
         jv.plot.grid(images, [np.zeros((2, 4, 4))])
     with pytest.raises(
@@ -249,11 +249,11 @@ def test_sequence_errors():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"style": "overlay"}, r"style: expected one of 'heat_map', .*, got 'overlay'"),
+        ({"style": "contour"}, r"style: expected one of 'heat_map', .*, got 'contour'"),
         ({"style": "masked_image", "sign": "all"}, r"sign: style='masked_image' needs one"),
         ({"sign": "all", "channel_reduction": "l2"}, r"sign: 'all' needs signed values"),
         ({"cmap": "not_a_map"}, r"cmap: expected a matplotlib colormap .*got 'not_a_map'"),
-        ({"alpha": 1.5}, r"alpha: expected a number in \[0, 1\], got 1.5"),
+        ({"alpha": 1.5}, r"alpha: expected a number in \[0, 1\] or None .*, got 1.5"),
         ({"clip_percentile": 0}, r"clip_percentile: expected .* got 0"),
     ],
 )

@@ -60,12 +60,47 @@ class LimeResult(NamedTuple):
         lime's `score`), (batch,) or (batch, classes): how well a linear model of "which groups
         are present" reproduces the model near `x`. Near 1, the coefficients say what the model
         does; near 0, they say little.
+      samples: with `return_samples=True`, the coalitions drawn, the model's values on them and
+        their kernel weights (a `LimeSamples`), which `plot("fit")` draws; else None.
     """
 
     attributions: jax.Array
     coefficients: jax.Array
     intercept: jax.Array
     r2: jax.Array
+    samples: LimeSamples | None = None
+
+    def plot(self, kind: str = "fit", **options):
+        """Draw the result; return the matplotlib figure.
+
+        Args:
+          kind: "fit" (the surrogate's prediction against the model's value on the sampled
+            coalitions, with R^2 and the kernel width; needs `lime(..., return_samples=True)`),
+            "bar" (the coefficients of one example, largest first) or "image" (the
+            coefficients over the image with the groups' outlines; needs `image=` and `groups=`).
+          options: `index` (the example, default 0), `class_index` (for target="all"), and
+            what `jaxviz.plot.lime_fit`, `jaxviz.plot.feature_bars` or
+            `jaxviz.plot.grouped_attribution` take.
+        """
+        from ..plot import _coalition
+
+        return _coalition.plot_lime(self, kind, **options)
+
+
+class LimeSamples(NamedTuple):
+    """LIME's sampled coalitions and what the surrogate was fitted to (`return_samples=True`).
+
+    Attributes:
+      coalitions: (batch, samples, groups) booleans, True where a group is present.
+      values: the model's value on each coalition, (batch, samples) or (batch, classes, samples).
+      weights: each coalition's kernel weight, (batch, samples).
+      kernel_width: the kernel's width used (lime's default when none was given).
+    """
+
+    coalitions: jax.Array
+    values: jax.Array
+    weights: jax.Array
+    kernel_width: float
 
 
 class ShapleyResult(NamedTuple):
@@ -85,6 +120,23 @@ class ShapleyResult(NamedTuple):
     values: jax.Array
     base: jax.Array
     stderr: jax.Array
+
+    def plot(self, kind: str = "waterfall", **options):
+        """Draw the result; return the matplotlib figure.
+
+        Args:
+          kind: "waterfall" (one example: from the base value to f(x), feature by feature),
+            "bar" (one example's values, or with `index=None` the mean |value| over the batch),
+            "beeswarm" (every example's value per feature, coloured by the feature's value;
+            needs `features=`, the inputs) or "image" (one example's values over the image with
+            the groups' outlines; needs `image=` and `groups=`).
+          options: `index` (the example, default 0), `class_index` (for target="all"),
+            `feature_names`, and what `jaxviz.plot.waterfall`, `jaxviz.plot.importance`,
+            `jaxviz.plot.beeswarm` or `jaxviz.plot.grouped_attribution` take.
+        """
+        from ..plot import _coalition
+
+        return _coalition.plot_shapley(self, kind, **options)
 
 
 # -- feature groups --------------------------------------------------------------------------
@@ -394,6 +446,7 @@ def lime(
     groups=None,
     baseline=None,
     background=None,
+    return_samples: bool = False,
     batch_size: int | None = None,
 ) -> LimeResult:
     """LIME (Ribeiro et al., 2016, "Why should I trust you?"): a weighted linear surrogate of the
@@ -425,9 +478,11 @@ def lime(
         trailing channel axis (covered whole), or either per example with the batch axis first;
         see `grid_segments`, `superpixels`, `token_spans`. Labels are numbered in sorted order.
       baseline, background: what a missing feature becomes (give at most one; default 0.0).
+      return_samples: also return the sampled coalitions, the model's values on them and their
+        kernel weights (`LimeResult.samples`, a `LimeSamples`), which `result.plot("fit")` draws.
 
     Returns:
-      a `LimeResult` (attributions, coefficients, intercept, r2).
+      a `LimeResult` (attributions, coefficients, intercept, r2, samples).
     """
     key = check_key(key, "lime")
     samples = check_positive_int("samples", samples)
@@ -448,23 +503,31 @@ def lime(
         coefficients, intercept, r2 = jax.vmap(lambda z, v, w: _weighted_ridge(z, v, w, alpha))(
             z, values, weights
         )
-        return _outputs(coefficients, game.groups, game.mode, intercept, r2)
-
-    static = (samples, distance, width, alpha)
-    return LimeResult(
-        *_run(
-            model,
-            "lime",
-            static,
-            x,
-            target,
-            masker,
-            explain,
-            key=key,
-            coalitions=samples,
-            batch_size=batch_size,
+        if not return_samples:
+            return _outputs(coefficients, game.groups, game.mode, intercept, r2)
+        return _outputs(coefficients, game.groups, game.mode, intercept, r2, values) + (
+            coalitions,
+            weights,
         )
+
+    static = (samples, distance, width, alpha, bool(return_samples))
+    outputs = _run(
+        model,
+        "lime",
+        static,
+        x,
+        target,
+        masker,
+        explain,
+        key=key,
+        coalitions=samples,
+        batch_size=batch_size,
     )
+    if not return_samples:
+        return LimeResult(*outputs)
+    attributions, coefficients, intercept, r2, values, coalitions, weights = outputs
+    drawn = LimeSamples(coalitions, values, weights, width)
+    return LimeResult(attributions, coefficients, intercept, r2, drawn)
 
 
 def lime_coalitions(key, samples: int, count: int) -> jax.Array:

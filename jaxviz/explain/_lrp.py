@@ -742,6 +742,19 @@ class Relevance(NamedTuple):
     attribution: jax.Array
     layers: dict[str, jax.Array]
 
+    def plot(self, image=None, **options):
+        """The relevance map of one example beside its per-layer conservation readout (the
+        total relevance at each layer as a share of the explained score); return the figure.
+
+        Args:
+          image: the input example the map is drawn over (images), or None for the map alone.
+          options: `index` (the example, default 0), `class_index` (for target="all"), and
+            what `jaxviz.plot.relevance` takes.
+        """
+        from ..plot import _coalition
+
+        return _coalition.plot_relevance(self, image, **options)
+
 
 def lrp(
     model,

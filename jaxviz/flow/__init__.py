@@ -1,5 +1,10 @@
 """Gradient flow: per-step training statistics, a bounded recorder, diagnostics, one-shot flow."""
 
+from ._compare import Run as Run
+from ._compare import collect_runs as collect_runs
+from ._compare import percentile_bands as percentile_bands
+from ._compare import run_table as run_table
+from ._compare import smooth as smooth
 from ._diagnose import Diagnosis as Diagnosis
 from ._diagnose import DiagnosisGroup as DiagnosisGroup
 from ._diagnose import depth_flags as depth_flags
@@ -7,6 +12,12 @@ from ._diagnose import diagnose as diagnose
 from ._diagnose import group_diagnoses as group_diagnoses
 from ._gradient_flow import GradientFlow as GradientFlow
 from ._gradient_flow import gradient_flow as gradient_flow
+from ._graph import GraphEdge as GraphEdge
+from ._graph import GraphNode as GraphNode
+from ._graph import GraphParam as GraphParam
+from ._graph import ModelGraph as ModelGraph
+from ._graph import ValueStats as ValueStats
+from ._graph import model_graph as model_graph
 from ._layers import LayerGroups as LayerGroups
 from ._layers import group_layers as group_layers
 from ._recorder import Recorder as Recorder

@@ -29,7 +29,7 @@ from ._order import NOT_RUN, call_order, check_order_source
 from ._runs import RunBatch, RunWriter, check_hparams, check_metrics
 from ._stats import LAYER_FIELDS, FlowStats, fill_value, reorder
 
-_ARRAY_FIELDS = (*LAYER_FIELDS, "dead_fraction", "saturated_fraction")
+_ARRAY_FIELDS = (*LAYER_FIELDS, "dead_fraction", "saturated_fraction", "activation_hist")
 
 
 class Recorder:

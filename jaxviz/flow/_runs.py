@@ -66,6 +66,8 @@ RESERVED_PREFIXES = (
     "update_ratio/",
     "gradients/",
     "weights/",
+    "activations/",
+    "_hparams_/",
 )
 SPLITS = ("train", "validation")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -522,6 +524,33 @@ def _histogram_value(tag: str, counts: np.ndarray, limits: np.ndarray, lo: float
     return _bytes_field(1, tag.encode()) + _bytes_field(5, histo)
 
 
+def _hparams_value(hparams: dict) -> bytes:
+    """The ``Summary.Value`` TensorBoard's HParams dashboard reads a run's hyperparameters from:
+    tag ``_hparams_/session_start_info``, metadata = 9 with ``plugin_data`` = 1 (``plugin_name``
+    = 1 "hparams", ``content`` = 2: an ``HParamsPluginData`` with version = 1 and
+    ``session_start_info`` = 3, whose ``hparams`` = 1 map holds ``google.protobuf.Value``s:
+    number_value = 2, string_value = 3, bool_value = 4), and an empty float tensor = 8 (dtype = 1
+    DT_FLOAT, tensor_shape = 2) as the plugin writes it."""
+    entries = b""
+    for name, value in hparams.items():
+        if isinstance(value, bool):
+            encoded = _field(4, 0) + _varint(int(value))
+        elif isinstance(value, int | float):
+            encoded = _double_field(2, float(value))
+        else:
+            encoded = _bytes_field(3, str(value).encode())
+        entries += _bytes_field(1, _bytes_field(1, name.encode()) + _bytes_field(2, encoded))
+    content = _field(1, 0) + _varint(0) + _bytes_field(3, entries)
+    plugin_data = _bytes_field(1, b"hparams") + _bytes_field(2, content)
+    metadata = _bytes_field(1, plugin_data)
+    tensor = _field(1, 0) + _varint(1) + _bytes_field(2, b"")
+    return (
+        _bytes_field(1, b"_hparams_/session_start_info")
+        + _bytes_field(8, tensor)
+        + _bytes_field(9, metadata)
+    )
+
+
 def _summary(values: list[bytes]) -> bytes:
     return b"".join(_bytes_field(1, v) for v in values)
 
@@ -532,11 +561,12 @@ def export_tensorboard(source, logdir, *, max_histogram_steps: int = 100) -> Pat
     Tags: each training metric by its name (NaN values are left out: in a Recorder's table NaN
     also means "not given"), validation metrics as ``validation/<name>``,
     ``grad_norm/<layer>``, ``param_norm/<layer>`` and ``update_ratio/<layer>`` as scalars, and
-    ``gradients/<layer>`` / ``weights/<layer>`` histograms on jaxviz's fixed signed log-magnitude
-    bins (``histogram_edges``; each bucket's limit is its right edge) at up to
-    ``max_histogram_steps`` steps spread evenly over the run, the last one included (TFRecord's
-    CRC-32C is computed in Python here, about 1 s per 10 MB of histograms). Hyperparameters are
-    not exported (TensorBoard's HParams dashboard needs its plugin's protocol buffers).
+    ``gradients/<layer>`` / ``weights/<layer>`` / ``activations/<name>`` histograms on jaxviz's
+    fixed signed log-magnitude bins (``histogram_edges``; each bucket's limit is its right edge)
+    at up to ``max_histogram_steps`` steps spread evenly over the run, the last one included
+    (TFRecord's CRC-32C is computed in Python here, about 1 s per 10 MB of histograms). The
+    hyperparameters go to TensorBoard's HParams dashboard (its ``session_start_info``), so runs
+    exported into sibling directories of one logdir form its table.
 
     Args:
       source: a ``Recorder`` or a run directory.
@@ -580,17 +610,24 @@ def export_tensorboard(source, logdir, *, max_histogram_steps: int = 100) -> Pat
                     if np.isfinite(values[i, j]):
                         put(step, _scalar_value(f"{field}/{layer}", float(values[i, j])))
         spread = np.linspace(0, len(steps) - 1, min(max_histogram_steps, len(steps)))
-        for field, tag in (("grad_hist", "gradients"), ("param_hist", "weights")):
+        histograms = (
+            ("grad_hist", "gradients", meta.layers),
+            ("param_hist", "weights", meta.layers),
+            ("activation_hist", "activations", meta.activation_names),
+        )
+        for field, tag, names in histograms:
             counts = rec.field(field)
             if counts is None:
                 continue
             for i in np.unique(np.round(spread).astype(int)):
                 step = steps[i]
-                for j, layer in enumerate(meta.layers):
+                for j, layer in enumerate(names):
                     if counts[i, j].sum() > 0:
                         put(step, _histogram_value(f"{tag}/{layer}", counts[i, j], limits, lo, hi))
     with open(file, "wb") as f:
         f.write(tfrecord(_event(now, 0, file_version="brain.Event:2")))
+        if rec.hparams:
+            f.write(tfrecord(_event(now, 0, summary=_summary([_hparams_value(rec.hparams)]))))
         for step in sorted(per_step):
             f.write(tfrecord(_event(now, step, summary=_summary(per_step[step]))))
     return file

@@ -113,6 +113,8 @@ class FlowStats:
         example in the batch (a dead ReLU).
       saturated_fraction: per activation, fraction of values where the derivative is below a tenth
         of its peak (sigmoid/tanh; 0 for relu).
+      activation_hist: per activation, counts of its values in the same bins as the weights,
+        ``(activations, HIST_BINS)`` (the monitor's distributions over time).
     """
 
     grad_norm: jax.Array
@@ -123,6 +125,7 @@ class FlowStats:
     update_ratio: jax.Array | None = None
     dead_fraction: jax.Array | None = None
     saturated_fraction: jax.Array | None = None
+    activation_hist: jax.Array | None = None
     layers: tuple[str, ...] = field(default=(), metadata=dict(static=True))
     ordered: int = field(default=0, metadata=dict(static=True))
     order_note: str = field(default=NO_ORDER, metadata=dict(static=True))
@@ -255,6 +258,7 @@ def flow_stats(
             dead, saturated = zip(*(_activation_stats(k, a) for k, a in zip(kinds, arrays)))
             stats["dead_fraction"] = jnp.stack(dead)
             stats["saturated_fraction"] = jnp.stack(saturated)
+            stats["activation_hist"] = _histograms(arrays)
     sizes = tuple(int(sum(np.size(p_leaves[i]) for i in idx)) for idx in groups.leaf_indices)
     return FlowStats(
         **stats,

@@ -17,6 +17,7 @@ from ._faithfulness import deletion as deletion
 from ._faithfulness import faithfulness_correlation as faithfulness_correlation
 from ._faithfulness import infidelity as infidelity
 from ._faithfulness import insertion as insertion
+from ._faithfulness import perturbed_inputs as perturbed_inputs
 from ._faithfulness import road as road
 from ._localisation import pointing_game as pointing_game
 from ._localisation import relevance_mass as relevance_mass
@@ -30,3 +31,6 @@ from ._result import RandomizationResult as RandomizationResult
 from ._robustness import avg_sensitivity as avg_sensitivity
 from ._robustness import local_lipschitz as local_lipschitz
 from ._robustness import max_sensitivity as max_sensitivity
+from ._scorecard import SCORECARD_METRICS as SCORECARD_METRICS
+from ._scorecard import Scorecard as Scorecard
+from ._scorecard import scorecard as scorecard

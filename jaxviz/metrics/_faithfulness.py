@@ -42,7 +42,7 @@ def deletion(
     order: str = "most",
     region: int = 1,
     steps: int = 32,
-    replacement=0.0,
+    replacement: float | str | np.ndarray = 0.0,
     blur_sigma: float = 4.0,
     output: str = "probability",
     random_orders: int = 4,
@@ -109,7 +109,7 @@ def insertion(
     order: str = "most",
     region: int = 1,
     steps: int = 32,
-    replacement=None,
+    replacement: float | str | np.ndarray | None = None,
     blur_sigma: float = 4.0,
     output: str = "probability",
     random_orders: int = 4,
@@ -587,3 +587,55 @@ def _keys(key, metric: str, random_draws: float):
         return _inputs.sampling_keys(key, metric)
     resample = _inputs.bootstrap_key(key)
     return jax.random.key(0), resample
+
+
+def perturbed_inputs(
+    x,
+    attribution,
+    *,
+    fractions,
+    insert: bool = False,
+    order: str = "most",
+    region: int = 1,
+    replacement: float | str | np.ndarray | None = 0.0,
+    blur_sigma: float = 4.0,
+) -> np.ndarray:
+    """The inputs a deletion (or insertion) curve evaluates the model on: for each share in
+    `fractions`, `x` with that share of its units removed (or, with `insert`, put back onto the
+    replacement) in the attribution's order, exactly as `deletion` and `insertion` build them
+    (the same ranking, ties by position, and rounding of the unit count).
+
+    Args:
+      x: a batch of inputs (batch, ...).
+      attribution: shaped like `x` (or like `x` without its channel axis).
+      fractions: the shares removed (or inserted), each in [0, 1], e.g. a curve's `fractions`.
+      insert, order, region, replacement, blur_sigma: as in `deletion` and `insertion`
+        (`replacement=None` with `insert` is the insertion default: a blurred image).
+
+    Returns:
+      float (batch, len(fractions), *x.shape[1:]).
+    """
+    check_choice("order", order, ORDERS)
+    x = np.asarray(x)
+    attr = _inputs.check_attribution(attribution, x)
+    region = _inputs.check_region(region, x)
+    if replacement is None:
+        replacement = "blur" if _inputs.is_image(x) else 0.0
+    fill = _inputs.check_replacement(replacement, x)
+    blur_sigma = _inputs.check_scale("blur_sigma", blur_sigma)
+    shares = np.asarray(fractions, np.float64).reshape(-1)
+    if shares.size == 0 or not np.all((shares >= 0) & (shares <= 1)):
+        raise ValueError(f"fractions: expected shares in [0, 1], got {fractions!r}.")
+    image = _inputs.is_image(x)
+    grid, count = unit_grid(position_map(attr, x).shape[1:], region, image)
+    scores = unit_scores(jnp.asarray(position_map(attr, x)), grid, count)
+    ranks = np.asarray(descending_ranks(scores if order == "most" else -scores))
+    cuts = _cuts(count, shares)
+    removed = ranks[:, None][..., np.asarray(grid)] < cuts.reshape((1, -1) + (1,) * grid.ndim)
+    if insert:
+        removed = ~removed
+    start = np.asarray(_inputs.gaussian_blur(jnp.asarray(x), blur_sigma)) if isinstance(
+        fill, str
+    ) else np.asarray(fill)
+    mask = removed[..., None] if image else removed
+    return np.where(mask, start[:, None], x[:, None]).astype(x.dtype)

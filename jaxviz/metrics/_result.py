@@ -94,6 +94,19 @@ class RandomizationResult:
         """The mean rank correlation after each step, (steps,)."""
         return np.array([r.score for r in self.rank_correlation])
 
+    def plot(self, *, example: int = 0, x=None, cmap: str | None = None):
+        """The cascade as a strip of maps per step with the similarity curves below
+        (`jaxviz.plot.randomization`); pass the inputs `x` to show the image first."""
+        from ..plot._trust import randomization
+
+        return randomization(self, example=example, x=x, cmap=cmap)
+
+    def widget(self, x=None, **kwargs):
+        """The interactive cascade (`jaxviz.RandomizationView`)."""
+        from ..widgets._trust import RandomizationView
+
+        return RandomizationView(self, x=x, **kwargs)
+
 
 def bootstrap_ci(
     values: np.ndarray, key: jax.Array, resamples: int = BOOTSTRAP_RESAMPLES

@@ -102,12 +102,14 @@ def scaled_colorbar(
     location: str = "right",
     shrink: float = 0.9,
     aspect: float | None = None,
+    units: str | None = None,
 ):
     """A colorbar for a normalized map, its ticks labelled in attribution units.
 
     The map was divided by `scale`, so a tick at t reads t * scale (negated for sign
     "negative", whose map holds magnitudes of negative values). Where outlier clipping
-    saturated some of the `values` drawn, the colorbar gets arrow ends.
+    saturated some of the `values` drawn, the colorbar gets arrow ends. Its label says what
+    is shown and, given `units`, in what ("attribution (logit units)").
     """
     saturated = _display.is_saturated(values, sign=sign, scale=scale)
     extend = ("both" if sign == "all" else "max") if saturated else "neither"
@@ -124,5 +126,6 @@ def scaled_colorbar(
     colorbar.formatter = FuncFormatter(lambda tick, _: f"{tick * factor + 0.0:.2g}")
     low, high = color_limits(sign)
     colorbar.set_ticks([low, (low + high) / 2, high])
-    colorbar.set_label(_COLORBAR_LABELS[sign])
+    label = _COLORBAR_LABELS[sign]
+    colorbar.set_label(label if units is None else f"{label} ({units})")
     return colorbar

@@ -85,7 +85,8 @@ def activation_grid(
         if cell >= len(chosen):
             ax.set_visible(False)
             continue
-        shown = ax.imshow(normalized[..., cell], cmap=cmap, vmin=low, vmax=high)
+        shown = ax.imshow(normalized[..., cell], cmap=cmap, vmin=low, vmax=high,
+                          interpolation="nearest")
         ax.set_title(f"{chosen[cell]}: max {values[..., chosen[cell]].max():.2g}", fontsize=7)
     assert shown is not None  # the first cell always holds a channel
     colorbar = figure.colorbar(shown, ax=axes, shrink=0.8, aspect=30)
@@ -134,7 +135,7 @@ def activation_overlay(
     normalized, sign, _ = _layer_display.normalized_activation(values)
     figure, ax = figure_and_axes(ax, (3.2, 3.2))
     height, width = shown.shape
-    ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
+    ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     low, high = color_limits(sign)
     ax.imshow(normalized, cmap=colormap(sign, None), vmin=low, vmax=high, alpha=alpha,
               extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="bilinear")
@@ -171,7 +172,7 @@ def image_rows(
             if c >= len(row):
                 ax.set_visible(False)
                 continue
-            ax.imshow(row[c], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(row[c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             if captions is not None:
                 ax.set_xlabel(captions[r][c], fontsize=7)
         if row_labels is not None:

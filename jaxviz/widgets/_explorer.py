@@ -29,8 +29,11 @@ from ..explain import (
     saliency,
     smoothgrad,
 )
+from ..explain._coalition import grid_segments, kernel_shap, lime
+from ..explain._lrp import COMPOSITES, lrp
 from ._base import JaxvizWidget, ResultCache, static_asset
 from ._payload import WIDGET_COLORMAPS, array_payload, colormap_catalog, image_payload
+from ._trust import TrustPanel
 
 KINDS = ("image", "vector", "sequence")
 MAX_INPUTS = 256
@@ -47,6 +50,8 @@ class Method:
     # is typed for every use (a pair with return_delta=True), not for the one here.
     run: Callable[..., Any]
     options: tuple[str, ...] = ()  # the Explorer options it reads (its cache key)
+    # Its values add up to the output minus a base (Shapley values): vectors show a waterfall.
+    additive: bool = False
 
     @property
     def needs_layer(self) -> bool:
@@ -55,6 +60,73 @@ class Method:
 
 def _key():
     return jax.random.key(_KEY_SEED)
+
+
+# -- model-agnostic and relevance methods (LIME, KernelSHAP, LRP) -------------------------------
+
+# Images are split into a grid of about this many cells a side for LIME and KernelSHAP.
+GRID_CELLS_PER_SIDE = 4
+MASKERS = ("baseline", "background")
+BACKGROUND_ROWS = 32  # KernelSHAP's background: at most this many of the Explorer's baselines
+
+
+def _lime_maps(model, x, o):
+    return lime(
+        model, x, "all", key=_key(), samples=o["coalitions"], kernel_width=o["kernel_width"],
+        distance=o["distance"], groups=o["groups"],
+    ).attributions  # fmt: skip
+
+
+def _kernel_shap_maps(model, x, o):
+    # A missing group takes the value 0, or each background row's in turn.
+    missing = {"background": o["background"]} if o["masker"] == "background" else {}
+    return kernel_shap(
+        model, x, "all", key=_key(), samples=o["coalitions"], groups=o["groups"], **missing
+    ).attributions
+
+
+AGNOSTIC_METHODS: dict[str, Method] = {
+    "lime": Method(
+        "LIME",
+        "A weighted linear model fitted to the model's scores on random copies of the input "
+        "with patches (or features) removed: each one's coefficient. The kernel width sets how "
+        "close to the whole input the copies that count must be.",
+        lambda m, x, o: _lime_maps(m, x, o),
+        ("coalitions", "kernel_width"),
+    ),
+    "kernel_shap": Method(
+        "KernelSHAP",
+        "Shapley values estimated from random coalitions of patches (or features): each one's "
+        "fair share of the score's change from the baseline (or background) to the input.",
+        lambda m, x, o: _kernel_shap_maps(m, x, o),
+        ("coalitions", "masker"),
+        additive=True,
+    ),
+    "lrp": Method(
+        "LRP",
+        "Layer-wise relevance propagation: the score shared back layer by layer among the "
+        "inputs that contributed, by the composite's rules.",
+        lambda m, x, o: lrp(m, x, "all", composite=o["composite"], low=o["low"], high=o["high"]),
+        ("composite",),
+    ),
+}
+
+
+def _lime_defaults(kind: str, groups: int) -> tuple[str, float]:
+    """LIME's distance and kernel width for an input kind: lime's image explainer's (cosine,
+    0.25) for images, its tabular explainer's (l2, 0.75 sqrt(groups)) otherwise."""
+    return ("cosine", 0.25) if kind == "image" else ("l2", round(0.75 * groups**0.5, 3))
+
+
+def _coalition_groups(kind: str, example_shape: tuple[int, ...]):
+    """Feature groups for LIME and KernelSHAP: a grid over images, one per position for
+    sequences, one per feature for vectors (None)."""
+    if kind == "image":
+        cell = max(1, -(-min(example_shape[:2]) // GRID_CELLS_PER_SIDE))
+        return grid_segments(example_shape[:2], cell)
+    if kind == "sequence" and len(example_shape) == 2:
+        return np.arange(example_shape[0], dtype=np.int32)
+    return None
 
 
 METHODS: dict[str, Method] = {
@@ -119,6 +191,7 @@ METHODS: dict[str, Method] = {
         lambda m, x, o: occlusion(m, x, "all", window=o["window"], stride=max(1, o["window"] // 2)),
         ("window",),
     ),
+    **AGNOSTIC_METHODS,
 }
 COMPARE_DEFAULT = ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "occlusion")
 
@@ -167,7 +240,7 @@ def _spatial_layers(model, x1: np.ndarray) -> list[str]:
     ]
 
 
-class Explorer(JaxvizWidget):
+class Explorer(TrustPanel, JaxvizWidget):
     """Explanations of a model's predictions with sliders over inputs, classes, methods, layers.
 
     Args:
@@ -187,7 +260,10 @@ class Explorer(JaxvizWidget):
 
     Every control is also a trait (`index`, `method`, `layer`, `target` (-1: the predicted
     class), `steps`, `samples`, `noise`, `window`, `sign`, `alpha`, `cmap`, `clip`, `compare`,
-    `scale`), so code can drive the widget and read what a person chose.
+    `scale`; LIME's and KernelSHAP's `coalitions`, LIME's `kernel_width`, KernelSHAP's `masker`
+    ("baseline": a missing patch or feature is 0; "background": it takes each of the first 32
+    `baselines` rows in turn), LRP's `composite`), so code can drive the widget and read what a
+    person chose. LIME and KernelSHAP group an image's pixels in a 4 x 4 grid of cells.
 
     >>> m, data = jv.zoo.load("digits-cnn")
     >>> explorer = jv.Explorer(m, data.x_test[:16], data.y_test[:16],
@@ -208,6 +284,12 @@ class Explorer(JaxvizWidget):
     noise = traitlets.Float(0.15).tag(sync=True)
     window = traitlets.Int(2).tag(sync=True)
     compare = traitlets.Bool(False).tag(sync=True)
+    # LIME's and KernelSHAP's coalitions, LIME's kernel width (0: the input kind's default),
+    # what KernelSHAP puts in place of a missing feature, LRP's composite.
+    coalitions = traitlets.Int(256).tag(sync=True)
+    kernel_width = traitlets.Float(0.0).tag(sync=True)
+    masker = traitlets.Unicode("baseline").tag(sync=True)
+    composite = traitlets.Unicode("epsilon-plus-flat").tag(sync=True)
     # Browser-only view state (synced so Python reads what a person chose, never recomputed):
     target = traitlets.Int(-1).tag(sync=True)
     sign = traitlets.Unicode("all").tag(sync=True)
@@ -220,7 +302,10 @@ class Explorer(JaxvizWidget):
     _inputs = traitlets.Dict().tag(sync=True)
     _result = traitlets.Dict().tag(sync=True)
 
-    _compute_traits = ("index", "method", "layer", "steps", "samples", "noise", "window", "compare")
+    _compute_traits = (
+        "index", "method", "layer", "steps", "samples", "noise", "window", "compare",
+        "coalitions", "kernel_width", "masker", "composite",
+    )  # fmt: skip
 
     # Choices the browser cannot draw are refused when set (the controls never offer them);
     # numeric method options go to the core, whose errors show inside the widget.
@@ -239,6 +324,14 @@ class Explorer(JaxvizWidget):
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
         return _choice("layer", proposal["value"], self._layers or [""])
+
+    @traitlets.validate("masker")
+    def _valid_masker(self, proposal):
+        return _choice("masker", proposal["value"], MASKERS)
+
+    @traitlets.validate("composite")
+    def _valid_composite(self, proposal):
+        return _choice("composite", proposal["value"], COMPOSITES)
 
     @traitlets.validate("sign")
     def _valid_sign(self, proposal):
@@ -289,7 +382,8 @@ class Explorer(JaxvizWidget):
         self._x = x
         host = np.asarray(x)
         self._kind = _input_kind(host, kind, tokens)
-        probs = np.asarray(jax.nn.softmax(model(x).astype(np.float32), axis=-1))
+        self._logits = np.asarray(model(x), np.float32)
+        probs = np.asarray(jax.nn.softmax(self._logits, axis=-1))
         self._probs = probs
         n, classes = probs.shape
         self._class_names = _names("class_names", class_names, classes, "class")
@@ -305,7 +399,10 @@ class Explorer(JaxvizWidget):
         ]
         check_choice("method", method, self._methods)
         self._maps = ResultCache(self._cache_size)
+        self._groups = _coalition_groups(self._kind, host.shape[1:])
+        self._distance, default_width = _lime_defaults(self._kind, self._group_count(host))
         defaults = {
+            "kernel_width": default_width,
             "method": method,
             "layer": self._layers[-1] if self._layers else "",
             "window": max(
@@ -338,12 +435,15 @@ class Explorer(JaxvizWidget):
                     "about": METHODS[name].about,
                     "options": list(METHODS[name].options),
                     "needs_layer": METHODS[name].needs_layer,
+                    "additive": METHODS[name].additive,
                 }
                 for name in self._methods
             ],
             "compare_methods": [m for m in COMPARE_DEFAULT if m in self._methods],
             "layers": self._layers,
             "colormaps": colormap_catalog(),
+            "logits": array_payload(self._logits),
+            "composites": list(COMPOSITES),
         }
 
     def _inputs_payload(self, host: np.ndarray, feature_names, tokens) -> dict[str, Any]:
@@ -378,6 +478,27 @@ class Explorer(JaxvizWidget):
             "window": state["window"],
             "layer": state["layer"],
             "baselines": self._baselines,
+            **self._agnostic_options(state),
+        }
+
+    def _group_count(self, host: np.ndarray) -> int:
+        if self._groups is None:
+            return int(np.prod(host.shape[1:]))
+        return int(np.unique(self._groups).size)
+
+    def _agnostic_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        """LIME's, KernelSHAP's and LRP's options: the groups, KernelSHAP's background (the
+        first BACKGROUND_ROWS baselines), and z-box's bounds (the inputs' range)."""
+        return {
+            "coalitions": state["coalitions"],
+            "kernel_width": state["kernel_width"],
+            "masker": state["masker"],
+            "composite": state["composite"],
+            "groups": self._groups,
+            "distance": self._distance,
+            "background": np.asarray(self._baselines)[:BACKGROUND_ROWS],
+            "low": float(np.min(self._x)),
+            "high": float(np.max(self._x)),
         }
 
     def attribution_maps(self, index: int, method: str, **options: Any) -> np.ndarray:

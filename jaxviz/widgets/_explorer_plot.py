@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import plot
 from ..plot._common import JaxvizFigure
+from ._explorer import METHODS
 from ._payload import payload_array
 
 _TOP_K = 5
@@ -55,15 +56,21 @@ def explorer_figure(explorer):
     if explorer._kind == "image":
         left, middle, right = figure.subplots(1, 3, width_ratios=[1, 1.25, 1.1])
         plot.image(x, title=f"input {index}", ax=left)
+        # "overlay": opacity follows the attribution, so weak pixels let the input through and
+        # strong ones stay saturated on a projector (a uniform blend washes the colours out);
+        # its strongest pixels get the widget's opacity raised by half.
         plot.attribution(
-            x, maps, sign=explorer.sign, clip_percentile=explorer.clip, cmap=cmap,
-            alpha=explorer.alpha, title=title, ax=middle,
+            x, maps, style="overlay", sign=explorer.sign, clip_percentile=explorer.clip,
+            cmap=cmap, alpha=min(1.0, 1.5 * explorer.alpha), title=title, ax=middle,
         )  # fmt: skip
     elif explorer._kind == "vector":
         middle, right = figure.subplots(1, 2, width_ratios=[2, 1])
-        plot.feature_bars(
-            maps, x, feature_names=explorer._inputs["feature_names"], title=title, ax=middle
-        )
+        names = explorer._inputs["feature_names"]
+        if METHODS[method].additive:  # Shapley values: from the base to the output
+            base = explorer._logits[index, shown] - maps.sum()
+            plot.waterfall(maps, base, features=x, feature_names=names, title=title, ax=middle)
+        else:
+            plot.feature_bars(maps, x, feature_names=names, title=title, ax=middle)
     else:
         middle, right = figure.subplots(1, 2, width_ratios=[2.5, 1])
         plot.sequence(

@@ -11,7 +11,8 @@ export function niceTicks(lo, hi, count = 5) {
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => 1.5 * s >= raw);
   const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  // a tick that should be 0 comes out as +-1e-17 from the float steps: snap it
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
   return ticks;
 }
 
@@ -105,13 +106,14 @@ export function createChart({ role, width = 380, height = 220, label = "" }) {
     ctx.lineWidth = 1;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const v of ys.log ? logTicks(y0, y1) : niceTicks(y0, y1, 4)) {
-      const py = Math.round(Y(v)) + 0.5;
+    const yticks = ys.ticks ?? (ys.log ? logTicks(y0, y1) : niceTicks(y0, y1, 4)).map((v) => ({ value: v, label: ys.log ? `1e${Math.round(Math.log10(v))}` : formatNumber(v) }));
+    for (const t of yticks) {
+      const py = Math.round(Y(t.value)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(left, py);
       ctx.lineTo(W - right, py);
       ctx.stroke();
-      ctx.fillText(ys.log ? `1e${Math.round(Math.log10(v))}` : formatNumber(v), left - 4, py);
+      ctx.fillText(t.label, left - 4, py);
     }
     const xticks = xs.ticks ?? (xs.log ? logTicks(x0, x1) : niceTicks(x0, x1, 5)).map((v) => ({ value: v, label: formatNumber(v) }));
     ctx.textBaseline = "top";
@@ -162,6 +164,18 @@ export function createChart({ role, width = 380, height = 220, label = "" }) {
       ctx.strokeStyle = ctx.fillStyle = s.color ?? fg;
       ctx.lineWidth = s.width ?? 1.5;
       ctx.setLineDash(s.dash ? [5, 4] : []);
+      if (s.kind === "area") {
+        // a band between s.y (lower) and s.y2 (upper), e.g. a percentile band
+        ctx.globalAlpha = s.alpha ?? 0.25;
+        ctx.beginPath();
+        const idx = [...s.x.keys()].filter((i) => ok(s.y[i]) && ok(s.y2[i]));
+        idx.forEach((i, k) => (k ? ctx.lineTo(X(s.x[i]), Y(s.y2[i])) : ctx.moveTo(X(s.x[i]), Y(s.y2[i]))));
+        for (const i of [...idx].reverse()) ctx.lineTo(X(s.x[i]), Y(s.y[i]));
+        ctx.closePath();
+        if (idx.length) ctx.fill();
+        ctx.globalAlpha = 1;
+        continue;
+      }
       if (s.kind === "bar") {
         const bw = s.barWidth ?? Math.max(2, (0.7 * (W - left - right)) / Math.max(1, s.x.length + 2 * pad));
         ctx.globalAlpha = s.alpha ?? 0.6;
@@ -173,6 +187,7 @@ export function createChart({ role, width = 380, height = 220, label = "" }) {
         ctx.globalAlpha = 1;
         continue;
       }
+      ctx.globalAlpha = s.alpha ?? 1;
       ctx.beginPath();
       let pen = false;
       for (let i = 0; i < s.x.length; i++) {
@@ -186,6 +201,7 @@ export function createChart({ role, width = 380, height = 220, label = "" }) {
         pen = true;
       }
       ctx.stroke();
+      ctx.globalAlpha = 1;
       if (s.kind === "points" || s.markers) {
         for (let i = 0; i < s.x.length; i++) {
           if (!ok(s.y[i])) continue;

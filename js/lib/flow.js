@@ -57,3 +57,22 @@ export function nearestIndex(steps, step) {
   for (let i = 1; i < steps.length; i++) if (Math.abs(steps[i] - step) < Math.abs(steps[best] - step)) best = i;
   return best;
 }
+
+/**
+ * TensorBoard's scalar smoothing: an exponential moving average from 0, debiased by
+ * 1 - weight^n after n finite points; non-finite points pass through; a constant series is
+ * returned as it is (the same as jaxviz.flow.smooth).
+ */
+export function smooth(values, weight) {
+  const out = Float64Array.from(values);
+  if (!out.length || out.every((v) => v === out[0]) || !(weight > 0)) return out;
+  let last = 0;
+  let n = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) continue;
+    last = last * weight + (1 - weight) * out[i];
+    n += 1;
+    out[i] = last / (1 - weight ** n);
+  }
+  return out;
+}

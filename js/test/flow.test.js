@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { axisMap, extent, logTicks, niceTicks } from "../lib/chart.js";
-import { nearestIndex, resampleColumns, signedLogTicks, unitScale } from "../lib/flow.js";
+import { nearestIndex, resampleColumns, signedLogTicks, unitScale, smooth } from "../lib/flow.js";
 
 describe("chart ticks and axes", () => {
   it("puts round ticks on 1-2-5 steps", () => {
@@ -47,5 +47,20 @@ describe("flow helpers", () => {
   it("finds the nearest step", () => {
     expect(nearestIndex([0, 10, 20], 14)).toBe(1);
     expect(nearestIndex([0, 10, 20], 16)).toBe(2);
+  });
+});
+
+describe("smooth", () => {
+  it("is TensorBoard's debiased moving average (the numbers of tests/test_training.py)", () => {
+    const w = 0.5;
+    const l1 = 0.5 * 1;
+    const l2 = 0.5 * l1 + 0.5 * 3;
+    const l3 = 0.5 * l2 + 0.5 * 2;
+    const l4 = 0.5 * l3 + 0.5 * 6;
+    const got = smooth([1, 3, NaN, 2, 6], w);
+    const want = [l1 / 0.5, l2 / 0.75, NaN, l3 / 0.875, l4 / 0.9375];
+    want.forEach((v, i) => (Number.isNaN(v) ? expect(got[i]).toBeNaN() : expect(got[i]).toBeCloseTo(v, 12)));
+    expect(Array.from(smooth([7, 7, 7], 0.9))).toEqual([7, 7, 7]);
+    expect(Array.from(smooth([1, 2], 0))).toEqual([1, 2]);
   });
 });

@@ -12,6 +12,7 @@ import { createHeatmap, imageCanvas } from "../lib/heatmap.js";
 import { fromPayload, take } from "../lib/ndarray.js";
 import { attributionScale, normalize, signedPart } from "../lib/scale.js";
 import { announceRendered, createRequester } from "../lib/sync.js";
+import { createTrustPanel } from "../lib/trust_panel.js";
 
 const TOP_K = 5;
 const TOP_FEATURES = 10;
@@ -50,6 +51,78 @@ function textOn(lut, t) {
   const o = Math.max(0, Math.min(255, Math.round(t * 255))) * 4;
   const luma = 0.299 * lut[o] + 0.587 * lut[o + 1] + 0.114 * lut[o + 2];
   return luma > 140 ? "#111" : "#fff";
+}
+
+// -- LIME, KernelSHAP and LRP: their options, and the waterfall of additive values -------------
+
+/** The controls of LIME (coalitions, kernel width), KernelSHAP (coalitions, what replaces a
+ * missing feature) and LRP (composite); `draw(method)` shows only the selected method's. */
+function createAgnosticControls({ get, ask, composites }) {
+  const coalitions = createSlider({ name: "coalitions", label: "coalitions", min: 64, max: 2048, step: 64, value: get("coalitions"), onInput: (v) => ask("coalitions", v) });
+  const kernelWidth = createNumber({ name: "kernel_width", label: "kernel width", value: get("kernel_width"), step: 0.05, min: 0.01, onChange: (v) => ask("kernel_width", v) });
+  const masker = createToggle({
+    name: "masker",
+    label: "missing =",
+    options: [{ value: "baseline", label: "zero baseline" }, { value: "background", label: "background rows" }],
+    value: get("masker"),
+    onChange: (v) => ask("masker", v),
+  });
+  const composite = createSelect({ name: "composite", label: "composite", options: composites.map((c) => ({ value: c })), value: get("composite"), onChange: (v) => ask("composite", v) });
+  const byTrait = { coalitions, kernel_width: kernelWidth, masker, composite };
+  return {
+    els: Object.values(byTrait).map((c) => c.el),
+    byTrait,
+    draw(method) {
+      for (const [option, control] of Object.entries(byTrait)) control.el.hidden = !method?.options.includes(option);
+    },
+  };
+}
+
+/** Additive values (Shapley values) of one example and class as a waterfall, as shap draws it:
+ * from the base (bottom) feature by feature to the output f(x) (top), largest on top, the rest
+ * summed in one row. base = f(x) - sum(values) (efficiency). */
+function drawWaterfall(container, values, { names, x, output, top = TOP_FEATURES }) {
+  const order = Array.from(values.keys()).sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]));
+  const shown = order.slice(0, top);
+  const rest = order.slice(top);
+  const total = Array.from(values).reduce((s, v) => s + v, 0);
+  const base = output - total;
+  // Bottom to top: the rest, then the shown features from the smallest to the largest.
+  const steps = [];
+  if (rest.length) steps.push({ name: `${rest.length} other features`, value: rest.reduce((s, f) => s + values[f], 0), rest: true });
+  for (const f of shown.slice().reverse()) steps.push({ name: `${names[f]} = ${formatNumber(x[f])}`, value: values[f] });
+  let at = base;
+  for (const step of steps) {
+    step.start = at;
+    at += step.value;
+  }
+  const ends = steps.flatMap((s) => [s.start, s.start + s.value]).concat([base, output]);
+  const low = Math.min(...ends);
+  const span = Math.max(...ends) - low || 1;
+  const pct = (v) => `${(100 * (v - low)) / span}%`;
+  const marker = (label, value) =>
+    h("div", { className: "jv-waterfall-row jv-waterfall-end" }, [
+      h("span", { className: "jv-feature-name", text: `${label} = ${formatNumber(value)}` }),
+      h("span", { className: "jv-feature-track" }, [h("span", { className: "jv-waterfall-mark", style: { left: pct(value) } })]),
+      h("span", { className: "jv-feature-value" }),
+    ]);
+  const rows = steps
+    .slice()
+    .reverse()
+    .map((step) =>
+      h("div", { className: `jv-waterfall-row${step.rest ? " jv-feature-rest" : ""}` }, [
+        h("span", { className: "jv-feature-name", text: step.name, attrs: { title: step.name } }),
+        h("span", { className: "jv-feature-track" }, [
+          h("span", {
+            className: `jv-waterfall-bar${step.rest ? " jv-rest" : step.value < 0 ? " jv-negative" : " jv-positive"}`,
+            style: { left: pct(Math.min(step.start, step.start + step.value)), width: `${(100 * Math.abs(step.value)) / span}%` },
+          }),
+        ]),
+        h("span", { className: "jv-feature-value", text: `${step.value >= 0 ? "+" : ""}${formatNumber(step.value)}` }),
+      ]),
+    );
+  const chart = h("div", { className: "jv-waterfall", dataset: { role: "waterfall", base: String(base), output: String(output) } }, [marker("f(x)", output), ...rows, marker("base", base)]);
+  container.replaceChildren(chart);
 }
 
 function decodeResult(result) {
@@ -246,13 +319,16 @@ function render({ model, el }) {
     onChange: (v) => local("scale", v),
   });
   if (kind !== "image") alphaSlider.el.hidden = true;
+  const agnostic = createAgnosticControls({ get, ask, composites: setup.composites });
+  const logits = fromPayload(setup.logits);
 
   const controls = h("div", { className: "jv-controls" }, [
-    h("div", { className: "jv-row" }, [classSelect.el, methodSelect.el, layerSelect.el, stepsSlider.el, samplesSlider.el, noiseBox.el, windowSlider.el]),
+    h("div", { className: "jv-row" }, [classSelect.el, methodSelect.el, layerSelect.el, stepsSlider.el, samplesSlider.el, noiseBox.el, windowSlider.el, ...agnostic.els]),
     h("div", { className: "jv-row" }, [signToggle.el, alphaSlider.el, cmapSelect.el, clipSlider.el]),
     h("div", { className: "jv-row" }, [compareToggle.el, scaleToggle.el]),
   ]);
 
+  if (kind === "image") panels.querySelector(".jv-panel-attribution").after(createTrustPanel({ model }).el); // the trust panel
   root.append(header, h("div", { className: "jv-strip-row" }, [strip, inputSlider.el]), errorBox.el, panels, compareRow, controls);
 
   // -- drawing ---------------------------------------------------------------------------------
@@ -274,6 +350,7 @@ function render({ model, el }) {
     noiseBox.el.hidden = !method?.options.includes("noise");
     windowSlider.el.hidden = !method?.options.includes("window");
     scaleToggle.el.hidden = !get("compare");
+    agnostic.draw(method);
   }
 
   function drawPredictions(index, shown) {
@@ -402,6 +479,9 @@ function render({ model, el }) {
       let scale;
       if (kind === "image") {
         scale = attributionView.draw({ map, image: grayOf(result.index), lut, sign, clip: get("clip"), alpha: get("alpha") });
+      } else if (kind === "vector" && methods[result.method]?.additive) {
+        const output = take(logits, result.index).data[Math.min(shown, result.maps.shape[0] - 1)];
+        drawWaterfall(attributionBox, map.data, { names: inputs.feature_names, x: take(values, result.index).data, output });
       } else if (kind === "vector") {
         drawVector(attributionBox, map, result.index);
       } else {
@@ -435,6 +515,7 @@ function render({ model, el }) {
     cmap: cmapSelect,
     clip: clipSlider,
     scale: scaleToggle,
+    ...agnostic.byTrait,
   };
   const listeners = Object.entries(controlsByTrait).map(([trait, control]) => {
     const cb = () => {

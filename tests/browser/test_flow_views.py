@@ -59,6 +59,7 @@ def test_flow_views_render_and_respond(open_notebook):
     page.screenshot("gradient-flow-view", flow_root)
 
     view = page.widget("jaxviz-model-view")
+    view.locator("[data-control=mode][data-mode=table]").click()  # the graph is the first tab
     rows = view.locator("tr[data-control=layer]")
     assert rows.count() == 7 and rows.nth(0).get_attribute("aria-selected") == "true"
     before_hist = page.canvas(view.locator("[data-role=activation-histogram]"))

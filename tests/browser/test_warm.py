@@ -62,7 +62,7 @@ def test_first_method_switches_after_the_warm_up_need_no_computation(page):
     before = served(page, "explorer")
     methods = root.locator("[data-control=method] option").evaluate_all(
         "options => options.map(o => o.value)")
-    assert len(methods) == 10
+    assert len(methods) == 13  # the ten gradient and CAM methods, LIME, KernelSHAP, LRP
     for method in methods:
         if method == "integrated_gradients":
             continue
