@@ -28,7 +28,7 @@ def latent_explorer_figure(points, labels, plane, span, preview, strip, value_ra
     """The decoded plane with the encoded points over it, the current latent's decoding, and the
     interpolation strip between the two picked examples (ringed on the plane)."""
     figure = JaxvizFigure(figsize=(11, 7.5), layout="constrained")
-    top, bottom = figure.subfigures(2, 1, height_ratios=(5, 1.1))
+    top, bottom = np.asarray(figure.subfigures(2, 1, height_ratios=(5, 1.1))).ravel()
     view, current = top.subplots(1, 2, width_ratios=(3, 1))
     gray = "gray" if plane.shape[-1] == 1 else None
     # grid point (i, j) decodes (xs[j], ys[i]) with xs, ys spanning [-span, span]: its tile is
@@ -60,8 +60,8 @@ def latent_explorer_figure(points, labels, plane, span, preview, strip, value_ra
 def codebook_figure(usage, atlas, x, code, index, value_range):
     """Usage per code (dead codes marked), input ``index`` with its code map, and ``code``'s
     decoded image beside the inputs that use it most."""
-    figure = JaxvizFigure(figsize=(11, 6.2), layout="constrained")
-    top, bottom = figure.subfigures(2, 1, height_ratios=(1, 1.2))
+    figure = JaxvizFigure(figsize=(11, 4.6), layout="constrained")
+    top, bottom = np.asarray(figure.subfigures(2, 1, height_ratios=(1.3, 1))).ravel()
     bars = top.subplots()
     counts = np.asarray(usage.counts)
     colors = ["#c92a2a" if c in set(usage.dead.tolist()) else "#1971c2" for c in range(len(counts))]

@@ -248,7 +248,7 @@ class GANLab(JaxvizWidget):
 
     # -- drawing -----------------------------------------------------------------------------------
 
-    def view(self) -> dict[str, np.ndarray]:
+    def view(self) -> dict[str, Any]:
         """The current frame's arrays: ``fake`` (m, 2), ``surface`` (resolution, resolution)
         the discriminator's probability of "real" at the cell centres of ``surface_grid``
         (first row at the top), ``push`` (ARROWS, 2) the generator's gradient at the first
@@ -292,7 +292,7 @@ class GANLab(JaxvizWidget):
 
         arrays = self.view()
         return gan_lab_figure(self.data, arrays["fake"], arrays["surface"], arrays["push"],
-                              self.bounds, self.losses, step=arrays["step"])
+                              self.bounds, self.losses, step=int(arrays["step"]))
 
 
 def _check_learning_rate(value: Any) -> None:
