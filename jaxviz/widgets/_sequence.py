@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -655,10 +655,13 @@ def _states_by_length(cell, features, carry, lengths, norm):
         return out
 
     gates = parts[lengths[0]][1].gates
+    # Host arrays, NaN past each example's length, in RNNStates' fields (typed for device arrays).
     states = RNNStates(
-        assemble(lambda p: p[1].hidden),
-        assemble(lambda p: p[1].cell),
-        None if gates is None else {g: assemble(lambda p, g=g: p[1].gates[g]) for g in gates},
+        cast(Any, assemble(lambda p: p[1].hidden)),
+        cast(Any, assemble(lambda p: p[1].cell)),
+        None
+        if gates is None
+        else {g: cast(Any, assemble(lambda p, g=g: p[1].gates[g])) for g in gates},
     )
     return states, assemble(lambda p: p[2])
 
