@@ -75,9 +75,10 @@ def smooth(values, weight: float) -> np.ndarray:
 def percentile_bands(counts, edges, basis_points: Sequence[int] = NORMAL_BASIS_POINTS):
     """The values at ``basis_points`` (1/100 of a percent) of each histogram, TensorBoard's way.
 
-    For each basis point, the bucket where the cumulative share crosses it is found and the value
-    is interpolated linearly between that bucket's left and right edges (the first nonempty
-    bucket starts at the lowest edge); a histogram with no counts gives NaN.
+    Empty buckets below the first and above the last nonempty one are dropped first (TensorBoard's
+    histograms span exactly the data's range). For each basis point, the bucket where the
+    cumulative share crosses it is found and the value is interpolated linearly between that
+    bucket's left and right edges; a histogram with no counts gives NaN.
 
     Args:
       counts: ``(..., buckets)`` counts.
@@ -104,6 +105,11 @@ def _compress(counts: np.ndarray, edges: np.ndarray, basis_points: Sequence[int]
     total = counts.sum()
     if total <= 0:
         return [math.nan] * len(basis_points)
+    # TensorBoard's histograms span the data's [min, max]; fixed bins have empty ones outside it,
+    # which would put the 0th and 100th percentiles at the outermost edges
+    nonempty = np.flatnonzero(counts)
+    first, last = nonempty[0], nonempty[-1]
+    counts, edges = counts[first : last + 1], edges[first : last + 2]
     weights = np.cumsum(counts * 10000.0 / total)
     lowest, highest, right = edges[0], edges[-1], edges[1:]
     out = []
