@@ -81,6 +81,9 @@ def test_runs_are_named_coloured_and_summarised(tmp_path):
         collect_runs([tmp_path])
     with pytest.raises(TypeError, match=r"runs\['x'\]: expected a Recorder or a run directory"):
         collect_runs({"x": 3})
+    for reserved in ("activations/a", "_hparams_/x"):  # the export's own tags
+        with pytest.raises(ValueError, match=f"metrics: the name '{reserved}' is reserved"):
+            Recorder().add(**{reserved: 1.0})
 
 
 def test_activation_histograms_are_recorded_saved_and_exported(tmp_path):
