@@ -40,7 +40,7 @@ def test_monitor_compares_runs_and_details_the_focused_one():
     np.testing.assert_array_equal(_decode(fast["metrics"]["loss"]), b.metrics["loss"])
     np.testing.assert_array_equal(_decode(fast["validation"]["loss"]["steps"]), [3, 7, 11])
     assert fast["hparams"] == {"lr": 0.3} and fast["final"]["validation/accuracy"] == 0.5
-    assert monitor.focus == "slow" and monitor.recorder is a
+    assert monitor.selected_run == "slow" and monitor.recorder is a
     # distributions: TensorBoard's bands of the focused run's histograms at the slider's steps
     dist = monitor.distributions
     assert set(dist) == {"weights", "gradients", "activations"}
@@ -50,7 +50,7 @@ def test_monitor_compares_runs_and_details_the_focused_one():
     np.testing.assert_allclose(bands[1], expected, rtol=1e-6)
     assert dist["activations"]["names"] == ["a"]
     # choosing another run to detail: its layers, histograms and diagnoses come instead
-    monitor.focus = "fast"
+    monitor.selected_run = "fast"
     assert monitor.recorder is b
     links = {d["kind"]: d["links"] for d in monitor.diagnoses}
     assert {"layer": "b", "step": 7} in links["nonfinite"]  # the diagnosis names layer and step

@@ -114,7 +114,10 @@ def _distributions(recorder: Recorder, rows: np.ndarray) -> dict[str, Any]:
         counts = recorder.field(name)
         if counts is None:
             continue
-        names = recorder.layers if kind != "activations" else recorder.meta.activation_names
+        meta = recorder.meta
+        names = (
+            recorder.layers if kind != "activations" else (meta.activation_names if meta else ())
+        )
         chosen = counts[rows]
         bands = percentile_bands(chosen, bin_edges).transpose(1, 0, 2)  # (names, steps, 9)
         folded = fold_magnitudes(chosen)
@@ -199,6 +202,9 @@ class FlowMonitor(_ClientSideWidget):
       max_hist_steps: how many recorded steps' histograms the step slider offers (evenly spread).
       smoothing: the initial smoothing weight in [0, 1).
 
+    Traits a person's choices set (and code may set): ``selected_run`` (the run detailed),
+    ``hidden`` (runs off the charts), ``smoothing``, ``log_scale``, ``step`` and ``layer``.
+
     >>> rec = jv.Recorder()
     >>> monitor = jv.FlowMonitor(rec)                # show it: the cell's last line `monitor`
     >>> params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}}
@@ -231,7 +237,7 @@ class FlowMonitor(_ClientSideWidget):
     luts = traitlets.Dict().tag(sync=True)
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     # the run the heat map, histograms, distributions and diagnoses are of
-    focus = traitlets.Unicode("").tag(sync=True)
+    selected_run = traitlets.Unicode("").tag(sync=True)
     hidden = traitlets.List(traitlets.Unicode()).tag(sync=True)
     smoothing = traitlets.Float(0.6).tag(sync=True)
     log_scale = traitlets.Bool(False).tag(sync=True)
@@ -269,7 +275,7 @@ class FlowMonitor(_ClientSideWidget):
             },
             luts=_luts("magma", "Greys"),
             smoothing=float(smoothing),
-            focus=collected[0].name,
+            selected_run=collected[0].name,
             **kwargs,
         )
         self._runs: list[Run] = []
@@ -278,13 +284,13 @@ class FlowMonitor(_ClientSideWidget):
         for run in collected:
             self._follow(run)
         self._unhook = _after_each_cell(self.update)
-        self.observe(lambda _: self.update(), names=["focus"])
+        self.observe(lambda _: self.update(), names=["selected_run"])
         self.update()
 
     @property
     def recorder(self) -> Recorder:
         """The focused run's recorder."""
-        return next(r.recorder for r in self._runs if r.name == self.focus)
+        return next(r.recorder for r in self._runs if r.name == self.selected_run)
 
     def _follow(self, run: Run) -> None:
         self._runs.append(run)
@@ -331,7 +337,7 @@ class FlowMonitor(_ClientSideWidget):
             smoothing=self.smoothing,
             log_scale=self.log_scale,
             hidden=self.hidden,
-            focus=self.focus,
+            focus=self.selected_run,
             layer=self.layer or None,
         )
 
