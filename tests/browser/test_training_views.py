@@ -67,7 +67,7 @@ def test_monitor_confusion_and_landscape_in_jupyterlab(open_notebook):
     page.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
-    root = page.widget("jaxviz-flow-monitor")
+    root = page.widget("jaxviz-flow-monitor", timeout_ms=300_000)
     loss = root.locator("[data-role=metric-loss]")
     rows = root.locator("[data-role=run-table] tr[data-run]")
     assert rows.count() == 2
