@@ -39,10 +39,13 @@ def test_percentile_bands_agree_with_tensorboards_compressor():
     rng = np.random.default_rng(0)
     edges = np.cumsum(rng.uniform(0.1, 1.0, 13)) - 3.0
     for counts in (rng.integers(0, 9, 12), np.r_[np.zeros(5), 4, np.zeros(6)], np.eye(12)[3]):
-        buckets = [(edges[i], edges[i + 1], counts[i]) for i in range(12)]
+        used = np.flatnonzero(counts)  # TensorBoard's buckets span the data: no empty ends
+        buckets = [(edges[i], edges[i + 1], counts[i]) for i in range(used[0], used[-1] + 1)]
         reference = [v[1] for v in compress_histogram(buckets)]
         np.testing.assert_allclose(percentile_bands(counts, edges), reference, rtol=1e-12)
     assert np.isnan(percentile_bands(np.zeros(12), edges)).all()
+    one = np.eye(12)[3] * 5  # one nonempty bucket: min and max are its edges, not the outer ones
+    np.testing.assert_allclose(percentile_bands(one, edges)[[0, -1]], edges[[3, 4]])
     with pytest.raises(ValueError, match="edges: expected 13 edges for 12 buckets"):
         percentile_bands(np.ones(12), edges[:5])
 
@@ -78,6 +81,9 @@ def test_runs_are_named_coloured_and_summarised(tmp_path):
         collect_runs([tmp_path])
     with pytest.raises(TypeError, match=r"runs\['x'\]: expected a Recorder or a run directory"):
         collect_runs({"x": 3})
+    for reserved in ("activations/a", "_hparams_/x"):  # the export's own tags
+        with pytest.raises(ValueError, match=f"metrics: the name '{reserved}' is reserved"):
+            Recorder().add(**{reserved: 1.0})
 
 
 def test_activation_histograms_are_recorded_saved_and_exported(tmp_path):

@@ -75,9 +75,10 @@ def smooth(values, weight: float) -> np.ndarray:
 def percentile_bands(counts, edges, basis_points: Sequence[int] = NORMAL_BASIS_POINTS):
     """The values at ``basis_points`` (1/100 of a percent) of each histogram, TensorBoard's way.
 
-    For each basis point, the bucket where the cumulative share crosses it is found and the value
-    is interpolated linearly between that bucket's left and right edges (the first nonempty
-    bucket starts at the lowest edge); a histogram with no counts gives NaN.
+    Empty buckets below the first and above the last nonempty one are dropped first (TensorBoard's
+    histograms span exactly the data's range). For each basis point, the bucket where the
+    cumulative share crosses it is found and the value is interpolated linearly between that
+    bucket's left and right edges; a histogram with no counts gives NaN.
 
     Args:
       counts: ``(..., buckets)`` counts.
@@ -95,31 +96,38 @@ def percentile_bands(counts, edges, basis_points: Sequence[int] = NORMAL_BASIS_P
             f"shape {edges.shape}."
         )
     flat = counts.reshape(-1, counts.shape[-1])
-    out = np.array([_compress(row, edges, basis_points) for row in flat])
+    out = _compress(flat, edges, np.asarray(basis_points, np.float64))
     return out.reshape(*counts.shape[:-1], len(basis_points))
 
 
-def _compress(counts: np.ndarray, edges: np.ndarray, basis_points: Sequence[int]) -> list[float]:
-    """One histogram's values at the basis points (``compress_histogram``'s search)."""
-    total = counts.sum()
-    if total <= 0:
-        return [math.nan] * len(basis_points)
-    weights = np.cumsum(counts * 10000.0 / total)
-    lowest, highest, right = edges[0], edges[-1], edges[1:]
-    out = []
-    for bp in basis_points:
-        i = int(np.searchsorted(weights, bp, side="right"))
-        while i < len(weights):
-            previous = weights[i - 1] if i > 0 else 0.0
-            if weights[i] == previous:  # an empty bucket
-                i += 1
-                continue
-            lhs = lowest if i == 0 or previous == 0 else max(right[i - 1], lowest)
-            rhs = min(right[i], highest)
-            out.append(lhs + (bp - previous) / (weights[i] - previous) * (rhs - lhs))
-            break
-        else:
-            out.append(highest)
+def _compress(counts: np.ndarray, edges: np.ndarray, basis_points: np.ndarray) -> np.ndarray:
+    """``compress_histogram``'s search for every row at once: for each basis point the first
+    nonempty bucket whose cumulative share exceeds it, interpolated inside that bucket. With the
+    outer empty buckets dropped, a bucket's left edge is never below the lowest edge nor its
+    right edge above the highest, so the interpolation runs between the bucket's own edges."""
+    rows, buckets = counts.shape
+    total = counts.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(counts * (10000.0 / np.where(total > 0, total, 1.0)), axis=1)
+    # next_nonempty[n, j]: the first nonempty bucket at or after j (buckets if none)
+    index = np.where(counts > 0, np.arange(buckets), buckets)
+    next_nonempty = np.minimum.accumulate(index[:, ::-1], axis=1)[:, ::-1]
+    next_nonempty = np.concatenate([next_nonempty, np.full((rows, 1), buckets)], axis=1)
+    last = buckets - 1 - np.argmax(counts[:, ::-1] > 0, axis=1)  # the last nonempty bucket
+    highest = edges[last + 1]
+    padded = np.concatenate([np.zeros((rows, 1)), cumulative, np.zeros((rows, 1))], axis=1)
+    take = np.take_along_axis
+    out = np.empty((rows, len(basis_points)))
+    for k, bp in enumerate(basis_points):
+        start = (cumulative <= bp).sum(axis=1)  # searchsorted(..., side="right")
+        j = take(next_nonempty, start[:, None], axis=1)[:, 0]
+        found = j < buckets
+        jj = np.minimum(j, buckets - 1)
+        before = take(padded, jj[:, None], axis=1)[:, 0]  # cumulative share before bucket j
+        at = take(padded, jj[:, None] + 1, axis=1)[:, 0]
+        fraction = (bp - before) / np.where(at > before, at - before, 1.0)
+        value = edges[jj] + fraction * (edges[jj + 1] - edges[jj])
+        out[:, k] = np.where(found, value, highest)
+    out[total[:, 0] <= 0] = np.nan
     return out
 
 

@@ -15,7 +15,6 @@ updates)`` without the model, and the monitor, the plots and ``diagnose`` still 
 from __future__ import annotations
 
 import atexit
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -368,19 +367,6 @@ def _stack(stats: list, metrics: dict[str, list]):
     return stacked, {
         name: jnp.stack([jnp.asarray(v, jnp.float32) for v in vs]) for name, vs in metrics.items()
     }
-
-
-def throttled(fn: Callable[[Recorder], None], interval_s: float) -> Callable[[Recorder], None]:
-    """Wrap a listener so it runs at most once per ``interval_s`` seconds of wall time."""
-    last = [-float("inf")]
-
-    def listener(recorder: Recorder) -> None:
-        now = time.perf_counter()
-        if now - last[0] >= interval_s:
-            last[0] = now
-            fn(recorder)
-
-    return listener
 
 
 def _flush_at_exit(ref: weakref.ref) -> None:

@@ -113,7 +113,10 @@ def run_comparison(
         j = layers.index(layer) if layer in layers else 0
         for k, kind in enumerate(("weights", "gradients", "activations")):
             ax = figure.add_subplot(grid[1, k])
-            names_of_kind = layers if kind != "activations" else list(rec.meta.activation_names)
+            meta = rec.meta
+            names_of_kind = (
+                layers if kind != "activations" else list(meta.activation_names if meta else ())
+            )
             if not names_of_kind:
                 ax.text(0.5, 0.5, f"no {kind} recorded", ha="center", transform=ax.transAxes)
                 ax.set_axis_off()
@@ -257,7 +260,7 @@ def confusion_view(matrix, x, examples, index, view) -> Figure:
     images = np.asarray(x)
     is_image = images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3))
     figure = JaxvizFigure(figsize=(11, 4.6), layout="constrained")
-    left, right = figure.subfigures(1, 2, width_ratios=[1, 1.25])
+    left, right = figure.subfigures(1, 2, width_ratios=[1, 1.25])  # type: ignore[misc]
     confusion_matrix(matrix, ax=left.add_subplot())
     shown = list(examples[:8])
     columns = max(4, len(shown) // 2 + len(shown) % 2)

@@ -109,7 +109,9 @@ def _leaf_paths(tree) -> dict[str, tuple[int, ...]]:
     }
 
 
-def random_directions(params, count: int, key, *, one_dimensional="zero") -> tuple[Any, ...]:
+def random_directions(
+    params, count: int, key, *, one_dimensional: Literal["zero", "weights"] = "zero"
+) -> tuple[Any, ...]:
     """``count`` filter-normalized Gaussian directions for ``params``."""
     leaves, treedef = jax.tree.flatten(params)
     out = []
@@ -145,7 +147,9 @@ def _build(rebuild, model, batch_size: int):
 
         def at(point):
             moved = jax.tree.map(
-                lambda c, *ds: c + sum(point[i] * d for i, d in enumerate(ds)).astype(c.dtype),
+                lambda c, *ds: (
+                    c + jnp.asarray(sum(point[i] * d for i, d in enumerate(ds)), c.dtype)
+                ),
                 centre,
                 *directions,
             )

@@ -220,11 +220,11 @@ function render({ model, el }) {
       });
       const name = h("span", { className: "jv-run-name", text: r.name, dataset: { control: "run-focus", run: r.name } });
       name.addEventListener("click", () => {
-        model.set("focus", r.name);
+        model.set("selected_run", r.name);
         model.save_changes();
       });
       const swatch = h("span", { className: "jv-run-swatch", style: { background: r.color } });
-      const tr = h("tr", { attrs: { "aria-selected": String(r.name === model.get("focus")) }, dataset: { run: r.name } }, [
+      const tr = h("tr", { attrs: { "aria-selected": String(r.name === model.get("selected_run")) }, dataset: { run: r.name } }, [
         h("td", {}, [box]),
         h("td", {}, [swatch, name]),
         ...hp.map((k) => h("td", { text: r.hparams[k] === undefined ? "-" : String(r.hparams[k]) })),
@@ -234,7 +234,7 @@ function render({ model, el }) {
       return tr;
     });
     runTable.replaceChildren(head, ...rows);
-    focusTitle.replaceChildren(h("span", { text: `Run ${model.get("focus")}: per layer` }));
+    focusTitle.replaceChildren(h("span", { text: `Run ${model.get("selected_run")}: per layer` }));
   }
 
   function drawDistribution() {
@@ -251,10 +251,10 @@ function render({ model, el }) {
     const magnitude = distValues === "magnitude";
     const bands = take(fromPayload(magnitude ? entry.magnitude : entry.data), j); // (steps, 9)
     const col = (k) => Float64Array.from(hs, (_, i) => bands.data[i * 9 + k]);
-    const color = (model.get("runs").find((r) => r.name === model.get("focus")) ?? {}).color ?? "#1971c2";
+    const color = (model.get("runs").find((r) => r.name === model.get("selected_run")) ?? {}).color ?? "#1971c2";
     const axisSpec = magnitude ? magnitudeTicks(model.get("hist_axis")) : signedLogTicks(model.get("hist_axis"));
     distChart.draw({
-      title: `${distKind} of ${names[j]} (run ${model.get("focus")})`,
+      title: `${distKind} of ${names[j]} (run ${model.get("selected_run")})`,
       series: [
         ...BAND_PAIRS.map(([lo, hi, alpha]) => ({ kind: "area", x: hs, y: col(lo), y2: col(hi), color, alpha })),
         { x: hs, y: col(4), color, width: 1.6, label: "median" },
@@ -316,8 +316,8 @@ function render({ model, el }) {
     const weight = model.get("smoothing");
     const log = model.get("log_scale");
     const names = metricNames(model.get("runs")).slice(0, MAX_METRIC_PANELS);
-    const focused = model.get("runs").find((r) => r.name === model.get("focus"));
-    const cursorStep = focused && focused.name === model.get("focus") ? histSteps()[slider.get()] : undefined;
+    const focused = model.get("runs").find((r) => r.name === model.get("selected_run"));
+    const cursorStep = focused && focused.name === model.get("selected_run") ? histSteps()[slider.get()] : undefined;
     const charts = names.map((name) => {
       const chart = createChart({ role: `metric-${name}`, width: 340, height: 220, label: `${name} per step` });
       const series = [];

@@ -67,7 +67,7 @@ def test_monitor_confusion_and_landscape_in_jupyterlab(open_notebook):
     page.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
-    root = page.widget("jaxviz-flow-monitor")
+    root = page.widget("jaxviz-flow-monitor", timeout_ms=300_000)
     loss = root.locator("[data-role=metric-loss]")
     rows = root.locator("[data-role=run-table] tr[data-run]")
     assert rows.count() == 2
@@ -112,7 +112,7 @@ def test_monitor_confusion_and_landscape_in_jupyterlab(open_notebook):
     root.locator("[data-role=run-table] tr[data-run='lr 1.0'][aria-selected=true]").wait_for(
         timeout=120_000
     )
-    assert page.kernel_eval("monitor.focus") == "'lr 1.0'"
+    assert page.kernel_eval("monitor.selected_run") == "'lr 1.0'"
     assert _changed(page.canvas(root.locator("[data-role=history]")), before) > 0
 
     # a diagnosis link takes the histograms to its layer and step
