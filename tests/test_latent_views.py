@@ -89,7 +89,7 @@ def test_bad_values_are_reported_in_the_widget_and_bad_arguments_raise(explorer,
     assert "pair: example index 600 out of range [0, 60)" in explorer._reply["error"]
     explorer.pair = [0, 1]
     assert explorer._reply["error"] is None
-    with pytest.raises(TypeError, match="autoencoder: expected a jaxviz.Autoencoder"):
+    with pytest.raises(TypeError, match="model: expected a jaxviz.Autoencoder"):
         jv.LatentExplorer(lambda x: x, x)
     with pytest.raises(ValueError, match=r"labels: expected one integer class per example \(60\)"):
         jv.LatentExplorer(explorer.autoencoder, x, labels=labels[:5])
@@ -145,7 +145,7 @@ def test_codebook_view_static_twin_page_and_errors(vq_setup, explorer, tmp_path)
     view.code, view.input = 1, 0
     assert view.to_png()[:4] == b"\x89PNG"
     assert "jaxviz-codebook-view" in view.to_html(tmp_path / "codes.html").read_text()
-    with pytest.raises(TypeError, match="vqvae: expected a vector-quantized jaxviz.Autoencoder"):
+    with pytest.raises(TypeError, match="model: expected a vector-quantized jaxviz.Autoencoder"):
         jv.CodebookView(explorer.autoencoder, x)
     with pytest.raises(ValueError, match="use jv.CodebookView"):
         jv.LatentExplorer(ae, x)

@@ -22,7 +22,7 @@ class CodebookView(JaxvizWidget):
     and for a clicked code its decoded image and the inputs that use it most.
 
     Args:
-      vqvae: a vector-quantized :class:`jaxviz.Autoencoder` (built with ``codebook=``).
+      model: a vector-quantized :class:`jaxviz.Autoencoder` (built with ``codebook=``).
       data: inputs (n, ...) to measure usage on.
       k: typical inputs per code.
       max_inputs: inputs offered by the input slider (their images and code maps are sent).
@@ -47,17 +47,17 @@ class CodebookView(JaxvizWidget):
     code = traitlets.Int(0).tag(sync=True)
     input = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, vqvae: Autoencoder, data: Any, *, k: int = 6, max_inputs: int = 64,
+    def __init__(self, model: Autoencoder, data: Any, *, k: int = 6, max_inputs: int = 64,
                  **kwargs: Any):
-        if not isinstance(vqvae, Autoencoder) or not vqvae.quantized:
+        if not isinstance(model, Autoencoder) or not model.quantized:
             raise TypeError(
-                "vqvae: expected a vector-quantized jaxviz.Autoencoder (jv.Autoencoder(encode, "
-                f"decode, codebook=...)), got {vqvae!r}."
+                "model: expected a vector-quantized jaxviz.Autoencoder (jv.Autoencoder(encode, "
+                f"decode, codebook=...)), got {model!r}."
             )
-        x = vqvae.check_inputs(data, "data")
-        usage = codebook_usage(vqvae, x)
-        atlas = code_atlas(vqvae, x, k=k)
-        ndim = len(vqvae.output_shape)
+        x = model.check_inputs(data, "data")
+        usage = codebook_usage(model, x)
+        atlas = code_atlas(model, x, k=k)
+        ndim = len(model.output_shape)
         shown = np.arange(min(len(x), max_inputs))
         # the typical inputs travel once: the union of every code's examples and the shown ones
         used = np.unique(np.concatenate([shown, atlas.examples[atlas.examples >= 0]]))
@@ -66,12 +66,12 @@ class CodebookView(JaxvizWidget):
         examples = np.where(atlas.examples >= 0, local[np.maximum(atlas.examples, 0)], -1)
         inputs = shown_images(x[used], len(x.shape) - 1)
         code_images = shown_images(np.asarray(atlas.images, np.float32), ndim)
-        reconstructions = shown_images(np.asarray(vqvae.reconstruct(x[shown]), np.float32), ndim)
+        reconstructions = shown_images(np.asarray(model.reconstruct(x[shown]), np.float32), ndim)
         maps = np.asarray(usage.codes)[shown].reshape(len(shown), *usage.codes.shape[1:])
         if maps.ndim != 3:
             maps = maps.reshape(len(shown), 1, -1)  # a 1-D code sequence as one row
         values = np.concatenate([inputs.ravel(), code_images.ravel()])
-        self.vqvae, self.x, self.usage, self.atlas = vqvae, x, usage, atlas
+        self.vqvae, self.x, self.usage, self.atlas = model, x, usage, atlas
         self.shown = shown
         super().__init__(
             counts=array_payload(usage.counts.astype(np.float32)),

@@ -38,7 +38,7 @@ def shown_images(images: np.ndarray, output_ndim: int) -> np.ndarray:
         return images[..., None]
     if output_ndim == 1:
         return images[..., None, :, None]
-    raise ValueError(f"autoencoder: the decoder's output must be an image (H, W[, C]) or a "
+    raise ValueError(f"model: the decoder's output must be an image (H, W[, C]) or a "
                      f"vector per example to be drawn, got {output_ndim} axes.")
 
 
@@ -47,7 +47,7 @@ class LatentExplorer(JaxvizWidget):
     per latent dimension, and an interpolation strip between two picked inputs.
 
     Args:
-      autoencoder: a :class:`jaxviz.Autoencoder` (plain or variational; for a VQ autoencoder use
+      model: a :class:`jaxviz.Autoencoder` (plain or variational; for a VQ autoencoder use
         :class:`CodebookView`).
       data: inputs (n, ...) to encode and draw (up to ``max_points`` of them).
       labels: (n,) integer classes to color the points by, or None.
@@ -83,7 +83,7 @@ class LatentExplorer(JaxvizWidget):
 
     def __init__(
         self,
-        autoencoder: Autoencoder,
+        model: Autoencoder,
         data: Any,
         *,
         labels: Any = None,
@@ -94,15 +94,15 @@ class LatentExplorer(JaxvizWidget):
         max_points: int = 2000,
         **kwargs: Any,
     ):
-        if not isinstance(autoencoder, Autoencoder):
+        if not isinstance(model, Autoencoder):
             raise TypeError(
-                f"autoencoder: expected a jaxviz.Autoencoder (jv.Autoencoder(encode, decode, "
-                f"...)), got {type(autoencoder).__name__}."
+                f"model: expected a jaxviz.Autoencoder (jv.Autoencoder(encode, decode, "
+                f"...)), got {type(model).__name__}."
             )
-        if autoencoder.quantized:
-            raise ValueError("autoencoder: a vector-quantized autoencoder's latents are codes; "
+        if model.quantized:
+            raise ValueError("model: a vector-quantized autoencoder's latents are codes; "
                              "use jv.CodebookView for it.")
-        x = autoencoder.check_inputs(data, "data")
+        x = model.check_inputs(data, "data")
         keep = np.linspace(0, len(x) - 1, min(len(x), max_points)).astype(int)
         if labels is not None:
             labels = np.asarray(labels)
@@ -111,16 +111,16 @@ class LatentExplorer(JaxvizWidget):
                                  f"got shape {labels.shape} and dtype {labels.dtype}.")
             labels = labels[keep]
         x = x[keep]
-        self.autoencoder = autoencoder
+        self.autoencoder = model
         self.x = x
-        self._ndim = len(autoencoder.output_shape)
+        self._ndim = len(model.output_shape)
         self.strip_steps = strip
         self.path = path
-        embedding = encode_dataset(autoencoder, x, labels)
+        embedding = encode_dataset(model, x, labels)
         self.embedding = embedding
         points = np.asarray(embedding.points, np.float32)
         span = float(np.abs(points).max()) * 1.1 or 1.0
-        plane = latent_plane(autoencoder, embedding.center, directions=embedding.axes,
+        plane = latent_plane(model, embedding.center, directions=embedding.axes,
                              span=span, steps=steps)
         images = np.asarray(plane.images, np.float32)
         flat = np.asarray(embedding.latents, np.float32).reshape(len(x), -1)
