@@ -196,7 +196,24 @@ ABOUT = {
 }
 
 
-class AttentionView(JaxvizWidget):
+class _TokenExamples:
+    """What a view over a batch of token sequences warms and exports: its `index` neighbours
+    next (the example slider's likely moves), the first examples for a static page."""
+
+    _tokens: np.ndarray
+
+    def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"index": i}
+            for i in (state["index"] + 1, state["index"] - 1)
+            if 0 <= i < self._tokens.shape[0]
+        ]
+
+    def _static_states(self) -> list[dict[str, Any]]:
+        return [{"index": i} for i in range(min(self._tokens.shape[0], 8))]
+
+
+class AttentionView(_TokenExamples, JaxvizWidget):
     """Attention of a transformer, bertviz-like: a head view and a model view.
 
     The head view draws, for the chosen layer and heads, lines from each query token (left) to
@@ -378,16 +395,6 @@ class AttentionView(JaxvizWidget):
             }
         }
 
-    def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            {"index": i}
-            for i in (state["index"] + 1, state["index"] - 1)
-            if 0 <= i < self._tokens.shape[0]
-        ]
-
-    def _static_states(self) -> list[dict[str, Any]]:
-        return [{"index": i} for i in range(min(self._tokens.shape[0], 8))]
-
     def plot(self):
         """The model view of the shown example (every layer's and head's map, and the extra
         rows) as a matplotlib figure."""
@@ -453,7 +460,7 @@ def _check_evidence(evidence, tokens: np.ndarray) -> np.ndarray | None:
     return mask.astype(bool)
 
 
-class TokenView(JaxvizWidget):
+class TokenView(_TokenExamples, JaxvizWidget):
     """Token attribution as coloured tokens: one row per method, red for tokens that raise the
     class score and blue for those that lower it (RdBu, colour-blind safe, white at 0), each
     row with its colorbar in score units; the ground-truth evidence beside them when known.
@@ -580,16 +587,6 @@ class TokenView(JaxvizWidget):
     def shown_class(self) -> int:
         """The class drawn: `target`, or the shown example's prediction when it is -1."""
         return self.target if self.target >= 0 else int(np.argmax(self._probs[self.index]))
-
-    def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            {"index": i}
-            for i in (state["index"] + 1, state["index"] - 1)
-            if 0 <= i < self._tokens.shape[0]
-        ]
-
-    def _static_states(self) -> list[dict[str, Any]]:
-        return [{"index": i} for i in range(min(self._tokens.shape[0], 8))]
 
     def plot(self):
         """The shown example's coloured tokens for every method, and its evidence, as a
