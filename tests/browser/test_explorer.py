@@ -23,7 +23,11 @@ from .explorer_helpers import (
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_explorer.ipynb"
 HOSTILE = "<img src=x onerror=alert(1)>"
-# Appended to the lesson for the test: a class name that would run script if it were markup.
+# Appended to the lesson for the test: a Grad-CAM Explorer on shapes (the lesson draws shapes
+# statically), then a class name that would run script if it were markup.
+SHAPES_CELL = """shapes_model, shapes = jv.zoo.load("shapes-cnn")
+jv.Explorer(shapes_model, shapes.x_test[:16], labels=shapes.y_test[:16],
+            class_names=shapes.class_names, method="gradcam")"""
 HOSTILE_CELL = f"""hostile = jv.Explorer(
     model, digits.x_test[:3], class_names=[{HOSTILE!r}] * 10, method="saliency"
 )
@@ -37,7 +41,7 @@ def session(request, open_notebook):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # The page writer has its own browser test (test_explorer_page.py); skip its slow cell here.
     nb.cells = [c for c in nb.cells if "to_html" not in c.source]
-    nb.cells.append(nbformat.v4.new_code_cell(HOSTILE_CELL))
+    nb.cells += [nbformat.v4.new_code_cell(SHAPES_CELL), nbformat.v4.new_code_cell(HOSTILE_CELL)]
     page = open_notebook(app, nb, name=f"02_explorer_{app}.ipynb")
     page.dialogs = []
     page.page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
@@ -55,10 +59,10 @@ def shot(session, name, locator=None):
     return session.screenshot(f"explorer-{session.app}-{name}", locator)
 
 
-def test_renders_every_explorer_of_the_lesson(session):
+def test_renders_every_explorer_of_the_lesson_and_one_on_shapes(session):
     roots = session.page.locator(".jaxviz-explorer")
     assert roots.count() == 4
-    digits, shapes, cancer = roots.nth(0), roots.nth(1), roots.nth(2)
+    digits, cancer, shapes = roots.nth(0), roots.nth(1), roots.nth(2)
     assert attribution_is_drawn(session.canvas(digits.locator("[data-role=attribution]")))
     assert attribution_is_drawn(session.canvas(digits.locator("[data-role=input]")))
     assert digits.locator("[data-index]").count() == 24
