@@ -197,10 +197,15 @@ ABOUT = {
 
 
 class _TokenExamples:
-    """What a view over a batch of token sequences warms and exports: its `index` neighbours
-    next (the example slider's likely moves), the first examples for a static page."""
+    """What every view over a batch of token sequences shares: the `index` it accepts, the
+    neighbours it warms next (the example slider's likely moves), the first examples for a
+    static page."""
 
     _tokens: np.ndarray
+
+    @traitlets.validate("index")
+    def _valid_index(self, proposal):
+        return _in_range("index", proposal["value"], 0, self._tokens.shape[0] - 1)
 
     def _warm_states(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -254,10 +259,6 @@ class AttentionView(_TokenExamples, JaxvizWidget):
     _setup = traitlets.Dict().tag(sync=True)
     _result = traitlets.Dict().tag(sync=True)
     _compute_traits = ("index",)
-
-    @traitlets.validate("index")
-    def _valid_index(self, proposal):
-        return _in_range("index", proposal["value"], 0, self._tokens.shape[0] - 1)
 
     @traitlets.validate("view")
     def _valid_view(self, proposal):
@@ -493,10 +494,6 @@ class TokenView(_TokenExamples, JaxvizWidget):
     _setup = traitlets.Dict().tag(sync=True)
     _result = traitlets.Dict().tag(sync=True)
     _compute_traits = ("index",)
-
-    @traitlets.validate("index")
-    def _valid_index(self, proposal):
-        return _in_range("index", proposal["value"], 0, self._tokens.shape[0] - 1)
 
     @traitlets.validate("target")
     def _valid_target(self, proposal):
